@@ -1,0 +1,33 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { AuthorityMatrix } from '../authority/authority-matrix.js';
+import { parseCorrelationRules, type CorrelationRuleSet } from '../correlation/correlation-rule.js';
+import { PolicyRegistry } from '../promotion/policy.js';
+import { parseUntrustedJson } from '../shared/canonical-json.js';
+
+/** Everything decisions depend on that is data, not code: loaded once at the composition root. */
+export interface OpxConfig {
+  readonly policies: PolicyRegistry;
+  readonly authorityMatrix: AuthorityMatrix;
+  readonly correlationRules: CorrelationRuleSet;
+}
+
+/** The package's own config/ folder (dist/src/container -> ../../../config). */
+export const DEFAULT_CONFIG_DIR = resolve(fileURLToPath(new URL('../../../config', import.meta.url)));
+
+const CONFIG_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 16 };
+
+const readJson = (path: string): unknown => parseUntrustedJson(readFileSync(path, 'utf8'), path, CONFIG_LIMITS);
+
+/** Reads config/policies/*.json, config/authority-matrix.json and config/correlation-rules.json. */
+export function loadConfig(dir: string = process.env['OPX_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR): OpxConfig {
+  const policyDir = join(dir, 'policies');
+  const policyFiles = readdirSync(policyDir).filter((f) => f.endsWith('.json')).sort();
+  return {
+    policies: PolicyRegistry.fromDocuments(policyFiles.map((f) => readJson(join(policyDir, f)))),
+    authorityMatrix: AuthorityMatrix.fromDocument(readJson(join(dir, 'authority-matrix.json'))),
+    correlationRules: parseCorrelationRules(readJson(join(dir, 'correlation-rules.json'))),
+  };
+}

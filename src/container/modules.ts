@@ -1,0 +1,73 @@
+import { Container, ContainerModule } from 'inversify';
+import { pino } from 'pino';
+
+import { CandidateStore } from '../candidates/candidate-store.js';
+import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
+import { IncidentManager } from '../incidents/incident-manager.js';
+import { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js';
+import { InProcessMessageBus } from '../orchestration/message-bus.js';
+import { OrchestrationStore } from '../orchestration/orchestration-store.js';
+import { PromotionEngine } from '../promotion/promotion-engine.js';
+import { systemClock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import { loadConfig, type OpxConfig } from './config.js';
+import { TOKENS } from './tokens.js';
+
+/** A pino logger writing JSON to stderr (stdout stays free for command output). */
+export function defaultLogger(level: string = process.env['OPX_LOG_LEVEL'] ?? 'warn'): Logger {
+  return pino({ level, base: { service: 'opx-orchestration' } }, pino.destination(2)) as unknown as Logger;
+}
+
+/**
+ * The orchestration module: CP-5, CP-6, CP-7, the orchestrator, the bus and the attempt log,
+ * each bound with a factory (no decorators on domain classes). It needs an EventStore bound by
+ * a store module or by the host. Clock, logger and config have defaults a host can rebind.
+ */
+export function orchestrationModule(options: { readonly config?: OpxConfig } = {}): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(TOKENS.Clock).toConstantValue(systemClock);
+    bind(TOKENS.Logger).toResolvedValue(() => defaultLogger()).inSingletonScope();
+    bind(TOKENS.Config).toResolvedValue(() => options.config ?? loadConfig()).inSingletonScope();
+    bind(TOKENS.PolicyRegistry).toResolvedValue((config) => config.policies, [TOKENS.Config]).inSingletonScope();
+    bind(TOKENS.AuthorityMatrix).toResolvedValue((config) => config.authorityMatrix, [TOKENS.Config]).inSingletonScope();
+    bind(TOKENS.CandidateStore).toResolvedValue((store) => new CandidateStore(store), [TOKENS.EventStore]).inSingletonScope();
+    bind(TOKENS.PromotionEngine)
+      .toResolvedValue((store, candidates, policies, matrix) => new PromotionEngine(store, candidates, policies, matrix), [
+        TOKENS.EventStore,
+        TOKENS.CandidateStore,
+        TOKENS.PolicyRegistry,
+        TOKENS.AuthorityMatrix,
+      ])
+      .inSingletonScope();
+    bind(TOKENS.IncidentManager)
+      .toResolvedValue((store, candidates, matrix) => new IncidentManager(store, candidates, matrix), [TOKENS.EventStore, TOKENS.CandidateStore, TOKENS.AuthorityMatrix])
+      .inSingletonScope();
+    bind(TOKENS.MessageBus).toResolvedValue((logger) => new InProcessMessageBus(logger), [TOKENS.Logger]).inSingletonScope();
+    bind(TOKENS.EventEmitter).toService(TOKENS.MessageBus);
+    bind(TOKENS.OrchestrationStore).toResolvedValue((store) => new OrchestrationStore(store), [TOKENS.EventStore]).inSingletonScope();
+    bind(TOKENS.IncidentOrchestrator)
+      .toResolvedValue(
+        (promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore, clock, logger) =>
+          new IncidentOrchestrator({ promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore }, { clock, logger }),
+        [TOKENS.PromotionEngine, TOKENS.IncidentManager, TOKENS.CandidateStore, TOKENS.EventEmitter, TOKENS.OrchestrationStore, TOKENS.Clock, TOKENS.Logger],
+      )
+      .inSingletonScope();
+    bind(TOKENS.HandlerContext)
+      .toResolvedValue((orchestrator, logger) => ({ orchestrator, logger }), [TOKENS.IncidentOrchestrator, TOKENS.Logger])
+      .inSingletonScope();
+  });
+}
+
+/** Binds the in-memory event store (tests, `npm start`, single-process use). */
+export function inMemoryEventStoreModule(): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(TOKENS.EventStore).toResolvedValue((clock) => new InMemoryEventStore(() => clock.now()), [TOKENS.Clock]).inSingletonScope();
+  });
+}
+
+/** A ready container: the orchestration module plus a store module (in-memory by default). */
+export function createOpxContainer(options: { readonly config?: OpxConfig; readonly storeModule?: ContainerModule } = {}): Container {
+  const container = new Container();
+  container.load(orchestrationModule(options.config === undefined ? {} : { config: options.config }), options.storeModule ?? inMemoryEventStoreModule());
+  return container;
+}

@@ -1,0 +1,89 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+import { InvalidInput } from '../shared/errors.js';
+import { validateAs } from '../shared/validation.js';
+import { SEVERITIES, type Severity } from './signal.js';
+
+/**
+ * A versioned Phase 2.2 correlation rule: which signals it takes, how it groups them, over what
+ * tumbling window, how many make a candidate, and which promotion policy (id + version) the
+ * candidate names (Decision 1: the rule knows intent, the orchestrator never chooses a policy).
+ */
+export interface CorrelationRule {
+  readonly id: string;
+  readonly version: string;
+  readonly match: {
+    readonly services?: readonly string[];
+    /** Only signals at least this severe (SEV1 most severe). */
+    readonly minSeverity?: Severity;
+  };
+  /** Signal fields or `labels.<name>` that form the group key. */
+  readonly groupBy: readonly string[];
+  readonly windowSeconds: number;
+  readonly threshold: number;
+  readonly policy: { readonly id: string; readonly version: string };
+}
+
+export interface CorrelationRuleSet {
+  readonly version: string;
+  readonly rules: readonly CorrelationRule[];
+}
+
+class MatchSchema {
+  @IsOptional() @IsArray() @IsString({ each: true }) services?: string[];
+  @IsOptional() @IsIn(SEVERITIES as unknown as string[]) minSeverity?: Severity;
+}
+
+class PolicyRefSchema {
+  @IsString() @Length(1, 100) id!: string;
+  @IsString() @Length(1, 50) version!: string;
+}
+
+class RuleSchema {
+  @IsString() @Length(1, 100) @Matches(/^[a-z0-9][a-z0-9-]*$/) id!: string;
+  @IsString() @Length(1, 50) version!: string;
+  @ValidateNested() @Type(() => MatchSchema) match!: MatchSchema;
+  @IsArray() @ArrayMinSize(1) @IsString({ each: true }) groupBy!: string[];
+  @IsInt() @Min(1) @Max(7 * 24 * 3600) windowSeconds!: number;
+  @IsInt() @Min(1) @Max(100000) threshold!: number;
+  @ValidateNested() @Type(() => PolicyRefSchema) policy!: PolicyRefSchema;
+}
+
+class RuleSetSchema {
+  @IsString() @Length(1, 50) version!: string;
+  @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
+}
+
+const GROUP_FIELDS = new Set(['service', 'severity', 'fingerprint']);
+
+export function parseCorrelationRules(raw: unknown): CorrelationRuleSet {
+  const set = validateAs(RuleSetSchema, raw, 'correlation rules');
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const rule of set.rules) {
+    const key = `${rule.id}@${rule.version}`;
+    if (seen.has(key)) problems.push(`rule ${key} is defined twice`);
+    seen.add(key);
+    for (const field of rule.groupBy) {
+      if (!GROUP_FIELDS.has(field) && !field.startsWith('labels.')) {
+        problems.push(`rule ${key}: cannot group by '${field}' (use service, severity, fingerprint or labels.<name>)`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new InvalidInput('correlation rules', problems);
+  return set;
+}

@@ -1,0 +1,280 @@
+import { canonicalJson, deepFreeze } from '../shared/canonical-json.js';
+import { WrongExpectedVersion } from '../shared/errors.js';
+import type {
+  AppendResult,
+  CatchUpSubscription,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  JsonObject,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeToAllOptions,
+} from './event-store.js';
+
+interface StreamState {
+  readonly events: RecordedEvent[];
+  /** event id -> revision, for idempotent re-appends. */
+  readonly ids: Map<string, number>;
+  metadata: StreamMetadata;
+}
+
+/**
+ * An in-memory event store with EventStoreDB's append semantics (expected revision, idempotent
+ * re-append of the same event ids, revisions from 0, a global order). Payloads are stored as
+ * their RFC 8785 canonical form, parsed once and frozen, so a reader can never mutate history
+ * and what comes back is exactly what a byte-level comparison sees.
+ */
+export class InMemoryEventStore implements EventStore {
+  private readonly log: RecordedEvent[] = [];
+  private nextPosition = 0;
+  private readonly streams = new Map<string, StreamState>();
+  private waiters: Array<() => void> = [];
+  private closed = false;
+
+  /**
+   * @param now server-assigned `created` time (never read by decisions)
+   * @param options.globalLog false keeps streams only: a scratch store whose memory can be
+   *   bounded with {@link forget} (the replay audit); `readAll`/`subscribeToAll` then refuse.
+   */
+  constructor(
+    private readonly now: () => Date = () => new Date(),
+    private readonly options: { readonly globalLog?: boolean } = {},
+  ) {}
+
+  private get keepsLog(): boolean {
+    return this.options.globalLog !== false;
+  }
+
+  /** Drops a stream entirely (scratch stores only: it breaks the global order otherwise). */
+  forget(streamId: string): void {
+    if (this.keepsLog) throw new Error('forget() is only for stores created with globalLog: false');
+    this.streams.delete(streamId);
+  }
+
+  /** The events of a stream as held (no $maxAge/$maxCount applied): replay and test aid. */
+  snapshot(streamId: string): readonly RecordedEvent[] {
+    return this.streams.get(streamId)?.events ?? [];
+  }
+
+  /** Ids of the streams held, in creation order. */
+  streamIds(): IterableIterator<string> {
+    return this.streams.keys();
+  }
+
+  /** The number of streams held. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  async append(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult> {
+    return this.appendSync(streamId, events, expectedRevision);
+  }
+
+  /** The synchronous core of {@link append}; exposed for benchmarks that measure raw cost. */
+  appendSync(streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision): AppendResult {
+    this.assertOpen();
+    const stream = this.streams.get(streamId);
+    const current = stream === undefined ? -1 : stream.events.length - 1;
+
+    const idempotent = this.idempotentResult(stream, events, expected, current);
+    if (idempotent !== undefined) return idempotent;
+
+    // A stream that only has metadata (setStreamMetadata) has no events yet: for 'no_stream' and
+    // exact revisions it does not exist, as in EventStoreDB; 'stream_exists' accepts it.
+    const actual = current < 0 ? ('no_stream' as const) : BigInt(current);
+    if (expected === 'no_stream' && current >= 0) throw new WrongExpectedVersion(streamId, expected, actual);
+    if (expected === 'stream_exists' && stream === undefined) throw new WrongExpectedVersion(streamId, expected, actual);
+    if (typeof expected === 'bigint' && expected !== BigInt(current)) {
+      throw new WrongExpectedVersion(streamId, expected, actual);
+    }
+    if (events.length === 0) {
+      return { nextExpectedRevision: BigInt(current), position: this.lastPosition() };
+    }
+
+    const state = stream ?? { events: [], ids: new Map<string, number>(), metadata: {} };
+    if (stream === undefined) this.streams.set(streamId, state);
+    const created = this.now();
+    let position = -1n;
+    for (const proposed of events) {
+      position = BigInt(this.nextPosition++);
+      const recorded: RecordedEvent = Object.freeze({
+        id: proposed.id,
+        type: proposed.type,
+        streamId,
+        revision: BigInt(state.events.length),
+        position,
+        data: freezeCanonical(proposed.data),
+        metadata: freezeCanonical(proposed.metadata),
+        created,
+      });
+      state.ids.set(proposed.id, state.events.length);
+      state.events.push(recorded);
+      if (this.keepsLog) this.log.push(recorded);
+    }
+    this.notify();
+    return { nextExpectedRevision: BigInt(state.events.length - 1), position };
+  }
+
+  /**
+   * EventStoreDB's idempotency rule: when the proposed ids are already in the stream, in order,
+   * exactly where the expected revision says they would have been written, the append is a
+   * no-op that reports the original write.
+   */
+  private idempotentResult(
+    stream: StreamState | undefined,
+    events: readonly EventToAppend[],
+    expected: ExpectedRevision,
+    current: number,
+  ): AppendResult | undefined {
+    const first = events[0];
+    if (stream === undefined || first === undefined) return undefined;
+    let start: number | undefined;
+    if (expected === 'any' || expected === 'stream_exists') start = stream.ids.get(first.id);
+    else if (expected === 'no_stream') start = 0;
+    else if (expected < BigInt(current)) start = Number(expected) + 1;
+    if (start === undefined) return undefined;
+    for (let i = 0; i < events.length; i++) {
+      if (stream.events[start + i]?.id !== events[i]?.id) return undefined;
+    }
+    const last = stream.events[start + events.length - 1];
+    if (last === undefined) return undefined;
+    return { nextExpectedRevision: last.revision, position: last.position };
+  }
+
+  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return;
+    const visible = this.visibleFrom(stream);
+    const backwards = options.direction === 'backwards';
+    const last = stream.events.length - 1;
+    let index = options.fromRevision === undefined ? (backwards ? last : 0) : Number(options.fromRevision);
+    // Forwards, events hidden by $maxCount / $maxAge are skipped rather than ending the read.
+    if (!backwards && index < visible) index = visible;
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    while (remaining > 0 && index >= visible && index <= last) {
+      const event = stream.events[index];
+      if (event === undefined) break;
+      yield event;
+      remaining--;
+      index += backwards ? -1 : 1;
+    }
+  }
+
+  /** Index of the first event still visible under $maxCount / $maxAge (applied on read). */
+  private visibleFrom(stream: StreamState): number {
+    let from = 0;
+    const { maxCount, maxAge } = stream.metadata;
+    if (maxCount !== undefined) from = Math.max(from, stream.events.length - maxCount);
+    if (maxAge !== undefined) {
+      const oldest = this.now().getTime() - maxAge * 1000;
+      while (from < stream.events.length && (stream.events[from]?.created.getTime() ?? 0) < oldest) from++;
+    }
+    return from;
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    this.assertKeepsLog();
+    const prefixes = options.streamPrefixes;
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    for (let i = this.startIndex(options.after); i < this.log.length && remaining > 0; i++) {
+      const event = this.log[i];
+      if (event === undefined || !matches(event.streamId, prefixes)) continue;
+      yield event;
+      remaining--;
+    }
+  }
+
+  private startIndex(after: bigint | undefined): number {
+    return after === undefined ? 0 : Number(after) + 1;
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    this.assertOpen();
+    const stream = this.streams.get(streamId);
+    if (stream !== undefined) {
+      stream.metadata = { ...metadata };
+      return;
+    }
+    this.streams.set(streamId, { events: [], ids: new Map(), metadata: { ...metadata } });
+  }
+
+  async getStreamMetadata(streamId: string): Promise<StreamMetadata> {
+    this.assertOpen();
+    return { ...(this.streams.get(streamId)?.metadata ?? {}) };
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): CatchUpSubscription {
+    this.assertKeepsLog();
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      wake?.();
+    };
+    const self = this;
+    async function* iterate(): AsyncGenerator<RecordedEvent> {
+      let index = self.startIndex(options.after);
+      try {
+        while (!stopped && !self.closed) {
+          while (index < self.log.length && !stopped) {
+            const event = self.log[index++];
+            if (event !== undefined && matches(event.streamId, options.streamPrefixes)) yield event;
+          }
+          if (stopped || self.closed) break;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            self.waiters.push(resolve);
+          });
+        }
+      } finally {
+        stopped = true;
+      }
+    }
+    const iterator = iterate();
+    return { [Symbol.asyncIterator]: () => iterator, close: stop };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.notify();
+  }
+
+  /** Number of events in the global log (a test and benchmark aid). */
+  get size(): number {
+    return this.log.length;
+  }
+
+  private lastPosition(): bigint {
+    return BigInt(this.nextPosition - 1);
+  }
+
+  private assertKeepsLog(): void {
+    if (!this.keepsLog) throw new Error('this InMemoryEventStore keeps no global log (globalLog: false)');
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    if (waiters.length === 0) return;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('InMemoryEventStore is closed');
+  }
+}
+
+const matches = (streamId: string, prefixes: readonly string[] | undefined): boolean =>
+  !streamId.startsWith('$') && (prefixes === undefined || prefixes.some((prefix) => streamId.startsWith(prefix)));
+
+const freezeCanonical = (value: JsonObject): JsonObject =>
+  deepFreeze(JSON.parse(canonicalJson(value)) as JsonObject);

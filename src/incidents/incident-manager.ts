@@ -1,0 +1,146 @@
+import type { AuthorityMatrix } from '../authority/authority-matrix.js';
+import { candidateCodec } from '../candidates/candidate-codec.js';
+import { candidateStreamId, type IncidentCreatedEvent } from '../candidates/candidate-events.js';
+import type { CandidateStore } from '../candidates/candidate-store.js';
+import type { EventStore } from '../eventstore/event-store.js';
+import type { PromotionDecision } from '../promotion/promotion-engine.js';
+import { OpxError, WrongExpectedVersion } from '../shared/errors.js';
+import { domainId, eventId } from '../shared/ids.js';
+import { incidentCodec, incidentStreamId } from './incident-events.js';
+import { decideTransition, evolveIncident, type Incident, type TransitionCommand } from './incident-state-machine.js';
+
+/** The incident CP-7 created (or found): `alreadyRecorded` is true when it was found. */
+export interface CreatedIncident extends IncidentCreatedEvent {
+  readonly alreadyRecorded: boolean;
+}
+
+export class PromotionBypass extends OpxError {
+  static readonly code = 'opx.incident.promotion_bypass';
+
+  constructor(reason: string) {
+    super(PromotionBypass.code, `Incident creation refused (INV-P2.3.2, no promotion bypass): ${reason}`);
+  }
+}
+
+export class IncidentNotFound extends OpxError {
+  static readonly code = 'opx.incident.not_found';
+
+  constructor(readonly incidentId: string) {
+    super(IncidentNotFound.code, `Incident '${incidentId}' not found`);
+  }
+}
+
+/** Same decision -> same incident (INV-P2.3.1, via CP-7 idempotency). */
+export const incidentIdOf = (decisionId: string): string => domainId('inc', [decisionId]);
+export const incidentCreatedEventId = (incidentId: string): string => eventId(`IncidentCreated:${incidentId}`);
+export const incidentOpenedEventId = (incidentId: string): string => eventId(`IncidentOpened:${incidentId}`);
+
+/**
+ * CP-7, the incident manager. An incident exists only for a PROMOTE decision recorded on the
+ * candidate stream by CP-6; IncidentCreated is appended there at the revision read (the
+ * idempotency point), then the incident's own stream is opened at `no_stream` with a
+ * deterministic event id, which makes the second write idempotent too: a crash between the two
+ * is healed by the redelivery.
+ */
+export class IncidentManager {
+  constructor(
+    private readonly store: EventStore,
+    private readonly candidates: CandidateStore,
+    private readonly authorityMatrix: AuthorityMatrix,
+  ) {}
+
+  async createIncidentFromPromotion(decision: PromotionDecision, currentTime: string): Promise<CreatedIncident> {
+    if (decision.decision !== 'PROMOTE') throw new PromotionBypass(`decision ${decision.decisionId} is ${decision.decision}, not PROMOTE`);
+    this.authorityMatrix.assertAllowed(decision.authority, 'CREATE_INCIDENT');
+    const history = await this.candidates.load(decision.candidateId);
+    const recordedDecision = history.decisions.find((d) => d.decisionId === decision.decisionId);
+    if (recordedDecision === undefined || recordedDecision.decision !== 'PROMOTE') {
+      throw new PromotionBypass(`no recorded PROMOTE decision ${decision.decisionId} on candidate '${decision.candidateId}'`);
+    }
+    const incidentId = incidentIdOf(decision.decisionId);
+    const existing = history.incidents.find((i) => i.incidentId === incidentId);
+    const incident: IncidentCreatedEvent = existing ?? {
+      eventType: 'IncidentCreated',
+      incidentId,
+      candidateId: history.candidate.candidateId,
+      decisionId: decision.decisionId,
+      severity: history.candidate.severity,
+      service: history.candidate.service,
+      createdAt: currentTime,
+    };
+    let alreadyRecorded = existing !== undefined;
+    if (!alreadyRecorded) {
+      const metadata = { $correlationId: history.createdEventId, $causationId: recordedDecision.eventId, schemaVersion: 1, authority: recordedDecision.authority };
+      const event = candidateCodec.encode({ type: 'IncidentCreated', data: incident, metadata }, incidentCreatedEventId(incidentId));
+      try {
+        await this.store.append(candidateStreamId(incident.candidateId), [event], history.revision);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersion)) throw error;
+        const reloaded = await this.candidates.load(incident.candidateId);
+        if (!reloaded.incidents.some((i) => i.incidentId === incidentId)) throw error;
+        alreadyRecorded = true;
+      }
+    }
+    await this.openIncidentStream(incident, recordedDecision.authority, history.createdEventId);
+    const { eventType: _, ...rest } = incident;
+    return { eventType: 'IncidentCreated', ...rest, alreadyRecorded };
+  }
+
+  /** Idempotent: the same deterministic id at `no_stream` is a no-op the second time. */
+  private async openIncidentStream(incident: IncidentCreatedEvent, authority: PromotionDecision['authority'], correlationId: string): Promise<void> {
+    const opened = incidentCodec.encode(
+      {
+        type: 'IncidentOpened',
+        data: {
+          incidentId: incident.incidentId,
+          candidateId: incident.candidateId,
+          decisionId: incident.decisionId,
+          severity: incident.severity,
+          service: incident.service,
+          openedAt: incident.createdAt,
+          authority,
+        },
+        metadata: { $correlationId: correlationId, $causationId: incidentCreatedEventId(incident.incidentId), schemaVersion: 1 },
+      },
+      incidentOpenedEventId(incident.incidentId),
+    );
+    await this.store.append(incidentStreamId(incident.incidentId), [opened], 'no_stream');
+  }
+
+  async get(incidentId: string): Promise<Incident> {
+    return (await this.loadWithRevision(incidentId)).incident;
+  }
+
+  /**
+   * A lifecycle transition by a person: checked against the authority matrix and the state
+   * machine, recorded at the revision read (a concurrent transition makes this one fail).
+   */
+  async transition(incidentId: string, command: TransitionCommand): Promise<Incident> {
+    this.authorityMatrix.assertAllowed(command.authority, command.action);
+    const { incident, revision, correlationId, lastEventId } = await this.loadWithRevision(incidentId);
+    const change = decideTransition(incident, command);
+    const id = eventId(`IncidentStateChanged:${incidentId}:${revision + 1n}:${command.action}`);
+    const event = incidentCodec.encode(
+      { type: 'IncidentStateChanged', data: change, metadata: { $correlationId: correlationId, $causationId: lastEventId, schemaVersion: 1 } },
+      id,
+    );
+    await this.store.append(incidentStreamId(incidentId), [event], revision);
+    return evolveIncident(incident, { type: 'IncidentStateChanged', data: change, metadata: event.metadata as never });
+  }
+
+  private async loadWithRevision(incidentId: string): Promise<{ incident: Incident; revision: bigint; correlationId: string; lastEventId: string }> {
+    let incident: Incident | undefined;
+    let revision = -1n;
+    let correlationId = '';
+    let lastEventId = '';
+    for await (const recorded of this.store.readStream(incidentStreamId(incidentId))) {
+      const event = incidentCodec.decode(recorded);
+      incident = evolveIncident(incident, event);
+      revision = recorded.revision;
+      correlationId = event.metadata.$correlationId;
+      lastEventId = recorded.id;
+    }
+    if (incident === undefined) throw new IncidentNotFound(incidentId);
+    return { incident, revision, correlationId, lastEventId };
+  }
+}

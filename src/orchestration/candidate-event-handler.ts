@@ -1,0 +1,86 @@
+import { autoEngineAuthority } from '../authority/authority.js';
+import { candidateCodec } from '../candidates/candidate-codec.js';
+import {
+  CandidateCreatedSchema,
+  ManualPromotionRequestedSchema,
+  type CandidateCreatedEvent,
+  type ManualPromotionRequestedData,
+} from '../candidates/candidate-events.js';
+import type { RecordedEvent } from '../eventstore/event-store.js';
+import { OpxError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { validateAs } from '../shared/validation.js';
+import type { IncidentOrchestrator, OrchestrationResult } from './incident-orchestrator.js';
+
+export type { CandidateCreatedEvent } from '../candidates/candidate-events.js';
+
+/**
+ * What the spec's `LambdaContext` becomes here: the invocation's collaborators. A persistent-
+ * subscription worker, an in-process loop and the replay audit each pass their own.
+ */
+export interface HandlerContext {
+  readonly orchestrator: Pick<IncidentOrchestrator, 'processCandidate'>;
+  readonly logger: Logger;
+}
+
+export class OrchestrationUnsuccessful extends OpxError {
+  static readonly code = 'opx.orchestration.unsuccessful';
+
+  constructor(
+    readonly candidateId: string,
+    readonly result: OrchestrationResult,
+  ) {
+    super(OrchestrationUnsuccessful.code, `Orchestration failed: ${result.error ?? 'the orchestrator reported success=false'} (candidate '${candidateId}')`);
+  }
+}
+
+/**
+ * Component 2 (frozen algorithm), fail-fast: an invalid event throws, an orchestrator error
+ * propagates, success=false throws. Nothing is swallowed, so redelivery (nack -> retry -> park)
+ * is the only retry. The decision time is the event's own createdAt, never the clock.
+ */
+export async function handleCandidateCreated(event: CandidateCreatedEvent, context: HandlerContext): Promise<void> {
+  const valid = validateAs(CandidateCreatedSchema, event, 'CandidateCreated event');
+  const authority = autoEngineAuthority(valid.candidateId);
+  const result = await context.orchestrator.processCandidate(valid.candidateId, authority, valid.createdAt);
+  if (!result.success) throw new OrchestrationUnsuccessful(valid.candidateId, result);
+  context.logger.debug({ candidateId: valid.candidateId, decision: result.decision, incidentId: result.incidentId }, 'candidate orchestrated');
+}
+
+/**
+ * Manual promotion (INV-P2.3.8): the only way a deferred candidate moves again. The human's
+ * recorded request flows through the same orchestrator, under the human's authority, at the time
+ * the request was made, so it replays like everything else.
+ */
+export async function handleManualPromotionRequested(event: ManualPromotionRequestedData, context: HandlerContext): Promise<void> {
+  const valid = validateAs(ManualPromotionRequestedSchema, event, 'ManualPromotionRequested event');
+  const result = await context.orchestrator.processCandidate(valid.candidateId, valid.authority, valid.requestedAt);
+  if (!result.success) throw new OrchestrationUnsuccessful(valid.candidateId, result);
+  context.logger.info({ candidateId: valid.candidateId, decision: result.decision, incidentId: result.incidentId, operator: valid.authority.authorityId }, 'manual promotion orchestrated');
+}
+
+export type Handled = 'handled' | 'ignored';
+
+/**
+ * Routes a recorded candidate-stream event: inputs go to their handler, the handlers' own outputs
+ * are acknowledged without work, and anything unknown or malformed throws (so a subscription
+ * retries it and finally parks it).
+ */
+export async function handleCandidateStreamEvent(recorded: RecordedEvent, context: HandlerContext): Promise<Handled> {
+  const event = candidateCodec.decode(recorded);
+  switch (event.type) {
+    case 'CandidateCreated':
+      await handleCandidateCreated(event.data, context);
+      return 'handled';
+    case 'ManualPromotionRequested':
+      await handleManualPromotionRequested(event.data, context);
+      return 'handled';
+    case 'PromotionDecided':
+    case 'IncidentCreated':
+      return 'ignored';
+    default: {
+      const unhandled: never = event;
+      throw new Error(`unhandled candidate event ${(unhandled as { type: string }).type}`);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import type { AuthorityContext } from '../authority/authority.js';
+import type { CandidateStore } from '../candidates/candidate-store.js';
+import type { Candidate } from '../correlation/correlator.js';
+import type { IncidentManager } from '../incidents/incident-manager.js';
+import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
+import type { Clock } from '../shared/clock.js';
+import { OpxError } from '../shared/errors.js';
+import { contentHash, eventId } from '../shared/ids.js';
+import type { Logger } from '../shared/logger.js';
+import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
+import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
+
+/** Component 1 (frozen). */
+export interface IncidentOrchestratorConfig {
+  promotionEngine: PromotionEngine;
+  incidentManager: IncidentManager;
+  candidateStore: CandidateStore;
+  eventEmitter: EventEmitter;
+  orchestrationStore: OrchestrationStore;
+}
+
+export interface OrchestrationResult {
+  success: boolean;
+  decision: 'PROMOTE' | 'DEFER' | 'SUPPRESS';
+  incidentId?: string;
+  decisionId: string;
+  reason: string;
+  error?: string;
+}
+
+/** Observability only: the clock times attempts for the log; no decision ever reads it. */
+export interface OrchestratorObservability {
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export class CandidateWithoutPolicy extends OpxError {
+  static readonly code = 'opx.orchestration.candidate_without_policy';
+
+  constructor(candidateId: string) {
+    super(CandidateWithoutPolicy.code, `Candidate '${candidateId}' names no policy (policyId and policyVersion are required, Decision 1)`);
+  }
+}
+
+/**
+ * The orchestrator, glue only: load the candidate (CP-5), ask CP-6 exactly once, and on PROMOTE
+ * ask CP-7 at most once. No policy choice (the candidate names it), no severity logic, no retries:
+ * an error propagates, and redelivery is the only retry. Emission and the attempt log are
+ * fire-and-forget: their failures are logged and never fail orchestration (Decision 5).
+ */
+export class IncidentOrchestrator {
+  private attempts = 0;
+
+  constructor(
+    private readonly config: IncidentOrchestratorConfig,
+    private readonly observability: OrchestratorObservability,
+  ) {}
+
+  async processCandidate(candidateId: string, authority: AuthorityContext, currentTime: string): Promise<OrchestrationResult> {
+    const started = this.startAttempt(candidateId, authority);
+    let candidate: Candidate | undefined;
+    try {
+      candidate = await this.config.candidateStore.get(candidateId);
+      if (!candidate.policyId || !candidate.policyVersion) throw new CandidateWithoutPolicy(candidateId);
+      const request = buildPromotionRequest(candidate, authority, currentTime);
+      const decision = await this.config.promotionEngine.processPromotionRequest(request, currentTime);
+
+      let result: OrchestrationResult;
+      let event: OrchestrationEvent;
+      switch (decision.decision) {
+        case 'PROMOTE': {
+          const incident = await this.config.incidentManager.createIncidentFromPromotion(decision, currentTime);
+          const { alreadyRecorded: _, ...created } = incident;
+          result = { success: true, decision: 'PROMOTE', incidentId: incident.incidentId, decisionId: decision.decisionId, reason: decision.reason };
+          event = created;
+          if (!incident.alreadyRecorded) await this.emit(event);
+          break;
+        }
+        case 'DEFER':
+          result = { success: true, decision: 'DEFER', decisionId: decision.decisionId, reason: decision.reason };
+          event = { eventType: 'CandidateDeferred', candidateId, decisionId: decision.decisionId, reason: decision.reason, deferredAt: currentTime };
+          if (!decision.alreadyRecorded) await this.emit(event);
+          break;
+        case 'SUPPRESS':
+          result = { success: true, decision: 'SUPPRESS', decisionId: decision.decisionId, reason: decision.reason };
+          event = { eventType: 'CandidateSuppressed', candidateId, decisionId: decision.decisionId, reason: decision.reason, suppressedAt: currentTime };
+          if (!decision.alreadyRecorded) await this.emit(event);
+          break;
+        default: {
+          const unknown: never = decision.decision;
+          throw new OpxError('opx.orchestration.unknown_decision', `CP-6 returned an unknown decision '${String(unknown)}'`);
+        }
+      }
+      await this.logAttempt({ ...started.fields(candidate), ...this.finish(started), decision: result.decision, decisionId: result.decisionId, reason: result.reason, status: 'success', ...(result.incidentId === undefined ? {} : { incidentId: result.incidentId }) });
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.emit({ eventType: 'OrchestrationFailed', candidateId, error: message, failedAt: currentTime });
+      await this.logAttempt({ ...started.fields(candidate), ...this.finish(started), reason: 'orchestration failed', status: 'error', error: message });
+      throw error;
+    }
+  }
+
+  private startAttempt(candidateId: string, authority: AuthorityContext) {
+    const startedAt = this.observability.clock.now();
+    const t0 = this.observability.clock.monotonicMs();
+    const attemptId = eventId(`OrchestrationAttempted:${candidateId}:${authority.sessionId}:${startedAt.toISOString()}:${++this.attempts}`);
+    return {
+      startedAt,
+      t0,
+      fields: (candidate: Candidate | undefined) => ({
+        candidateId,
+        attemptId,
+        authorityType: authority.authorityType,
+        authorityId: authority.authorityId,
+        policyId: candidate?.policyId ?? '',
+        policyVersion: candidate?.policyVersion ?? '',
+      }),
+    };
+  }
+
+  private finish(started: { startedAt: Date; t0: number }): Pick<OrchestrationAttempt, 'startedAt' | 'completedAt' | 'durationMs' | 'ttl'> {
+    const completedAt = this.observability.clock.now();
+    return {
+      startedAt: started.startedAt.toISOString(),
+      completedAt: completedAt.toISOString(),
+      durationMs: Math.max(0, this.observability.clock.monotonicMs() - started.t0),
+      ttl: Math.floor(completedAt.getTime() / 1000) + ORCHESTRATION_LOG_MAX_AGE_SECONDS,
+    };
+  }
+
+  private async emit(event: OrchestrationEvent): Promise<void> {
+    try {
+      await this.config.eventEmitter.emit(event);
+    } catch (error) {
+      this.observability.logger.warn({ err: error, eventType: event.eventType, candidateId: event.candidateId }, 'Event emission failed but orchestration succeeded');
+    }
+  }
+
+  private async logAttempt(attempt: OrchestrationAttempt | FailedOrchestrationAttempt): Promise<void> {
+    await this.config.orchestrationStore.logAttempt(attempt).catch((error: unknown) => {
+      this.observability.logger.warn({ err: error, candidateId: attempt.candidateId }, 'Failed to log orchestration attempt');
+    });
+  }
+}
+
+/** Step 3 of the frozen algorithm: the policy comes from the candidate, never from here (INV-P2.3.7). */
+export function buildPromotionRequest(candidate: Candidate, authority: AuthorityContext, currentTime: string): PromotionRequest {
+  const { candidateId, policyId, policyVersion } = candidate;
+  return { candidateId, policyId, policyVersion, authority, requestContextHash: contentHash({ candidateId, policyId, policyVersion, authority, currentTime }) };
+}

@@ -1,0 +1,165 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+import { DECISIONS, type Decision } from '../candidates/candidate-events.js';
+import type { Candidate } from '../correlation/correlator.js';
+import { SEVERITIES, type Severity } from '../correlation/signal.js';
+import { InvalidInput, OpxError } from '../shared/errors.js';
+import { contentHash } from '../shared/ids.js';
+import { validateAs } from '../shared/validation.js';
+
+/** A promotion policy: ordered rules, first match wins, else the default. Immutable per id@version. */
+export interface PolicyDocument {
+  readonly id: string;
+  readonly version: string;
+  readonly description: string;
+  readonly rules: readonly PolicyRule[];
+  readonly default: { readonly decision: Decision; readonly reason: string };
+}
+
+export interface PolicyRule {
+  readonly name: string;
+  /** Every condition given must hold. */
+  readonly when: {
+    readonly severities?: readonly Severity[];
+    readonly services?: readonly string[];
+    readonly correlationRules?: readonly string[];
+    readonly minSignalCount?: number;
+    readonly maxSignalCount?: number;
+  };
+  readonly decision: Decision;
+  readonly reason: string;
+}
+
+/** A loaded policy: its document and the SHA-256 of the document's canonical JSON. */
+export interface Policy {
+  readonly document: PolicyDocument;
+  readonly hash: string;
+}
+
+export interface PolicyOutcome {
+  readonly decision: Decision;
+  readonly reason: string;
+  readonly matchedRule: string;
+}
+
+/** CP-6's decision function, pure: the same candidate and policy always give the same outcome. */
+export function evaluatePolicy(policy: PolicyDocument, candidate: Candidate): PolicyOutcome {
+  for (const rule of policy.rules) {
+    if (ruleMatches(rule, candidate)) {
+      return { decision: rule.decision, reason: `rule '${rule.name}' matched: ${rule.reason}`, matchedRule: rule.name };
+    }
+  }
+  return { decision: policy.default.decision, reason: `no rule matched: ${policy.default.reason}`, matchedRule: 'default' };
+}
+
+function ruleMatches({ when }: PolicyRule, candidate: Candidate): boolean {
+  return (
+    (when.severities === undefined || when.severities.includes(candidate.severity)) &&
+    (when.services === undefined || when.services.includes(candidate.service)) &&
+    (when.correlationRules === undefined || when.correlationRules.includes(candidate.correlationRuleId)) &&
+    (when.minSignalCount === undefined || candidate.signalCount >= when.minSignalCount) &&
+    (when.maxSignalCount === undefined || candidate.signalCount <= when.maxSignalCount)
+  );
+}
+
+export class UnknownPolicy extends OpxError {
+  static readonly code = 'opx.policy.unknown';
+
+  constructor(
+    readonly policyId: string,
+    readonly policyVersion: string,
+    known: readonly string[],
+  ) {
+    super(
+      UnknownPolicy.code,
+      `Unknown policy ${policyId}@${policyVersion}` + (known.length > 0 ? ` (known versions of ${policyId}: ${known.join(', ')})` : ` (no policy with id '${policyId}')`),
+    );
+  }
+}
+
+/** The versioned, immutable policies CP-6 can decide under. */
+export class PolicyRegistry {
+  private readonly policies = new Map<string, Policy>();
+
+  private constructor(policies: readonly Policy[]) {
+    for (const policy of policies) this.policies.set(key(policy.document.id, policy.document.version), policy);
+  }
+
+  /** Validates every document; the same id@version twice is refused, whatever the content. */
+  static fromDocuments(documents: readonly unknown[]): PolicyRegistry {
+    const policies: Policy[] = [];
+    const seen = new Set<string>();
+    for (const [index, raw] of documents.entries()) {
+      const document = parsePolicyDocument(raw, `policy document #${index + 1}`);
+      const id = key(document.id, document.version);
+      if (seen.has(id)) throw new InvalidInput('policy registry', [`policy ${id} is defined twice; a policy version is immutable, publish a new version instead`]);
+      seen.add(id);
+      policies.push({ document, hash: contentHash(document) });
+    }
+    return new PolicyRegistry(policies);
+  }
+
+  get(policyId: string, policyVersion: string): Policy {
+    const policy = this.policies.get(key(policyId, policyVersion));
+    if (policy === undefined) throw new UnknownPolicy(policyId, policyVersion, this.versionsOf(policyId));
+    return policy;
+  }
+
+  find(policyId: string, policyVersion: string): Policy | undefined {
+    return this.policies.get(key(policyId, policyVersion));
+  }
+
+  versionsOf(policyId: string): string[] {
+    return [...this.policies.values()].filter((p) => p.document.id === policyId).map((p) => p.document.version).sort();
+  }
+
+  all(): Policy[] {
+    return [...this.policies.values()];
+  }
+}
+
+const key = (id: string, version: string): string => `${id}@${version}`;
+
+class WhenSchema {
+  @IsOptional() @IsArray() @IsIn(SEVERITIES as unknown as string[], { each: true }) severities?: Severity[];
+  @IsOptional() @IsArray() @IsString({ each: true }) services?: string[];
+  @IsOptional() @IsArray() @IsString({ each: true }) correlationRules?: string[];
+  @IsOptional() @IsInt() @Min(0) minSignalCount?: number;
+  @IsOptional() @IsInt() @Min(0) maxSignalCount?: number;
+}
+
+class RuleSchema {
+  @IsString() @Length(1, 100) name!: string;
+  @ValidateNested() @Type(() => WhenSchema) when!: WhenSchema;
+  @IsIn(DECISIONS as unknown as string[]) decision!: Decision;
+  @IsString() @Length(1, 500) reason!: string;
+}
+
+class DefaultSchema {
+  @IsIn(DECISIONS as unknown as string[]) decision!: Decision;
+  @IsString() @Length(1, 500) reason!: string;
+}
+
+class PolicySchema {
+  @IsString() @Length(1, 100) @Matches(/^[a-z0-9][a-z0-9-]*$/) id!: string;
+  @IsString() @Length(1, 50) @Matches(/^[0-9A-Za-z.+-]+$/) version!: string;
+  @IsString() @Length(0, 2000) description!: string;
+  @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
+  @ValidateNested() @Type(() => DefaultSchema) default!: DefaultSchema;
+}
+
+export function parsePolicyDocument(raw: unknown, subject = 'policy document'): PolicyDocument {
+  return validateAs(PolicySchema, raw, subject) as PolicyDocument;
+}

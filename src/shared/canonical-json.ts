@@ -1,0 +1,72 @@
+import canonicalize from 'canonicalize';
+
+import { InvalidInput } from './errors.js';
+
+/**
+ * RFC 8785 (JSON Canonicalization Scheme) through `canonicalize`, the implementation by the
+ * RFC's author: sorted keys by UTF-16 code units, ECMAScript number formatting, no whitespace.
+ * Every stored payload is compared in this form, so "byte-identical" means identical JCS bytes.
+ */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new InvalidInput('JSON value', ['value has no JSON representation']);
+  return text;
+}
+
+/** Recursively freezes a parsed JSON value so recorded history cannot be mutated by a reader. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export interface ParseLimits {
+  /** Maximum size of the JSON text in bytes (UTF-8). */
+  readonly maxBytes: number;
+  /** Maximum nesting depth. */
+  readonly maxDepth: number;
+}
+
+export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxBytes: 64 * 1024, maxDepth: 16 };
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Parses untrusted JSON text: rejects oversize input, excessive nesting and prototype-pollution
+ * keys (`__proto__`, `constructor`, `prototype`) with an error naming the offending path.
+ */
+export function parseUntrustedJson(text: string, subject: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): unknown {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limits.maxBytes) {
+    throw new InvalidInput(subject, [`payload is ${bytes} bytes, more than the limit of ${limits.maxBytes}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInput(subject, [`not valid JSON (${(error as Error).message})`], { cause: error });
+  }
+  assertSafeJson(parsed, subject, limits);
+  return parsed;
+}
+
+/** Checks an already-parsed value for forbidden keys and depth (e.g. a payload from a client). */
+export function assertSafeJson(value: unknown, subject: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): void {
+  const problems: string[] = [];
+  const walk = (node: unknown, path: string, depth: number): void => {
+    if (typeof node !== 'object' || node === null) return;
+    if (depth > limits.maxDepth) {
+      problems.push(`${path || '(root)'} nests deeper than ${limits.maxDepth} levels`);
+      return;
+    }
+    for (const key of Object.keys(node)) {
+      const childPath = Array.isArray(node) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      if (FORBIDDEN_KEYS.has(key)) problems.push(`${childPath} is a forbidden key`);
+      else walk((node as Record<string, unknown>)[key], childPath, depth + 1);
+    }
+  };
+  walk(value, '', 0);
+  if (problems.length > 0) throw new InvalidInput(subject, problems);
+}
