@@ -1,4 +1,4 @@
-import { canonicalJson, deepFreeze } from '../shared/canonical-json.js';
+import { deepFreeze } from '../shared/canonical-json.js';
 import { WrongExpectedVersion } from '../shared/errors.js';
 import type {
   AppendResult,
@@ -6,7 +6,6 @@ import type {
   EventStore,
   EventToAppend,
   ExpectedRevision,
-  JsonObject,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -23,9 +22,10 @@ interface StreamState {
 
 /**
  * An in-memory event store with EventStoreDB's append semantics (expected revision, idempotent
- * re-append of the same event ids, revisions from 0, a global order). Payloads are stored as
- * their RFC 8785 canonical form, parsed once and frozen, so a reader can never mutate history
- * and what comes back is exactly what a byte-level comparison sees.
+ * re-append of the same event ids, revisions from 0, a global order). The store takes ownership
+ * of appended payloads and deep-freezes them instead of copying: neither the writer nor any reader
+ * can mutate history afterwards (a write to a frozen object throws in strict mode), and no time is
+ * spent serializing in-process.
  */
 export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = [];
@@ -110,8 +110,8 @@ export class InMemoryEventStore implements EventStore {
         streamId,
         revision: BigInt(state.events.length),
         position,
-        data: freezeCanonical(proposed.data),
-        metadata: freezeCanonical(proposed.metadata),
+        data: deepFreeze(proposed.data),
+        metadata: deepFreeze(proposed.metadata),
         created,
       });
       state.ids.set(proposed.id, state.events.length);
@@ -275,6 +275,3 @@ export class InMemoryEventStore implements EventStore {
 
 const matches = (streamId: string, prefixes: readonly string[] | undefined): boolean =>
   !streamId.startsWith('$') && (prefixes === undefined || prefixes.some((prefix) => streamId.startsWith(prefix)));
-
-const freezeCanonical = (value: JsonObject): JsonObject =>
-  deepFreeze(JSON.parse(canonicalJson(value)) as JsonObject);

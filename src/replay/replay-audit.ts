@@ -78,7 +78,7 @@ export class ReplayAudit {
   constructor(private readonly config: OpxConfig) {}
 
   async run(source: EventStore, options: ReplayOptions = {}): Promise<ReplayReport> {
-    const maxOpen = options.maxOpenStreams ?? 10_000;
+    const maxOpen = options.maxOpenStreams ?? 2_000;
     const scratch = new InMemoryEventStore(() => new Date(0), { globalLog: false });
     const context = this.handlerContext(scratch);
     const open = new Map<string, number>(); // streamId -> recorded revisions seen (LRU order)

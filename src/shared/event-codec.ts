@@ -24,11 +24,14 @@ export interface DomainEvent {
 
 /**
  * Validates events at the serialization boundary, on write and on read, against one
- * class-validator schema per type for data and one for metadata. A decoded recorded event is
- * cached by identity: recorded events are immutable, so each is validated once.
+ * class-validator schema per type for data and one for metadata. Validation is remembered by
+ * payload identity (recorded payloads are frozen): an event this process wrote and reads back, or
+ * reads twice, is validated once; a payload that arrives from the wire is always new, so always
+ * validated.
  */
 export class EventCodec<E extends DomainEvent> {
-  private readonly decoded = new WeakMap<RecordedEvent, E>();
+  /** Validated payloads by identity: data object -> [metadata object, event]. */
+  private readonly validated = new WeakMap<object, readonly [object, E]>();
 
   constructor(
     private readonly name: string,
@@ -40,16 +43,17 @@ export class EventCodec<E extends DomainEvent> {
   }
 
   decode(recorded: RecordedEvent): E {
-    const cached = this.decoded.get(recorded);
-    if (cached !== undefined) return cached;
+    const cached = this.validated.get(recorded.data);
+    if (cached !== undefined && cached[0] === recorded.metadata && cached[1].type === recorded.type) return cached[1];
     const event = this.validate(recorded.type, recorded.data, recorded.metadata, `${recorded.type} at ${recorded.streamId}@${recorded.revision}`, recorded.streamId);
-    this.decoded.set(recorded, event);
+    this.validated.set(recorded.data, [recorded.metadata, event]);
     return event;
   }
 
   /** Validates an event the domain is about to write and pairs it with its deterministic id. */
   encode(event: E, id: string): EventToAppend {
-    this.validate(event.type, event.data, event.metadata, `${event.type} (${this.name}) to write`, this.name);
+    const valid = this.validate(event.type, event.data, event.metadata, `${event.type} (${this.name}) to write`, this.name);
+    this.validated.set(event.data, [event.metadata, valid]);
     return { id, type: event.type, data: event.data as JsonObject, metadata: event.metadata as JsonObject };
   }
 

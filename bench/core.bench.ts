@@ -1,0 +1,87 @@
+/**
+ * Issue 2 figures: in-process orchestration throughput on the in-memory store beside the raw cost
+ * of appending the same events with no logic; replay throughput and memory against history length.
+ * Prints figures, asserts nothing. `node dist/bench/core.bench.js` (BENCH_CANDIDATES to scale).
+ */
+import 'reflect-metadata';
+
+import { loadConfig } from '../src/container/config.js';
+import { createOpxContainer } from '../src/container/modules.js';
+import { TOKENS } from '../src/container/tokens.js';
+import { correlate } from '../src/correlation/correlator.js';
+import type { RecordedEvent } from '../src/eventstore/event-store.js';
+import { InMemoryEventStore } from '../src/eventstore/in-memory-event-store.js';
+import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';
+import { exportHistory, importHistory } from '../src/replay/history-file.js';
+import { ReplayAudit } from '../src/replay/replay-audit.js';
+import { ingestSignals, processCandidateInputs } from '../src/runtime/in-process.js';
+import { generateSampleSignals } from '../src/samples/sample-signals.js';
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+async function orchestrationThroughput(groups: number): Promise<void> {
+  const config = loadConfig();
+  const container = createOpxContainer({ config });
+  const store = container.get(TOKENS.EventStore) as InMemoryEventStore;
+  const signals = generateSampleSignals({ groups, seed: 7 });
+  const { candidates } = await ingestSignals(signals, config.correlationRules, container.get(TOKENS.CandidateStore));
+  const inputsEnd = BigInt(store.size - 1);
+
+  const t0 = performance.now();
+  const { handled } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext));
+  const orchestrationMs = performance.now() - t0;
+
+  // Raw: the same events the orchestration appended, appended again with no logic, at the same
+  // expected revisions, into a store that already holds the inputs.
+  const written: RecordedEvent[] = [];
+  for await (const e of store.readAll({ after: inputsEnd })) written.push(e);
+  const raw = new InMemoryEventStore();
+  for await (const e of store.readAll({ streamPrefixes: ['candidate-'], maxCount: Number(inputsEnd) + 1 })) raw.appendSync(e.streamId, [e], 'no_stream');
+  const t1 = performance.now();
+  for (const e of written) raw.appendSync(e.streamId, [e], e.revision === 0n ? 'no_stream' : e.revision - 1n);
+  const rawMs = performance.now() - t1;
+
+  console.log(`orchestration (in-process, in-memory store, ${fmt(handled)} candidates of ${fmt(candidates.length)} correlated):`);
+  console.log(`  candidates/s              ${fmt(handled / (orchestrationMs / 1000))}   (target >= 20,000)`);
+  console.log(`  events appended           ${fmt(written.length)} in ${orchestrationMs.toFixed(0)} ms`);
+  console.log(`  raw append of same events ${rawMs.toFixed(0)} ms (${fmt(written.length / (rawMs / 1000))} events/s)`);
+  console.log(`  ratio orchestration/raw   ${(orchestrationMs / rawMs).toFixed(2)}x   (target <= 3x)`);
+}
+
+async function replayThroughput(groups: number): Promise<{ events: number; perSecond: number; heapAfter: number }> {
+  const config = loadConfig();
+  const container = createOpxContainer({ config });
+  const signals = generateSampleSignals({ groups, seed: 11 });
+  await ingestSignals(signals, config.correlationRules, container.get(TOKENS.CandidateStore));
+  await processCandidateInputs(container.get(TOKENS.EventStore), container.get(TOKENS.HandlerContext));
+  const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
+  const source = new InMemoryEventStore();
+  await importHistory(source, lines);
+  lines.length = 0;
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  let peak = heapBefore;
+  const t0 = performance.now();
+  const report = await new ReplayAudit(config).run(source, {
+    onProgress: () => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    },
+  });
+  const ms = performance.now() - t0;
+  if (report.verdict !== 'IDENTICAL') console.log(`  !! replay verdict ${report.verdict}`);
+  return { events: report.eventsRead, perSecond: report.eventsRead / (ms / 1000), heapAfter: peak - heapBefore };
+}
+
+export async function run(): Promise<void> {
+  const scale = Number(process.env['BENCH_CANDIDATES'] ?? 20_000);
+  console.log('== core (issue 2) ==');
+  await orchestrationThroughput(Math.round(scale * 1.05));
+  console.log('replay audit (in-memory source; heap growth above the loaded history):');
+  for (const groups of [Math.round(scale / 4), scale]) {
+    const r = await replayThroughput(groups);
+    console.log(`  ${fmt(r.events).padStart(9)} events: ${fmt(r.perSecond)} events/s (target >= 100,000), replay working-set peak ${mb(r.heapAfter)}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
