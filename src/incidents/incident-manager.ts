@@ -71,7 +71,7 @@ export class IncidentManager {
     let alreadyRecorded = existing !== undefined;
     if (!alreadyRecorded) {
       const metadata = { $correlationId: history.createdEventId, $causationId: recordedDecision.eventId, schemaVersion: 1, authority: recordedDecision.authority };
-      const event = candidateCodec.encode({ type: 'IncidentCreated', data: incident, metadata }, incidentCreatedEventId(incidentId));
+      const event = candidateCodec.encodeTrusted({ type: 'IncidentCreated', data: incident, metadata }, incidentCreatedEventId(incidentId));
       try {
         await this.store.append(candidateStreamId(incident.candidateId), [event], history.revision);
       } catch (error) {
@@ -88,7 +88,7 @@ export class IncidentManager {
 
   /** Idempotent: the same deterministic id at `no_stream` is a no-op the second time. */
   private async openIncidentStream(incident: IncidentCreatedEvent, authority: PromotionDecision['authority'], correlationId: string): Promise<void> {
-    const opened = incidentCodec.encode(
+    const opened = incidentCodec.encodeTrusted(
       {
         type: 'IncidentOpened',
         data: {

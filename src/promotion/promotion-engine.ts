@@ -88,7 +88,7 @@ export class PromotionEngine {
     };
     const id = promotionDecidedEventId(decisionId);
     const causation = history.manualRequests.find((r) => r.requestId === request.authority.sessionId)?.eventId ?? history.createdEventId;
-    const event = candidateCodec.encode(
+    const event = candidateCodec.encodeTrusted(
       { type: 'PromotionDecided', data, metadata: { $correlationId: history.createdEventId, $causationId: causation, schemaVersion: 1 } },
       id,
     );

@@ -1,0 +1,369 @@
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  NO_STREAM,
+  PersistentSubscriptionExistsError,
+  START,
+  STREAM_EXISTS,
+  StreamNotFoundError,
+  jsonEvent,
+  persistentSubscriptionToAllSettingsFromDefaults,
+  persistentSubscriptionToStreamSettingsFromDefaults,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type AppendExpectedRevision,
+  type Filter,
+  type PersistentSubscriptionToAllResolvedEvent,
+  type PersistentSubscriptionToStreamResolvedEvent,
+  type Position,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+
+import type {
+  AppendResult,
+  CatchUpSubscription,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  NackAction,
+  PersistentDelivery,
+  PersistentSubscription,
+  PersistentSubscriptionSettings,
+  PersistentSubscriptionTarget,
+  PersistentSubscriptions,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeToAllOptions,
+} from '../event-store.js';
+import { closableStream, type ClosableIterable } from './closable-stream.js';
+import { toDomainError, type FailureContext } from './esdb-errors.js';
+import { parkedStreamOf, toRecordedEvent } from './esdb-mapping.js';
+
+/** Events fetched per `$all` read call; `readAll` pages through `$all` with calls of this size. */
+const READ_ALL_PAGE_SIZE = 512;
+
+/** Names that do not start with `$`: the stream-name filter used when no prefixes are given. */
+const NON_SYSTEM_STREAMS = '^[^$]';
+
+/**
+ * The EventStoreDB adapter: the only code that talks to `@eventstore/db-client`. It keeps every
+ * read field (id, stream, revision and commit position as bigint, metadata, created), maps the
+ * client's failures to the domain's errors (see `toDomainError`) and turns the client's Node
+ * streams into async iterables that can be closed.
+ */
+export class EsdbEventStore implements EventStore, PersistentSubscriptions {
+  private readonly open = new Set<ClosableIterable<unknown>>();
+
+  constructor(private readonly client: EventStoreDBClient) {}
+
+  /**
+   * `esdb://host:2113?tls=false`, `esdb+discover://admin:changeit@cluster:2113`, ... TLS,
+   * credentials and cluster discovery are the client's, passed through untouched.
+   */
+  static fromConnectionString(connectionString: string): EsdbEventStore {
+    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString));
+  }
+
+  async append(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult> {
+    const context: FailureContext = { operation: 'append', streamId, expected: expectedRevision };
+    const result = await this.call(context, () =>
+      this.client.appendToStream(
+        streamId,
+        events.map((event) =>
+          jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata }),
+        ),
+        { expectedRevision: toClientExpectedRevision(expectedRevision) },
+      ),
+    );
+    // An idempotent re-append comes back without a position: report the original write's.
+    const position = result.position?.commit ?? (await this.positionOf(streamId, result.nextExpectedRevision));
+    return { nextExpectedRevision: result.nextExpectedRevision, position };
+  }
+
+  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    if (options.maxCount !== undefined && options.maxCount <= 0) return;
+    const backwards = options.direction === 'backwards';
+    const context: FailureContext = { operation: 'readStream', streamId };
+    try {
+      const read = this.client.readStream(streamId, {
+        direction: backwards ? BACKWARDS : FORWARDS,
+        fromRevision: options.fromRevision ?? (backwards ? END : START),
+        ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
+      });
+      yield* closableStream<ResolvedEvent, RecordedEvent>(read, {
+        cancel: () => read.cancel(),
+        transform: (resolved) => toRecordedEvent(resolved),
+        mapError: (error) => error,
+      });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return;
+      throw toDomainError(error, context);
+    }
+  }
+
+  /**
+   * `$all` forwards, without system streams, optionally by stream prefix. The client's `readAll`
+   * has no server-side filter, so the filter is applied here while paging through `$all`;
+   * `subscribeToAll` and persistent subscriptions do filter on the server.
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (remaining <= 0) return;
+    const { after, streamPrefixes } = options;
+    let from: Position | typeof START = after === undefined ? START : { commit: after, prepare: after };
+    let last: Position | undefined;
+    for (;;) {
+      const read = this.client.readAll({ fromPosition: from, maxCount: READ_ALL_PAGE_SIZE });
+      const page = closableStream<AllStreamResolvedEvent, AllStreamResolvedEvent>(read, {
+        cancel: () => read.cancel(),
+        transform: (resolved) => resolved,
+        mapError: (error) => toDomainError(error, { operation: 'readAll' }),
+      });
+      let received = 0;
+      for await (const resolved of page) {
+        received++;
+        const event = resolved.event;
+        if (event === undefined) continue;
+        const position = event.position;
+        // A page starts at the previous page's last event (reads from a position are inclusive).
+        if (last !== undefined && !isAfter(position, last)) continue;
+        last = position;
+        if (after !== undefined && position.commit <= after) continue;
+        if (!matchesPrefixes(event.streamId, streamPrefixes)) continue;
+        yield toRecordedEvent(resolved);
+        if (--remaining <= 0) return;
+      }
+      if (received < READ_ALL_PAGE_SIZE || last === undefined) return;
+      from = last;
+    }
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    await this.call({ operation: 'setStreamMetadata', streamId }, () =>
+      this.client.setStreamMetadata(streamId, {
+        ...(metadata.maxAge === undefined ? {} : { maxAge: metadata.maxAge }),
+        ...(metadata.maxCount === undefined ? {} : { maxCount: metadata.maxCount }),
+      }),
+    );
+  }
+
+  async getStreamMetadata(streamId: string): Promise<StreamMetadata> {
+    const result = await this.call({ operation: 'getStreamMetadata', streamId }, () =>
+      this.client.getStreamMetadata(streamId),
+    );
+    const { maxAge, maxCount } = result.metadata ?? {};
+    return {
+      ...(typeof maxAge === 'number' ? { maxAge } : {}),
+      ...(typeof maxCount === 'number' ? { maxCount } : {}),
+    };
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): CatchUpSubscription {
+    const { after, streamPrefixes } = options;
+    const subscription = this.client.subscribeToAll({
+      fromPosition: after === undefined ? START : { commit: after, prepare: after },
+      filter: prefixFilter(streamPrefixes),
+    });
+    return this.track((onFinished) =>
+      closableStream<AllStreamResolvedEvent, RecordedEvent>(subscription, {
+        onFinished,
+        cancel: () => subscription.unsubscribe(),
+        transform: (resolved) => {
+          const event = resolved.event;
+          if (event === undefined || !matchesPrefixes(event.streamId, streamPrefixes)) return undefined;
+          if (after !== undefined && event.position.commit <= after) return undefined;
+          return toRecordedEvent(resolved);
+        },
+        mapError: (error) => toDomainError(error, { operation: 'subscribeToAll' }),
+      }),
+    );
+  }
+
+  async ensureGroup(
+    target: PersistentSubscriptionTarget,
+    group: string,
+    settings: PersistentSubscriptionSettings,
+  ): Promise<void> {
+    const common = {
+      maxRetryCount: settings.maxRetryCount,
+      messageTimeout: settings.messageTimeoutMs,
+      consumerStrategyName: settings.consumerStrategy,
+      ...(settings.checkpointAfterMs === undefined ? {} : { checkPointAfter: settings.checkpointAfterMs }),
+      ...(settings.liveBufferSize === undefined ? {} : { liveBufferSize: settings.liveBufferSize }),
+    };
+    const startFrom = settings.startFrom === 'start' ? START : END;
+    try {
+      await this.call({ operation: `ensureGroup '${group}'`, ...streamOf(target) }, () =>
+        target.kind === 'all'
+          ? this.client.createPersistentSubscriptionToAll(
+              group,
+              persistentSubscriptionToAllSettingsFromDefaults({ ...common, startFrom }),
+              { filter: prefixFilter(target.streamPrefixes) },
+            )
+          : this.client.createPersistentSubscriptionToStream(
+              target.streamId,
+              group,
+              persistentSubscriptionToStreamSettingsFromDefaults({ ...common, startFrom }),
+            ),
+      );
+    } catch (error) {
+      if (error instanceof PersistentSubscriptionExistsError) return;
+      throw error;
+    }
+  }
+
+  subscribe(
+    target: PersistentSubscriptionTarget,
+    group: string,
+    options: { readonly bufferSize?: number } = {},
+  ): PersistentSubscription {
+    type Delivered = PersistentSubscriptionToAllResolvedEvent | PersistentSubscriptionToStreamResolvedEvent;
+    const clientOptions = options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize };
+    const subscription =
+      target.kind === 'all'
+        ? this.client.subscribeToPersistentSubscriptionToAll(group, clientOptions)
+        : this.client.subscribeToPersistentSubscriptionToStream(target.streamId, group, clientOptions);
+    const context: FailureContext = { operation: `persistent subscription '${group}'`, ...streamOf(target) };
+    // ack/nack name the delivered record (the link when a parked event is replayed).
+    const raw = new WeakMap<PersistentDelivery, Delivered>();
+    const rawOf = (delivery: PersistentDelivery): Delivered => {
+      const delivered = raw.get(delivery);
+      if (delivered === undefined) throw new Error('This delivery did not come from this subscription');
+      return delivered;
+    };
+
+    const deliveries = this.track((onFinished) =>
+      closableStream<Delivered, PersistentDelivery>(subscription, {
+        onFinished,
+        cancel: () => subscription.unsubscribe(),
+        transform: async (delivered) => {
+          if (delivered.event === undefined) {
+            // A link whose event is gone (deleted or scavenged): nothing to hand over; keep it visible.
+            await subscription.nack('park', 'link target not found', delivered);
+            return undefined;
+          }
+          const delivery: PersistentDelivery = {
+            event: toRecordedEvent(delivered),
+            retryCount: delivered.retryCount,
+          };
+          raw.set(delivery, delivered);
+          return delivery;
+        },
+        mapError: (error) => toDomainError(error, context),
+      }),
+    );
+    return {
+      [Symbol.asyncIterator]: () => deliveries[Symbol.asyncIterator](),
+      ack: (delivery) => this.call(context, () => subscription.ack(rawOf(delivery))),
+      nack: (delivery: PersistentDelivery, action: NackAction, reason: string) =>
+        this.call(context, () => subscription.nack(action, reason, rawOf(delivery))),
+      close: () => deliveries.close(),
+    };
+  }
+
+  async replayParked(
+    target: PersistentSubscriptionTarget,
+    group: string,
+    options: { readonly stopAt?: number } = {},
+  ): Promise<void> {
+    const replayOptions = options.stopAt === undefined ? {} : { stopAt: options.stopAt };
+    await this.call({ operation: `replayParked '${group}'`, ...streamOf(target) }, () =>
+      target.kind === 'all'
+        ? this.client.replayParkedMessagesToAll(group, replayOptions)
+        : this.client.replayParkedMessagesToStream(target.streamId, group, replayOptions),
+    );
+  }
+
+  /** Parked events are links in the group's parked stream; they are resolved to the originals. */
+  async *readParked(target: PersistentSubscriptionTarget, group: string): AsyncIterable<RecordedEvent> {
+    const streamId = parkedStreamOf(target, group);
+    try {
+      const read = this.client.readStream(streamId, { resolveLinkTos: true });
+      yield* closableStream<ResolvedEvent, RecordedEvent>(read, {
+        cancel: () => read.cancel(),
+        transform: (resolved) => (resolved.event === undefined ? undefined : toRecordedEvent(resolved)),
+        mapError: (error) => error,
+      });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return;
+      throw toDomainError(error, { operation: 'readParked', streamId });
+    }
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.open];
+    this.open.clear();
+    await Promise.allSettled(open.map((iterable) => iterable.close()));
+    await this.client.dispose();
+  }
+
+  private async call<T>(context: FailureContext, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw toDomainError(error, context);
+    }
+  }
+
+  /** Commit position of the event at `revision` (-1 when the stream has none). */
+  private async positionOf(streamId: string, revision: bigint): Promise<bigint> {
+    if (revision < 0n) return -1n;
+    for await (const event of this.readStream(streamId, { fromRevision: revision, maxCount: 1 })) {
+      return event.position;
+    }
+    return -1n;
+  }
+
+  /** Keeps a subscription open until it finishes, so that `close()` can stop it. */
+  private track<T>(open: (onFinished: () => void) => ClosableIterable<T>): ClosableIterable<T> {
+    let iterable: ClosableIterable<T> | undefined;
+    const onFinished = (): void => {
+      if (iterable !== undefined) this.open.delete(iterable);
+    };
+    iterable = open(onFinished);
+    this.open.add(iterable);
+    return iterable;
+  }
+}
+
+function toClientExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
+  switch (expected) {
+    case 'any':
+      return ANY;
+    case 'no_stream':
+      return NO_STREAM;
+    case 'stream_exists':
+      return STREAM_EXISTS;
+    default:
+      return expected;
+  }
+}
+
+/** Server-side stream filter: the prefixes, or "not a system stream" when none are given. */
+function prefixFilter(prefixes: readonly string[] | undefined): Filter {
+  return prefixes === undefined || prefixes.length === 0
+    ? streamNameFilter({ regex: NON_SYSTEM_STREAMS })
+    : streamNameFilter({ prefixes: [...prefixes] });
+}
+
+/** The port's filter, also applied client-side (an empty prefix list matches nothing). */
+function matchesPrefixes(streamId: string, prefixes: readonly string[] | undefined): boolean {
+  return !streamId.startsWith('$') && (prefixes === undefined || prefixes.some((p) => streamId.startsWith(p)));
+}
+
+function isAfter(a: Position, b: Position): boolean {
+  return a.commit > b.commit || (a.commit === b.commit && a.prepare > b.prepare);
+}
+
+function streamOf(target: PersistentSubscriptionTarget): { streamId?: string } {
+  return target.kind === 'stream' ? { streamId: target.streamId } : {};
+}
