@@ -1,0 +1,99 @@
+import grpc from '@grpc/grpc-js';
+import { systemClock, type Clock } from './clock.js';
+import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
+import { tolerantService } from './rpc.js';
+import { PersistentSubscriptionsService } from './services/persistent.js';
+import { serverFeaturesImplementation } from './services/server-features.js';
+import { StreamsService } from './services/streams.js';
+import type { StorageEngine } from './storage/engine.js';
+import { MemoryEngine } from './storage/memory-engine.js';
+import { SqliteEngine } from './storage/sqlite-engine.js';
+import { EventStoreCore } from './store.js';
+
+/**
+ * An embedded server speaking EventStoreDB's gRPC protocol, so the unmodified official client
+ * (`@eventstore/db-client`) can talk to it over loopback: Streams (append, batch append, reads,
+ * catch-up subscriptions, delete, tombstone), PersistentSubscriptions and ServerFeatures.
+ */
+export interface EmbeddedServerOptions {
+  /** 0 = ephemeral (default). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** SQLite at `<dataDir>/opx-store.sqlite`; omitted = in-memory. */
+  dataDir?: string;
+  /** Server clock for `created` stamps, `$maxAge` and message timeouts; default: the wall clock. */
+  clock?: Clock;
+  /** EventStoreDB's MaxAppendSize in bytes; default 1 MiB like EventStoreDB. */
+  maxAppendSize?: number;
+  /** SQLite `synchronous` pragma; default FULL (see SqliteEngine). */
+  sqliteSynchronous?: 'FULL' | 'NORMAL';
+}
+
+export interface EmbeddedServer {
+  readonly port: number;
+  /** `esdb://127.0.0.1:<port>?tls=false` */
+  readonly connectionString: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
+
+const bind = (server: grpc.Server, address: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port),
+    );
+  });
+
+export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
+  const host = options.host ?? '127.0.0.1';
+  const clock = options.clock ?? systemClock;
+  const engine: StorageEngine =
+    options.dataDir === undefined
+      ? new MemoryEngine()
+      : new SqliteEngine(options.dataDir, options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous });
+  const store = new EventStoreCore(engine, clock);
+  const persistent = new PersistentSubscriptionsService(store, clock);
+  const streams = new StreamsService(store, { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE });
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 17 * 1024 * 1024,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  server.addService(tolerantService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition), streams.implementation());
+  server.addService(
+    tolerantService(persistentGrpc.PersistentSubscriptionsService as unknown as grpc.ServiceDefinition),
+    persistent.implementation(),
+  );
+  server.addService(
+    tolerantService(serverFeaturesGrpc.ServerFeaturesService as unknown as grpc.ServiceDefinition),
+    serverFeaturesImplementation(),
+  );
+
+  let port: number;
+  try {
+    port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`);
+  } catch (error) {
+    persistent.stop();
+    engine.close();
+    throw error;
+  }
+  persistent.start();
+
+  let closing: Promise<void> | undefined;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    port,
+    connectionString: `esdb://${urlHost}:${port}?tls=false`,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        persistent.stop();
+        server.forceShutdown();
+        await new Promise((resolve) => setImmediate(resolve));
+        engine.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type grpc from '@grpc/grpc-js';
+import { persistentGrpc, serverFeaturesGrpc, serverFeaturesPb, streamsGrpc } from '../proto.js';
+
+/**
+ * Advertises what the embedded server implements. The client asks lazily and decides from the
+ * answer: BatchAppend is used only when listed; persistent subscriptions to `$all` and the gRPC
+ * (not HTTP) info/list/replay calls need the "stream"/"all" features. Feature names follow
+ * EventStoreDB's ServerFeatures service.
+ */
+export const SERVER_VERSION = '24.10.0';
+
+type ServiceDefinition = grpc.ServiceDefinition;
+
+const methodsOf = (service: ServiceDefinition, features: (method: string) => string[]): InstanceType<typeof serverFeaturesPb.SupportedMethod>[] =>
+  Object.values(service).map((definition) => {
+    const [, serviceName = '', methodName = ''] = definition.path.split('/');
+    return new serverFeaturesPb.SupportedMethod()
+      .setServiceName(serviceName.toLowerCase())
+      .setMethodName(methodName.toLowerCase())
+      .setFeaturesList(features(methodName.toLowerCase()));
+  });
+
+export const supportedMethods = (): InstanceType<typeof serverFeaturesPb.SupportedMethods> =>
+  new serverFeaturesPb.SupportedMethods().setEventStoreServerVersion(SERVER_VERSION).setMethodsList([
+    ...methodsOf(streamsGrpc.StreamsService as unknown as ServiceDefinition, (m) => (m === 'read' ? ['position', 'events'] : [])),
+    ...methodsOf(persistentGrpc.PersistentSubscriptionsService as unknown as ServiceDefinition, () => ['stream', 'all']),
+    ...methodsOf(serverFeaturesGrpc.ServerFeaturesService as unknown as ServiceDefinition, () => []),
+  ]);
+
+export const serverFeaturesImplementation = (): grpc.UntypedServiceImplementation => {
+  const answer = supportedMethods();
+  return {
+    getSupportedMethods: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      callback(null, answer),
+  };
+};

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { EventStoreDBClient } from '@eventstore/db-client';
+
+/** Shared helpers for the embedded-server protocol suites (not a spec file). */
+
+export const freshStream = (prefix = 'esdb-test'): string => `${prefix}-${randomUUID()}`;
+
+export const connect = (connectionString: string): EventStoreDBClient => EventStoreDBClient.connectionString(connectionString);
+
+/** Collects everything an async iterable yields. */
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+/** Takes the first `n` items, then stops iterating. */
+export async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  if (n <= 0) return out;
+  for await (const item of iterable) {
+    out.push(item);
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+/** Resolves on the first `event` the emitter fires. */
+export const once = (emitter: NodeJS.EventEmitter, event: string): Promise<void> =>
+  new Promise((resolve) => emitter.once(event, () => resolve()));
+
+/** Polls `probe` until it returns a value (no timing is asserted; mocha's timeout bounds it). */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, intervalMs = 20): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
