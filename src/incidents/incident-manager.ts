@@ -68,10 +68,11 @@ export class IncidentManager {
       service: history.candidate.service,
       createdAt: currentTime,
     };
+    const createdEventId = incidentCreatedEventId(incidentId);
     let alreadyRecorded = existing !== undefined;
     if (!alreadyRecorded) {
       const metadata = { $correlationId: history.createdEventId, $causationId: recordedDecision.eventId, schemaVersion: 1, authority: recordedDecision.authority };
-      const event = candidateCodec.encodeTrusted({ type: 'IncidentCreated', data: incident, metadata }, incidentCreatedEventId(incidentId));
+      const event = candidateCodec.encodeTrusted({ type: 'IncidentCreated', data: incident, metadata }, createdEventId);
       try {
         await this.store.append(candidateStreamId(incident.candidateId), [event], history.revision);
       } catch (error) {
@@ -81,13 +82,13 @@ export class IncidentManager {
         alreadyRecorded = true;
       }
     }
-    await this.openIncidentStream(incident, recordedDecision.authority, history.createdEventId);
+    await this.openIncidentStream(incident, recordedDecision.authority, history.createdEventId, createdEventId);
     const { eventType: _, ...rest } = incident;
     return { eventType: 'IncidentCreated', ...rest, alreadyRecorded };
   }
 
   /** Idempotent: the same deterministic id at `no_stream` is a no-op the second time. */
-  private async openIncidentStream(incident: IncidentCreatedEvent, authority: PromotionDecision['authority'], correlationId: string): Promise<void> {
+  private async openIncidentStream(incident: IncidentCreatedEvent, authority: PromotionDecision['authority'], correlationId: string, causationId: string): Promise<void> {
     const opened = incidentCodec.encodeTrusted(
       {
         type: 'IncidentOpened',
@@ -100,7 +101,7 @@ export class IncidentManager {
           openedAt: incident.createdAt,
           authority,
         },
-        metadata: { $correlationId: correlationId, $causationId: incidentCreatedEventId(incident.incidentId), schemaVersion: 1 },
+        metadata: { $correlationId: correlationId, $causationId: causationId, schemaVersion: 1 },
       },
       incidentOpenedEventId(incident.incidentId),
     );

@@ -40,7 +40,11 @@ export class OrchestrationUnsuccessful extends OpxError {
  * is the only retry. The decision time is the event's own createdAt, never the clock.
  */
 export async function handleCandidateCreated(event: CandidateCreatedEvent, context: HandlerContext): Promise<void> {
-  const valid = validateAs(CandidateCreatedSchema, event, 'CandidateCreated event');
+  await orchestrateCandidateCreated(validateAs(CandidateCreatedSchema, event, 'CandidateCreated event'), context);
+}
+
+/** Steps 3-6 of the handler, for a payload the candidate codec has already validated. */
+async function orchestrateCandidateCreated(valid: CandidateCreatedEvent, context: HandlerContext): Promise<void> {
   const authority = autoEngineAuthority(valid.candidateId);
   const result = await context.orchestrator.processCandidate(valid.candidateId, authority, valid.createdAt);
   if (!result.success) throw new OrchestrationUnsuccessful(valid.candidateId, result);
@@ -53,7 +57,10 @@ export async function handleCandidateCreated(event: CandidateCreatedEvent, conte
  * the request was made, so it replays like everything else.
  */
 export async function handleManualPromotionRequested(event: ManualPromotionRequestedData, context: HandlerContext): Promise<void> {
-  const valid = validateAs(ManualPromotionRequestedSchema, event, 'ManualPromotionRequested event');
+  await orchestrateManualPromotion(validateAs(ManualPromotionRequestedSchema, event, 'ManualPromotionRequested event'), context);
+}
+
+async function orchestrateManualPromotion(valid: ManualPromotionRequestedData, context: HandlerContext): Promise<void> {
   const result = await context.orchestrator.processCandidate(valid.candidateId, valid.authority, valid.requestedAt);
   if (!result.success) throw new OrchestrationUnsuccessful(valid.candidateId, result);
   context.logger.info({ candidateId: valid.candidateId, decision: result.decision, incidentId: result.incidentId, operator: valid.authority.authorityId }, 'manual promotion orchestrated');
@@ -67,13 +74,13 @@ export type Handled = 'handled' | 'ignored';
  * retries it and finally parks it).
  */
 export async function handleCandidateStreamEvent(recorded: RecordedEvent, context: HandlerContext): Promise<Handled> {
-  const event = candidateCodec.decode(recorded);
+  const event = candidateCodec.decode(recorded); // validates data and metadata: fail-fast on malformed input
   switch (event.type) {
     case 'CandidateCreated':
-      await handleCandidateCreated(event.data, context);
+      await orchestrateCandidateCreated(event.data, context);
       return 'handled';
     case 'ManualPromotionRequested':
-      await handleManualPromotionRequested(event.data, context);
+      await orchestrateManualPromotion(event.data, context);
       return 'handled';
     case 'PromotionDecided':
     case 'IncidentCreated':

@@ -9,7 +9,7 @@ import { handleCandidateStreamEvent, type HandlerContext } from '../orchestratio
 import { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js';
 import type { OrchestrationStore } from '../orchestration/orchestration-store.js';
 import { PromotionEngine } from '../promotion/promotion-engine.js';
-import { canonicalJson } from '../shared/canonical-json.js';
+import { canonicalJson, sameCanonicalJson } from '../shared/canonical-json.js';
 import { FixedClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
 
@@ -65,9 +65,10 @@ const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttem
 /**
  * The replay audit: reads recorded candidate and incident streams in global order, feeds every
  * recorded input (CandidateCreated, ManualPromotionRequested) through the same handlers, CP-6 and
- * CP-7 into a scratch store, and compares every output the handlers write with the recorded one,
- * as RFC 8785 canonical bytes of type, id, data and metadata (revision, position and `created`
- * are server-assigned and not compared).
+ * CP-7 into a scratch store, and compares every output the handlers write with the recorded one:
+ * type, id, data and metadata must have identical RFC 8785 canonical bytes (decided structurally,
+ * see sameCanonicalJson; serialized only to report a divergence). Revision, position and
+ * `created` are server-assigned and not compared.
  *
  * Memory stays flat however long the history: the scratch store keeps at most `maxOpenStreams`
  * re-derived streams. A stream dropped from it and needed again (a manual promotion weeks later)
@@ -82,7 +83,7 @@ export class ReplayAudit {
     const scratch = new InMemoryEventStore(() => new Date(0), { globalLog: false });
     const context = this.handlerContext(scratch);
     const open = new Map<string, number>(); // streamId -> recorded revisions seen (LRU order)
-    const pending = new Map<string, string>(); // `${streamId}@${revision}` -> replayed canonical, not yet recorded
+    const pending = new Map<string, RecordedEvent>(); // `${streamId}@${revision}` -> replayed, not yet seen in history
     const divergentStreams = new Set<string>();
     const divergences: Divergence[] = [];
     const drift = new Map<string, PolicyDrift & { decisions: number }>();
@@ -101,7 +102,7 @@ export class ReplayAudit {
     const release = (streamId: string): void => {
       const seen = open.get(streamId) ?? 0;
       for (const extra of scratchEventsFrom(scratch, streamId, seen)) {
-        pending.set(`${streamId}@${extra.revision}`, canonicalOf(extra));
+        pending.set(`${streamId}@${extra.revision}`, extra);
       }
       open.delete(streamId);
       scratch.forget(streamId);
@@ -146,13 +147,12 @@ export class ReplayAudit {
 
       eventsCompared++;
       const key = `${streamId}@${recorded.revision}`;
-      const recordedCanonical = canonicalOf(recorded);
-      const replayedCanonical = pending.get(key) ?? scratchCanonicalAt(scratch, streamId, recorded.revision);
+      const replayed = pending.get(key) ?? scratch.snapshot(streamId)[Number(recorded.revision)];
       pending.delete(key);
-      if (replayedCanonical === undefined) {
+      if (replayed === undefined) {
         diverge({ streamId, revision: recorded.revision.toString(), kind: 'not-reproduced', message: `recorded ${recorded.type} was not produced by the replay` });
-      } else if (replayedCanonical !== recordedCanonical) {
-        const diff = firstDifference(JSON.parse(recordedCanonical), JSON.parse(replayedCanonical));
+      } else if (!sameCanonicalJson(compared(recorded), compared(replayed))) {
+        const diff = firstDifference(compared(recorded), compared(replayed));
         diverge({ streamId, revision: recorded.revision.toString(), kind: 'different', ...diff, message: `${recorded.type} differs at ${diff.path}` });
       }
       if (streamId.startsWith(INCIDENT_STREAM_PREFIX)) {
@@ -163,7 +163,7 @@ export class ReplayAudit {
 
     for (const streamId of [...open.keys()]) release(streamId);
     for (const streamId of [...scratch.streamIds()]) {
-      for (const extra of scratch.snapshot(streamId)) pending.set(`${streamId}@${extra.revision}`, canonicalOf(extra));
+      for (const extra of scratch.snapshot(streamId)) pending.set(`${streamId}@${extra.revision}`, extra);
     }
     for (const [key] of pending) {
       const at = key.lastIndexOf('@');
@@ -234,17 +234,13 @@ export class ReplayAudit {
   }
 }
 
-/** The compared form of an event: type, id, data and metadata as RFC 8785 bytes. */
-export const canonicalOf = (event: Pick<RecordedEvent, 'type' | 'id' | 'data' | 'metadata'>): string =>
-  canonicalJson({ type: event.type, id: event.id, data: event.data, metadata: event.metadata });
+/** What is compared of an event: type, id, data and metadata (nothing server-assigned). */
+const compared = (event: Pick<RecordedEvent, 'type' | 'id' | 'data' | 'metadata'>): object => ({ type: event.type, id: event.id, data: event.data, metadata: event.metadata });
+
 
 const scratchEventsFrom = (scratch: InMemoryEventStore, streamId: string, fromRevision: number): readonly RecordedEvent[] =>
   scratch.snapshot(streamId).slice(fromRevision);
 
-function scratchCanonicalAt(scratch: InMemoryEventStore, streamId: string, revision: bigint): string | undefined {
-  const event = scratch.snapshot(streamId)[Number(revision)];
-  return event === undefined ? undefined : canonicalOf(event);
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

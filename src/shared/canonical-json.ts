@@ -13,6 +13,33 @@ export function canonicalJson(value: unknown): string {
   return text;
 }
 
+/**
+ * Whether two JSON values have the same RFC 8785 canonical form, decided structurally without
+ * serializing: same primitives (numbers by value, so 0 and -0 agree, as JCS prints both as 0),
+ * same array order, same object keys whatever their order, `undefined` members ignored as JSON
+ * ignores them. The replay compares with this and serializes only to report a divergence.
+ */
+export function sameCanonicalJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameCanonicalJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in ra) {
+    if (!Object.prototype.hasOwnProperty.call(ra, key) || ra[key] === undefined) continue;
+    count++;
+    if (!Object.prototype.hasOwnProperty.call(rb, key) || !sameCanonicalJson(ra[key], rb[key])) return false;
+  }
+  for (const key in rb) if (Object.prototype.hasOwnProperty.call(rb, key) && rb[key] !== undefined) count--;
+  return count === 0;
+}
+
 /** Recursively freezes a parsed JSON value so recorded history cannot be mutated by a reader. */
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {

@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
 
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 
 import { canonicalJson } from './canonical-json.js';
 
 /** Namespace for every OPX event id (UUID v5). Changing it changes every recorded id: never do. */
 export const OPX_EVENT_ID_NAMESPACE = 'a3c1f6d2-5b0e-5f4a-9c7d-2e8b1f0a6c93';
 
+/** The namespace as bytes, parsed once (uuid would parse the string form on every call). */
+const NAMESPACE_BYTES = parseUuid(OPX_EVENT_ID_NAMESPACE);
+
 /** A deterministic event id: the same name always yields the same UUID v5. */
 export function eventId(name: string): string {
-  return uuidv5(name, OPX_EVENT_ID_NAMESPACE);
+  return uuidv5(name, NAMESPACE_BYTES);
 }
 
 /** SHA-256 (hex) of the RFC 8785 canonical form of a value. */
