@@ -1,5 +1,9 @@
-import { ACTIONS, AUTHORITY_TYPES, AuthorityDenied, type Action, type AuthorityContext, type AuthorityType } from './authority.js';
-import { InvalidInput } from '../shared/errors.js';
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsString, Length, ValidateNested } from 'class-validator';
+
+import { validateAs } from '../shared/validation.js';
+import { ACTIONS, AuthorityDenied, type Action, type AuthorityContext, type AuthorityType } from './authority.js';
 
 export interface AuthorityGrant {
   /** Actions this authority type may take. */
@@ -26,36 +30,9 @@ export class AuthorityMatrix {
     return this.doc.version;
   }
 
+  /** Validates the document (missing, extra and wrong-typed fields named) and builds the matrix. */
   static fromDocument(raw: unknown): AuthorityMatrix {
-    const problems: string[] = [];
-    const doc = raw as Partial<AuthorityMatrixDocument> | null;
-    if (typeof doc !== 'object' || doc === null) throw new InvalidInput('authority matrix', ['not an object']);
-    if (typeof doc.version !== 'string' || doc.version === '') problems.push('version must be a non-empty string');
-    const grants = doc.grants as Record<string, AuthorityGrant> | undefined;
-    if (typeof grants !== 'object' || grants === null) problems.push('grants must be an object');
-    else {
-      for (const key of Object.keys(grants)) {
-        if (!(AUTHORITY_TYPES as readonly string[]).includes(key)) problems.push(`grants.${key} is not an authority type`);
-      }
-      for (const type of AUTHORITY_TYPES) {
-        const grant = grants[type];
-        if (grant === undefined) {
-          problems.push(`grants.${type} is missing`);
-          continue;
-        }
-        for (const action of grant.actions ?? []) {
-          if (!(ACTIONS as readonly string[]).includes(action)) problems.push(`grants.${type}.actions: unknown action '${action}'`);
-        }
-        if (!Array.isArray(grant.principals) || grant.principals.length === 0) {
-          problems.push(`grants.${type}.principals must be a non-empty list`);
-        }
-      }
-    }
-    for (const action of doc.justificationRequired ?? []) {
-      if (!(ACTIONS as readonly string[]).includes(action)) problems.push(`justificationRequired: unknown action '${action}'`);
-    }
-    if (problems.length > 0) throw new InvalidInput('authority matrix', problems);
-    return new AuthorityMatrix(doc as AuthorityMatrixDocument);
+    return new AuthorityMatrix(validateAs(AuthorityMatrixSchema, raw, 'authority matrix') as AuthorityMatrixDocument);
   }
 
   allows(authority: AuthorityContext, action: Action): boolean {
@@ -81,4 +58,22 @@ export class AuthorityMatrix {
     }
     return undefined;
   }
+}
+
+class GrantSchema {
+  @IsDefined() @IsArray() @IsIn(ACTIONS as unknown as string[], { each: true }) actions!: Action[];
+  @IsDefined() @IsArray() @ArrayNotEmpty() @IsString({ each: true }) @Length(1, 200, { each: true }) principals!: string[];
+}
+
+/** One grant per authority type, all required: adding an authority type means granting it here. */
+class GrantsSchema implements Record<AuthorityType, GrantSchema> {
+  @IsDefined() @ValidateNested() @Type(() => GrantSchema) AUTO_ENGINE!: GrantSchema;
+  @IsDefined() @ValidateNested() @Type(() => GrantSchema) HUMAN_OPERATOR!: GrantSchema;
+  @IsDefined() @ValidateNested() @Type(() => GrantSchema) ON_CALL_RESPONDER!: GrantSchema;
+}
+
+class AuthorityMatrixSchema {
+  @IsString() @Length(1, 50) version!: string;
+  @IsDefined() @ValidateNested() @Type(() => GrantsSchema) grants!: GrantsSchema;
+  @IsDefined() @IsArray() @IsIn(ACTIONS as unknown as string[], { each: true }) justificationRequired!: Action[];
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
+  IsDefined,
   ArrayMaxSize,
   IsArray,
   IsIn,
@@ -158,17 +159,17 @@ export class EventMetadataSchema {
 }
 
 export class CandidateMetadataSchema extends EventMetadataSchema {
-  @ValidateNested() @Type(() => CandidateFactsSchema) candidate!: CandidateFactsSchema;
+  @IsDefined() @ValidateNested() @Type(() => CandidateFactsSchema) candidate!: CandidateFactsSchema;
 }
 
 export class IncidentCreatedMetadataSchema extends EventMetadataSchema {
-  @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
 }
 
 export class ManualPromotionRequestedSchema {
   @IsString() @Length(1, 200) @Matches(ID, idMessage) candidateId!: string;
   @IsString() @Length(1, 200) requestId!: string;
-  @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsISO8601({ strict: true, strictSeparator: true }) requestedAt!: string;
 }
 
@@ -181,7 +182,7 @@ export class PromotionDecidedSchema {
   @IsString() @Length(1, 100) policyId!: string;
   @IsString() @Length(1, 50) policyVersion!: string;
   @IsString() @Matches(/^[0-9a-f]{64}$/) policyHash!: string;
-  @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsString() @Length(1, 50) authorityMatrixVersion!: string;
   @IsString() @Matches(/^[0-9a-f]{64}$/) requestContextHash!: string;
   @IsISO8601({ strict: true }) decidedAt!: string;

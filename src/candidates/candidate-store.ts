@@ -1,7 +1,7 @@
 import type { Candidate } from '../correlation/correlator.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import { OpxError } from '../shared/errors.js';
-import { eventId } from '../shared/ids.js';
+import { contentHash, eventId } from '../shared/ids.js';
 import { candidateCodec } from './candidate-codec.js';
 import {
   candidateStreamId,
@@ -38,11 +38,16 @@ export interface CandidateHistory {
   readonly incidents: ReadonlyArray<Recorded<IncidentCreatedEvent>>;
 }
 
-/** The id CandidateCreated is recorded under; the same candidate always gets the same one. */
-export const candidateCreatedEventId = (candidateId: string): string => eventId(`CandidateCreated:${candidateId}`);
+/**
+ * The id CandidateCreated is recorded under: derived from the whole candidate, so the same
+ * candidate always gets the same id (a re-append is a no-op) while a different candidate under the
+ * same candidate id (its window re-correlated from other signals) is refused at `no_stream`.
+ */
+export const candidateCreatedEventId = (candidate: Candidate): string => eventId(`CandidateCreated:${candidate.candidateId}:${contentHash(candidate)}`);
 
 /** Turns a correlated candidate into its CandidateCreated event (revision 0 of its stream). */
 export function candidateCreated(candidate: Candidate): CandidateCreated {
+  const id = candidateCreatedEventId(candidate);
   return {
     type: 'CandidateCreated',
     data: {
@@ -56,8 +61,8 @@ export function candidateCreated(candidate: Candidate): CandidateCreated {
       createdAt: candidate.createdAt,
     },
     metadata: {
-      $correlationId: candidateCreatedEventId(candidate.candidateId),
-      $causationId: candidateCreatedEventId(candidate.candidateId),
+      $correlationId: id,
+      $causationId: id,
       schemaVersion: 1,
       candidate: {
         policyId: candidate.policyId,
@@ -84,7 +89,8 @@ export class CandidateStore {
    * (same deterministic event id); a different candidate under the same id is refused.
    */
   async create(candidate: Candidate): Promise<void> {
-    const event = candidateCodec.encode(candidateCreated(candidate), candidateCreatedEventId(candidate.candidateId));
+    const created = candidateCreated(candidate);
+    const event = candidateCodec.encode(created, created.metadata.$correlationId);
     await this.store.append(candidateStreamId(candidate.candidateId), [event], 'no_stream');
   }
 

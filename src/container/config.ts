@@ -6,6 +6,7 @@ import { AuthorityMatrix } from '../authority/authority-matrix.js';
 import { parseCorrelationRules, type CorrelationRuleSet } from '../correlation/correlation-rule.js';
 import { PolicyRegistry } from '../promotion/policy.js';
 import { parseUntrustedJson } from '../shared/canonical-json.js';
+import { InvalidInput } from '../shared/errors.js';
 
 /** Everything decisions depend on that is data, not code: loaded once at the composition root. */
 export interface OpxConfig {
@@ -25,9 +26,18 @@ const readJson = (path: string): unknown => parseUntrustedJson(readFileSync(path
 export function loadConfig(dir: string = process.env['OPX_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR): OpxConfig {
   const policyDir = join(dir, 'policies');
   const policyFiles = readdirSync(policyDir).filter((f) => f.endsWith('.json')).sort();
-  return {
+  return checkedConfig({
     policies: PolicyRegistry.fromDocuments(policyFiles.map((f) => readJson(join(policyDir, f)))),
     authorityMatrix: AuthorityMatrix.fromDocument(readJson(join(dir, 'authority-matrix.json'))),
     correlationRules: parseCorrelationRules(readJson(join(dir, 'correlation-rules.json'))),
-  };
+  });
+}
+
+/** Refuses a configuration whose correlation rules name a policy version the registry lacks. */
+export function checkedConfig(config: OpxConfig): OpxConfig {
+  const problems = config.correlationRules.rules
+    .filter((rule) => config.policies.find(rule.policy.id, rule.policy.version) === undefined)
+    .map((rule) => `correlation rule ${rule.id}@${rule.version} names policy ${rule.policy.id}@${rule.policy.version}, which is not in config/policies`);
+  if (problems.length > 0) throw new InvalidInput('configuration', problems);
+  return config;
 }

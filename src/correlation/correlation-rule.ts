@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
+  IsDefined,
   ArrayMinSize,
   IsArray,
   IsIn,
@@ -56,16 +57,16 @@ class PolicyRefSchema {
 class RuleSchema {
   @IsString() @Length(1, 100) @Matches(/^[a-z0-9][a-z0-9-]*$/) id!: string;
   @IsString() @Length(1, 50) version!: string;
-  @ValidateNested() @Type(() => MatchSchema) match!: MatchSchema;
+  @IsDefined() @ValidateNested() @Type(() => MatchSchema) match!: MatchSchema;
   @IsArray() @ArrayMinSize(1) @IsString({ each: true }) groupBy!: string[];
   @IsInt() @Min(1) @Max(7 * 24 * 3600) windowSeconds!: number;
   @IsInt() @Min(1) @Max(100000) threshold!: number;
-  @ValidateNested() @Type(() => PolicyRefSchema) policy!: PolicyRefSchema;
+  @IsDefined() @ValidateNested() @Type(() => PolicyRefSchema) policy!: PolicyRefSchema;
 }
 
 class RuleSetSchema {
   @IsString() @Length(1, 50) version!: string;
-  @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
+  @IsDefined() @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
 }
 
 const GROUP_FIELDS = new Set(['service', 'severity', 'fingerprint']);

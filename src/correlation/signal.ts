@@ -27,7 +27,9 @@ class SignalSchema {
   service!: string;
   @IsIn(SEVERITIES as unknown as string[]) severity!: Severity;
   @IsString() @Length(1, 500) fingerprint!: string;
-  @IsISO8601({ strict: true, strictSeparator: true }) observedAt!: string;
+  @IsISO8601({ strict: true, strictSeparator: true })
+  @Matches(/(Z|[+-]\d{2}:?\d{2})$/, { message: 'observedAt must name its time zone (Z or +hh:mm): a local time means different windows on different hosts' })
+  observedAt!: string;
   @IsOptional() @IsObject() labels?: Record<string, string>;
 }
 

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsIn, IsISO8601, IsString, Length, ValidateNested } from 'class-validator';
+import { IsDefined, IsIn, IsISO8601, IsString, Length, ValidateNested } from 'class-validator';
 
 import type { AuthorityContext } from '../authority/authority.js';
 import { AuthoritySchema, EventMetadataSchema, type EventMetadata } from '../candidates/candidate-events.js';
@@ -50,7 +50,7 @@ class IncidentOpenedSchema {
   @IsString() @Length(1, 20) severity!: string;
   @IsString() @Length(1, 200) service!: string;
   @IsISO8601({ strict: true }) openedAt!: string;
-  @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
 }
 
 class IncidentStateChangedSchema {
@@ -58,7 +58,7 @@ class IncidentStateChangedSchema {
   @IsIn(INCIDENT_ACTIONS as unknown as string[]) action!: IncidentAction;
   @IsIn(INCIDENT_STATES as unknown as string[]) from!: IncidentState;
   @IsIn(INCIDENT_STATES as unknown as string[]) to!: IncidentState;
-  @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsISO8601({ strict: true }) changedAt!: string;
 }
 

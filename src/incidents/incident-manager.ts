@@ -120,7 +120,7 @@ export class IncidentManager {
     this.authorityMatrix.assertAllowed(command.authority, command.action);
     const { incident, revision, correlationId, lastEventId } = await this.loadWithRevision(incidentId);
     const change = decideTransition(incident, command);
-    const id = eventId(`IncidentStateChanged:${incidentId}:${revision + 1n}:${command.action}`);
+    const id = eventId(`IncidentStateChanged:${incidentId}:${revision + 1n}:${command.action}:${command.authority.authorityType}:${command.authority.authorityId}:${command.at}`);
     const event = incidentCodec.encode(
       { type: 'IncidentStateChanged', data: change, metadata: { $correlationId: correlationId, $causationId: lastEventId, schemaVersion: 1 } },
       id,

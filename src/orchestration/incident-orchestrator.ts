@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import type { AuthorityContext } from '../authority/authority.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
 import type { Candidate } from '../correlation/correlator.js';
@@ -5,7 +7,7 @@ import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
 import { OpxError } from '../shared/errors.js';
-import { contentHash, eventId } from '../shared/ids.js';
+import { contentHash } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
 import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
@@ -49,8 +51,6 @@ export class CandidateWithoutPolicy extends OpxError {
  * fire-and-forget: their failures are logged and never fail orchestration (Decision 5).
  */
 export class IncidentOrchestrator {
-  private attempts = 0;
-
   constructor(
     private readonly config: IncidentOrchestratorConfig,
     private readonly observability: OrchestratorObservability,
@@ -104,7 +104,9 @@ export class IncidentOrchestrator {
   private startAttempt(candidateId: string, authority: AuthorityContext) {
     const startedAt = this.observability.clock.now();
     const t0 = this.observability.clock.monotonicMs();
-    const attemptId = eventId(`OrchestrationAttempted:${candidateId}:${authority.sessionId}:${startedAt.toISOString()}:${++this.attempts}`);
+    // Every attempt is an occurrence, never a duplicate of another: a random id (the attempt log is
+    // observability, outside every decision and outside the replay).
+    const attemptId = randomUUID();
     return {
       startedAt,
       t0,

@@ -7,14 +7,22 @@ type AnySubscriber = (event: OrchestrationEvent) => void | Promise<void>;
 
 /**
  * The in-process message bus: carries IncidentCreated, CandidateDeferred, CandidateSuppressed and
- * OrchestrationFailed to subscribers in the host application, in publication order. At most once:
- * an event is published when the orchestrator records something new, never on a duplicate
- * delivery; a subscriber that throws is logged and does not stop the others.
+ * OrchestrationFailed to subscribers in the host application, in publication order. A decision
+ * or incident is published once per process: the orchestrator publishes only what it recorded
+ * (not what it found recorded), and the bus drops a repeat of the same deterministic id within a
+ * window of recent ones, which covers concurrent deliveries racing in this process. Across
+ * processes (competing workers, each with its own bus) a racing loser cannot tell its idempotent
+ * append from a write, so delivery is at-least-once there; ids are deterministic, so subscribers
+ * dedupe by incidentId / decisionId. A subscriber that throws is logged and does not stop the others.
  */
 export class InProcessMessageBus implements EventEmitter {
   private readonly subscribers = new Map<OrchestrationEventType, Set<AnySubscriber>>();
+  private readonly recent = new Set<string>();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly dedupeWindow = 10_000,
+  ) {}
 
   subscribe<T extends OrchestrationEventType>(eventType: T, subscriber: Subscriber<T>): () => void {
     let set = this.subscribers.get(eventType);
@@ -25,6 +33,7 @@ export class InProcessMessageBus implements EventEmitter {
   }
 
   async emit(event: OrchestrationEvent): Promise<void> {
+    if (this.isRepeat(event)) return;
     const set = this.subscribers.get(event.eventType);
     if (set === undefined) return;
     for (const subscriber of [...set]) {
@@ -34,5 +43,15 @@ export class InProcessMessageBus implements EventEmitter {
         this.logger.warn({ err: error, eventType: event.eventType }, 'message bus subscriber failed');
       }
     }
+  }
+
+  /** Decisions and incidents have deterministic ids; failures are occurrences and always pass. */
+  private isRepeat(event: OrchestrationEvent): boolean {
+    const key = event.eventType === 'IncidentCreated' ? `i:${event.incidentId}` : event.eventType === 'OrchestrationFailed' ? undefined : `d:${event.decisionId}`;
+    if (key === undefined) return false;
+    if (this.recent.has(key)) return true;
+    this.recent.add(key);
+    if (this.recent.size > this.dedupeWindow) this.recent.delete(this.recent.values().next().value as string);
+    return false;
   }
 }

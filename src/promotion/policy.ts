@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
+  IsDefined,
   IsArray,
   IsIn,
   IsInt,
@@ -142,7 +143,7 @@ class WhenSchema {
 
 class RuleSchema {
   @IsString() @Length(1, 100) name!: string;
-  @ValidateNested() @Type(() => WhenSchema) when!: WhenSchema;
+  @IsDefined() @ValidateNested() @Type(() => WhenSchema) when!: WhenSchema;
   @IsIn(DECISIONS as unknown as string[]) decision!: Decision;
   @IsString() @Length(1, 500) reason!: string;
 }
@@ -156,8 +157,8 @@ class PolicySchema {
   @IsString() @Length(1, 100) @Matches(/^[a-z0-9][a-z0-9-]*$/) id!: string;
   @IsString() @Length(1, 50) @Matches(/^[0-9A-Za-z.+-]+$/) version!: string;
   @IsString() @Length(0, 2000) description!: string;
-  @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
-  @ValidateNested() @Type(() => DefaultSchema) default!: DefaultSchema;
+  @IsDefined() @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
+  @IsDefined() @ValidateNested() @Type(() => DefaultSchema) default!: DefaultSchema;
 }
 
 export function parsePolicyDocument(raw: unknown, subject = 'policy document'): PolicyDocument {

@@ -31,6 +31,14 @@ export class PolicyMismatch extends OpxError {
   }
 }
 
+export class AutomaticDecisionRefused extends OpxError {
+  static readonly code = 'opx.promotion.automatic_refused';
+
+  constructor(candidateId: string, reason: string) {
+    super(AutomaticDecisionRefused.code, `Automatic decision on candidate '${candidateId}' refused: ${reason}`);
+  }
+}
+
 export class ManualPromotionRefused extends OpxError {
   static readonly code = 'opx.promotion.manual_refused';
 
@@ -108,6 +116,13 @@ export class PromotionEngine {
     const { candidate } = history;
     if (authority.authorityType === 'AUTO_ENGINE') {
       this.authorityMatrix.assertAllowed(authority, 'EVALUATE_PROMOTION');
+      if (authority.sessionId !== candidate.candidateId) {
+        throw new AutomaticDecisionRefused(candidate.candidateId, `an AUTO_ENGINE session is the candidate itself (Decision 3), not '${authority.sessionId}'`);
+      }
+      const automatic = history.decisions.find((d) => d.authority.authorityType === 'AUTO_ENGINE');
+      if (automatic !== undefined) {
+        throw new AutomaticDecisionRefused(candidate.candidateId, `it was already decided automatically (${automatic.decision}, ${automatic.decisionId}); only a human may move it now (INV-P2.3.8)`);
+      }
       return evaluatePolicy(policy, candidate);
     }
     this.authorityMatrix.assertAllowed(authority, 'MANUAL_PROMOTE');

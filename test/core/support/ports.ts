@@ -1,0 +1,141 @@
+import type {
+  AppendResult,
+  CatchUpSubscription,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeToAllOptions,
+} from '../../../src/eventstore/event-store.js';
+import type { EventEmitter, OrchestrationEvent } from '../../../src/orchestration/orchestration-event.schema.js';
+import { OrchestrationStore, type OrchestrationAttempt } from '../../../src/orchestration/orchestration-store.js';
+import { StoreUnavailable } from '../../../src/shared/errors.js';
+
+export interface StoreHooks {
+  /** Called before an append reaches the store; throw to make the append fail. */
+  readonly beforeAppend?: (streamId: string, events: readonly EventToAppend[]) => void;
+  /** Called before any read of one stream (events or metadata); throw to make it fail. */
+  readonly beforeRead?: (streamId: string) => void;
+  /** Called before a read of `$all`. */
+  readonly beforeReadAll?: (options: ReadAllOptions) => void;
+}
+
+/**
+ * The EventStore port with a spy and fault injection in front of a real store: every append and
+ * read is recorded (stream id, event types) and may be made to fail. A stub at the port, so the
+ * code under test runs unchanged.
+ */
+export class InterceptingEventStore implements EventStore {
+  readonly appends: Array<{ readonly streamId: string; readonly types: readonly string[] }> = [];
+  readonly reads: string[] = [];
+  readonly metadataWrites: string[] = [];
+
+  constructor(
+    private readonly inner: EventStore,
+    private readonly hooks: StoreHooks = {},
+  ) {}
+
+  async append(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    this.hooks.beforeAppend?.(streamId, events);
+    const result = await this.inner.append(streamId, events, expectedRevision);
+    this.appends.push({ streamId, types: events.map((e) => e.type) });
+    return result;
+  }
+
+  async *readStream(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent> {
+    this.reads.push(streamId);
+    this.hooks.beforeRead?.(streamId);
+    yield* this.inner.readStream(streamId, options);
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.hooks.beforeReadAll?.(options);
+    yield* this.inner.readAll(options);
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    this.metadataWrites.push(streamId);
+    await this.inner.setStreamMetadata(streamId, metadata);
+  }
+
+  async getStreamMetadata(streamId: string): Promise<StreamMetadata> {
+    this.reads.push(streamId);
+    this.hooks.beforeRead?.(streamId);
+    return this.inner.getStreamMetadata(streamId);
+  }
+
+  subscribeToAll(options?: SubscribeToAllOptions): CatchUpSubscription {
+    return this.inner.subscribeToAll(options);
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close();
+  }
+
+  /** Types appended, in order, across all streams. */
+  get appendedTypes(): string[] {
+    return this.appends.flatMap((a) => a.types);
+  }
+}
+
+/** beforeAppend hook: the first append carrying `type` fails (a crash at that point), later ones pass. */
+export function failFirstAppendOf(type: string): NonNullable<StoreHooks['beforeAppend']> {
+  let failed = false;
+  return (streamId, events) => {
+    if (!failed && events.some((e) => e.type === type)) {
+      failed = true;
+      throw new StoreUnavailable(`injected: append of ${type} to ${streamId} failed`);
+    }
+  };
+}
+
+/** Keeps every event published, in order. */
+export class RecordingEmitter implements EventEmitter {
+  readonly events: OrchestrationEvent[] = [];
+
+  async emit(event: OrchestrationEvent): Promise<void> {
+    this.events.push(event);
+  }
+}
+
+/** An emitter whose transport is down: every emit rejects. Counts the attempts. */
+export class ThrowingEmitter implements EventEmitter {
+  attempts = 0;
+
+  async emit(event: OrchestrationEvent): Promise<void> {
+    this.attempts++;
+    throw new Error(`bus down: ${event.eventType} not delivered`);
+  }
+}
+
+/**
+ * The orchestration log port with its backing table unavailable: writes reject, and the debug
+ * read throws (so any hot-path read would fail orchestration).
+ */
+export class UnavailableOrchestrationStore extends OrchestrationStore {
+  logAttempts = 0;
+  getAttemptsCalls = 0;
+
+  override async logAttempt(): Promise<void> {
+    this.logAttempts++;
+    throw new StoreUnavailable('orchestration log table unavailable');
+  }
+
+  override async getAttempts(): Promise<OrchestrationAttempt[]> {
+    this.getAttemptsCalls++;
+    throw new StoreUnavailable('getAttempts is debug only and must not be called by orchestration');
+  }
+}
+
+/** An OrchestrationStore whose debug read throws, while writes still land in the store. */
+export class WriteOnlyOrchestrationStore extends OrchestrationStore {
+  getAttemptsCalls = 0;
+
+  override async getAttempts(): Promise<OrchestrationAttempt[]> {
+    this.getAttemptsCalls++;
+    throw new StoreUnavailable('getAttempts must not be called on the hot path');
+  }
+}
