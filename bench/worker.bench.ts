@@ -1,0 +1,193 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { CandidateStore } from '../src/candidates/candidate-store.js';
+import { loadConfig } from '../src/container/config.js';
+import { correlate, type Candidate } from '../src/correlation/correlator.js';
+import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
+import { generateSampleSignals } from '../src/samples/sample-signals.js';
+import { freePort, startStoreProcess, startWorkerProcess, type ManagedProcess, type StoreProcess } from '../test/worker/support/cluster.js';
+
+/**
+ * End-to-end worker benchmark over the official client against the embedded server (its own
+ * process): CandidateCreated appended -> final output recorded (IncidentCreated on PROMOTE,
+ * else PromotionDecided), observed through a catch-up subscription.
+ * - throughput: N candidates appended as fast as possible, with 1, 2 and 4 worker processes;
+ * - latency: p50/p99 at half the best rate, appends paced.
+ * Figures are printed; nothing is asserted. Env: BENCH_CANDIDATES (default 2000),
+ * BENCH_STORE=sqlite (default memory), BENCH_WORKERS="1,2,4", BENCH_CONCURRENCY (default 32).
+ */
+
+interface Figures {
+  readonly workers: number;
+  readonly candidates: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+}
+
+export interface BenchResult {
+  readonly store: 'memory' | 'sqlite';
+  readonly throughput: readonly Figures[];
+  readonly latency: { readonly workers: number; readonly ratePerSecond: number; readonly candidates: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
+}
+
+const env = (name: string): string | undefined => process.env[name];
+
+function candidatesFor(run: number, wanted: number): Candidate[] {
+  const config = loadConfig();
+  // A distinct start per run gives distinct candidate ids.
+  const start = new Date(Date.UTC(2026, 0, 1) + run * 400 * 24 * 3600 * 1000).toISOString();
+  return correlate(generateSampleSignals({ groups: Math.ceil(wanted * 1.1), seed: 7 + run, start }), config.correlationRules).slice(0, wanted);
+}
+
+/** Watches candidate streams and resolves each candidate's completion time. */
+class CompletionWatcher {
+  readonly done = new Map<string, number>();
+  readonly #promoted = new Set<string>();
+  readonly #subscription: ReturnType<EsdbEventStore['subscribeToAll']> = undefined as never;
+  readonly #loop: Promise<void>;
+  #waiter: { count: number; resolve: () => void } | undefined;
+
+  constructor(store: EsdbEventStore) {
+    this.#subscription = store.subscribeToAll({ streamPrefixes: ['candidate-'] });
+    this.#loop = (async () => {
+      for await (const event of this.#subscription) {
+        const candidateId = event.streamId.slice('candidate-'.length);
+        if (event.type === 'PromotionDecided') {
+          if ((event.data as { decision?: string }).decision === 'PROMOTE') this.#promoted.add(candidateId);
+          else this.#complete(candidateId);
+        } else if (event.type === 'IncidentCreated' && this.#promoted.has(candidateId)) this.#complete(candidateId);
+      }
+    })().catch(() => undefined);
+  }
+
+  #complete(candidateId: string): void {
+    if (this.done.has(candidateId)) return;
+    this.done.set(candidateId, performance.now());
+    if (this.#waiter !== undefined && this.done.size >= this.#waiter.count) this.#waiter.resolve();
+  }
+
+  until(count: number, timeoutMs: number): Promise<boolean> {
+    if (this.done.size >= count) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#waiter = {
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#subscription.close();
+    await this.#loop;
+  }
+}
+
+async function withCluster<T>(workers: number, concurrency: number, storeKind: 'memory' | 'sqlite', body: (store: EsdbEventStore) => Promise<T>): Promise<T> {
+  const dataDir = storeKind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'opx-bench-')) : undefined;
+  const server: StoreProcess = await startStoreProcess({ port: await freePort(), ...(dataDir === undefined ? {} : { dataDir }) });
+  const store = EsdbEventStore.fromConnectionString(server.connectionString);
+  const processes: ManagedProcess[] = [];
+  try {
+    for (let i = 0; i < workers; i++) {
+      processes.push(await startWorkerProcess(`bench-worker-${i}`, { connection: server.connectionString, concurrency, logLevel: 'info' }));
+    }
+    return await body(store);
+  } finally {
+    await Promise.all(processes.map((p) => p.kill('SIGTERM')));
+    await store.close();
+    await server.process.kill('SIGKILL');
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function appendAll(candidates: readonly Candidate[], store: EsdbEventStore, started: Map<string, number>, parallel: number): Promise<void> {
+  const writer = new CandidateStore(store);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < candidates.length) {
+        const candidate = candidates[next++] as Candidate;
+        started.set(candidate.candidateId, performance.now());
+        await writer.create(candidate);
+      }
+    }),
+  );
+}
+
+async function paced(candidates: readonly Candidate[], store: EsdbEventStore, started: Map<string, number>, perSecond: number): Promise<void> {
+  const writer = new CandidateStore(store);
+  const t0 = performance.now();
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const due = t0 + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const candidate = candidates[i] as Candidate;
+    started.set(candidate.candidateId, performance.now());
+    writes.push(writer.create(candidate));
+  }
+  await Promise.all(writes);
+}
+
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+export async function run(): Promise<BenchResult> {
+  const total = Number(env('BENCH_CANDIDATES') ?? 2000);
+  const storeKind = env('BENCH_STORE') === 'sqlite' ? 'sqlite' : 'memory';
+  const workerCounts = (env('BENCH_WORKERS') ?? '1,2,4').split(',').map(Number);
+  const concurrency = Number(env('BENCH_CONCURRENCY') ?? 32);
+  const throughput: Figures[] = [];
+  let run = 0;
+  for (const workers of workerCounts) {
+    const candidates = candidatesFor(run++, total);
+    const figures = await withCluster(workers, concurrency, storeKind, async (store) => {
+      const watcher = new CompletionWatcher(store);
+      const started = new Map<string, number>();
+      const t0 = performance.now();
+      await appendAll(candidates, store, started, 32);
+      const complete = await watcher.until(candidates.length, 120_000);
+      const seconds = (Math.max(...watcher.done.values()) - t0) / 1000;
+      await watcher.close();
+      return { workers, candidates: watcher.done.size, seconds, perSecond: (complete ? candidates.length : watcher.done.size) / seconds };
+    });
+    throughput.push(figures);
+    console.log(`throughput: ${workers} worker(s): ${figures.candidates} candidates in ${figures.seconds.toFixed(2)} s = ${figures.perSecond.toFixed(0)} candidates/s`);
+  }
+
+  const best = throughput.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  const rate = Math.max(1, Math.floor(best.perSecond / 2));
+  const count = Math.min(total, Math.max(200, rate * 10));
+  const candidates = candidatesFor(run++, count);
+  const latency = await withCluster(best.workers, concurrency, storeKind, async (store) => {
+    const watcher = new CompletionWatcher(store);
+    const started = new Map<string, number>();
+    await paced(candidates, store, started, rate);
+    await watcher.until(candidates.length, 120_000);
+    await watcher.close();
+    const latencies = [...watcher.done].map(([id, at]) => at - (started.get(id) ?? at)).sort((a, b) => a - b);
+    return { workers: best.workers, ratePerSecond: rate, candidates: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies[latencies.length - 1] ?? Number.NaN };
+  });
+  console.log(
+    `latency at half peak: ${latency.workers} worker(s), ${latency.ratePerSecond} candidates/s, ${latency.candidates} candidates: p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms, max ${latency.maxMs.toFixed(1)} ms`,
+  );
+  return { store: storeKind, throughput, latency };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run()
+    .then((result) => {
+      console.log(JSON.stringify({ bench: 'worker', ...result }));
+      process.exit(0);
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { pino } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+import { esdbEventStoreModule } from '../container/esdb-module.js';
+import { createOpxContainer } from '../container/modules.js';
+import { TOKENS } from '../container/tokens.js';
+import type { Logger } from '../shared/logger.js';
+import { countParkedEvents } from './parked.js';
+import { startOpsServer, type OpsServer } from './http.js';
+import { workerModule } from './module.js';
+import { WORKER_TOKENS } from './tokens.js';
+import { DEFAULT_GROUP, DEFAULT_GROUP_SETTINGS, DEFAULT_WORKER_OPTIONS, type CandidateWorkerOptions } from './worker.js';
+
+export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://host:2113?tls=false
+  [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)]
+  [--max-retry-count ${DEFAULT_GROUP_SETTINGS.maxRetryCount}] [--message-timeout-ms ${DEFAULT_GROUP_SETTINGS.messageTimeoutMs}]
+  (the connection string may also come from OPX_EVENTSTORE; logs: JSON on stdout, level OPX_LOG_LEVEL, default info)`;
+
+export interface WorkerCommand {
+  readonly connection: string;
+  readonly httpPort: number;
+  readonly worker: Partial<CandidateWorkerOptions>;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const positiveInt = (name: string, value: string | undefined, fallback: number, min = 1): number => {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`);
+  return n;
+};
+
+export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): WorkerCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        connection: { type: 'string' },
+        group: { type: 'string' },
+        concurrency: { type: 'string' },
+        'http-port': { type: 'string' },
+        'max-retry-count': { type: 'string' },
+        'message-timeout-ms': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const connection = values.connection ?? env['OPX_EVENTSTORE'];
+  if (connection === undefined || connection === '') throw new UsageError('--connection (or OPX_EVENTSTORE) is required');
+  return {
+    connection,
+    httpPort: positiveInt('http-port', values['http-port'], 9464, 0),
+    worker: {
+      group: values.group ?? DEFAULT_GROUP,
+      concurrency: positiveInt('concurrency', values.concurrency, DEFAULT_WORKER_OPTIONS.concurrency),
+      settings: {
+        ...DEFAULT_GROUP_SETTINGS,
+        maxRetryCount: positiveInt('max-retry-count', values['max-retry-count'], DEFAULT_GROUP_SETTINGS.maxRetryCount, 0),
+        messageTimeoutMs: positiveInt('message-timeout-ms', values['message-timeout-ms'], DEFAULT_GROUP_SETTINGS.messageTimeoutMs),
+      },
+    },
+  };
+}
+
+/** The standalone worker process: container, worker, /metrics + /healthz, signal handling. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let command: WorkerCommand;
+  try {
+    command = parseWorkerArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const logger = pino({ level: process.env['OPX_LOG_LEVEL'] ?? 'info', base: { service: 'opx-worker', pid: process.pid } }) as unknown as Logger;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const container = createOpxContainer({ storeModule: esdbEventStoreModule(command.connection) });
+  container.rebind(TOKENS.Logger).toConstantValue(logger);
+  container.load(workerModule({ worker: command.worker, registry }));
+  const worker = container.get(WORKER_TOKENS.CandidateWorker);
+  const subscriptions = container.get(WORKER_TOKENS.PersistentSubscriptions);
+  worker.metrics.addParkedGauge(() => countParkedEvents(subscriptions, { group: worker.options.group, target: worker.options.target }));
+
+  let ops: OpsServer | undefined;
+  if (command.httpPort > 0) ops = await startOpsServer({ port: command.httpPort, registry, health: () => worker.health() });
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void (async () => {
+      await worker.stop();
+      await ops?.close();
+      await container.get(TOKENS.EventStore).close();
+      logger.info({}, 'shut down');
+      process.exit(0);
+    })().catch((error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  worker.start();
+  logger.info(
+    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings },
+    'worker started',
+  );
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
