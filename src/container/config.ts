@@ -23,7 +23,7 @@ const CONFIG_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 16 };
 const readJson = (path: string): unknown => parseUntrustedJson(readFileSync(path, 'utf8'), path, CONFIG_LIMITS);
 
 /** Reads config/policies/*.json, config/authority-matrix.json and config/correlation-rules.json. */
-export function loadConfig(dir: string = process.env['OPX_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR): OpxConfig {
+export function loadConfig(dir: string = process.env['OPX_CONFIG_DIR'] || DEFAULT_CONFIG_DIR): OpxConfig {
   const policyDir = join(dir, 'policies');
   const policyFiles = readdirSync(policyDir).filter((f) => f.endsWith('.json')).sort();
   return checkedConfig({

@@ -110,10 +110,36 @@ describe('Replay gate (golden recorded history)', () => {
     expect(report.verdict).to.equal('DIVERGENT');
   });
 
-  it('keeps memory bounded: with two open streams the replay is still identical (streams rebuilt from history)', async () => {
-    const report = await new ReplayAudit(config).run(await storeWith(golden), { maxOpenStreams: 2 });
-    expect(report.divergences).to.deep.equal([]);
-    expect(report.verdict).to.equal('IDENTICAL');
+  // The golden history records every CandidateCreated before any decision (ingest, then process),
+  // so small windows drop streams between an input and its outputs, and between a DEFER and the
+  // manual promotion that comes weeks later: every re-derivation path runs.
+  for (const maxOpenStreams of [1, 2, 7, 50, 300]) {
+    it(`stays identical with a window of ${maxOpenStreams} open stream(s): dropped streams are re-derived from history`, async () => {
+      const report = await new ReplayAudit(config).run(await storeWith(golden), { maxOpenStreams });
+      expect(report.divergences).to.deep.equal([]);
+      expect(report.verdict).to.equal('IDENTICAL');
+    });
+  }
+
+  it('still pinpoints a tampered event when its stream was dropped from the window', async () => {
+    const tampered = golden.map(parse);
+    const index = tampered.findIndex((e) => e.type === 'IncidentCreated');
+    const original = tampered[index] as HistoryLine;
+    tampered[index] = { ...original, data: { ...original.data, severity: 'SEV4' } };
+    const report = await new ReplayAudit(config).run(await storeWith(tampered.map((e) => canonicalJson(e))), { maxOpenStreams: 2 });
+    expect(report.divergences[0]).to.include({ streamId: original.streamId, kind: 'different', path: 'data.severity', recorded: 'SEV4' });
+  });
+
+  it('reports an output the replay produced that history lacks, even from a dropped stream', async () => {
+    const lines = golden.map(parse);
+    const dropped = lines.find((e) => e.type === 'IncidentCreated') as HistoryLine;
+    const withoutIncident = lines.filter((e) => e !== dropped && !(e.type === 'IncidentOpened' && (e.data as { candidateId: string }).candidateId === (dropped.data as { candidateId: string }).candidateId));
+    for (const maxOpenStreams of [2, 5_000]) {
+      const report = await new ReplayAudit(config).run(await storeWith(withoutIncident.map((e) => canonicalJson(e))), { maxOpenStreams });
+      expect(report.verdict).to.equal('DIVERGENT');
+      expect(report.divergences.map((d) => d.kind)).to.include('not-recorded');
+      expect(report.divergences.some((d) => d.streamId === dropped.streamId)).to.equal(true);
+    }
   });
 });
 
