@@ -1,0 +1,216 @@
+/**
+ * Replay-audit throughput over N recorded events (env BENCH_EVENTS, default 200,000; the issue's
+ * target run is 1,000,000): events/s and peak RSS,
+ *   (a) from an embedded data dir: the SQLite engine read in-process, no network;
+ *   (b) through the official client: the embedded server over the same data dir, over gRPC.
+ * Targets: (a) >= 150,000 events/s, (b) >= 50,000 events/s, peak RSS < 256 MB. Figures only.
+ *
+ * History is generated once per N (the in-process scenario on generateSampleSignals at scale,
+ * exported as history lines, cached in bench-results/) and imported into a fresh data dir; each
+ * measurement runs in its own process so its peak RSS is its own.
+ *   node dist/bench/replay.bench.js
+ */
+import 'reflect-metadata';
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { loadConfig } from '../src/container/config.js';
+import { createOpxContainer } from '../src/container/modules.js';
+import { TOKENS } from '../src/container/tokens.js';
+import { systemClock, millisFromTicks } from '../src/esdb-server/clock.js';
+import { startEmbeddedServer } from '../src/esdb-server/server.js';
+import { SqliteEngine } from '../src/esdb-server/storage/sqlite-engine.js';
+import type { StoredEvent } from '../src/esdb-server/storage/engine.js';
+import { EventStoreCore } from '../src/esdb-server/store.js';
+import type { EventStore, JsonObject, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../src/eventstore/event-store.js';
+import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
+import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';
+import type { HistoryLine } from '../src/replay/history-file.js';
+import { exportHistory } from '../src/replay/history-file.js';
+import { ReplayAudit } from '../src/replay/replay-audit.js';
+import { runScenario } from '../src/runtime/scenario.js';
+import { generateSampleSignals } from '../src/samples/sample-signals.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const RESULTS = fileURLToPath(new URL('../../bench-results/', import.meta.url));
+const PHASE_ENV = 'OPX_REPLAY_BENCH_PHASE';
+
+interface Measurement {
+  readonly mode: 'embedded-data-dir' | 'official-client';
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly peakRssMb: number;
+  readonly verdict: string;
+}
+
+/** The golden scenario yields ~3.2 recorded events per signal group. */
+const EVENTS_PER_GROUP = 3.15;
+
+async function historyLines(events: number): Promise<string[]> {
+  mkdirSync(RESULTS, { recursive: true });
+  const cache = join(RESULTS, `replay-history-${events}.jsonl`);
+  if (existsSync(cache)) return readFileSync(cache, 'utf8').split('\n').filter((l) => l !== '');
+  const t0 = performance.now();
+  const container = createOpxContainer();
+  const signals = generateSampleSignals({ groups: Math.ceil(events / EVENTS_PER_GROUP), seed: 7, start: '2026-01-01T00:00:00.000Z' });
+  await runScenario(container, signals, { manualPromotions: 50 });
+  const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
+  writeFileSync(cache, lines.join('\n') + '\n');
+  console.log(`  generated ${lines.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${cache})`);
+  return lines;
+}
+
+/** Imports history lines straight into the embedded engine (no network): bench setup only. */
+function importIntoDataDir(dir: string, lines: readonly string[]): void {
+  const engine = new SqliteEngine(dir, { synchronous: 'NORMAL' });
+  const core = new EventStoreCore(engine, systemClock);
+  const revisions = new Map<string, bigint>();
+  const encoder = new TextEncoder();
+  for (const text of lines) {
+    const line = JSON.parse(text) as HistoryLine;
+    const previous = revisions.get(line.streamId);
+    const outcome = core.append(line.streamId, previous === undefined ? { kind: 'no_stream' } : { kind: 'revision', revision: previous }, [
+      { eventId: line.id, type: line.type, contentType: 'application/json', data: encoder.encode(JSON.stringify(line.data)), metadata: encoder.encode(JSON.stringify(line.metadata)) },
+    ]);
+    if (outcome.kind !== 'success') throw new Error(`import failed on ${line.streamId}: ${outcome.kind}`);
+    revisions.set(line.streamId, (previous ?? -1n) + 1n);
+  }
+  engine.close();
+}
+
+/** A read-only EventStore over the embedded engine, in-process: what "from an embedded data dir" reads. */
+class EmbeddedReader implements EventStore {
+  private readonly decoder = new TextDecoder();
+  constructor(private readonly core: EventStoreCore) {}
+
+  private toRecorded(e: StoredEvent): RecordedEvent {
+    return {
+      id: e.eventId,
+      type: e.type,
+      streamId: e.streamId,
+      revision: e.revision,
+      position: e.position,
+      data: JSON.parse(this.decoder.decode(e.data)) as JsonObject,
+      metadata: e.metadata.byteLength === 0 ? {} : (JSON.parse(this.decoder.decode(e.metadata)) as JsonObject),
+      created: new Date(millisFromTicks(e.created)),
+    };
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    let from = options.after === undefined ? 0n : options.after + 1n;
+    for (;;) {
+      const page = this.core.readAllForward(from, 1024);
+      for (const e of page) {
+        if (e.streamId.startsWith('$')) continue;
+        if (options.streamPrefixes !== undefined && !options.streamPrefixes.some((p) => e.streamId.startsWith(p))) continue;
+        yield this.toRecorded(e);
+      }
+      const last = page.at(-1);
+      if (page.length < 1024 || last === undefined) return;
+      from = last.position + 1n;
+    }
+  }
+
+  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    let from = options.fromRevision ?? 0n;
+    while (remaining > 0) {
+      const page = this.core.readStreamPage(streamId, 'forwards', from, Math.min(1024, remaining));
+      if (page.status !== 'ok') return;
+      for (const e of page.events) {
+        if (remaining-- <= 0) return;
+        yield this.toRecorded(e);
+      }
+      if (page.next === undefined || page.events.length === 0) return;
+      from = page.next;
+    }
+  }
+
+  append(): never {
+    throw new Error('read-only');
+  }
+  setStreamMetadata(): never {
+    throw new Error('read-only');
+  }
+  getStreamMetadata(): never {
+    throw new Error('read-only');
+  }
+  subscribeToAll(): never {
+    throw new Error('read-only');
+  }
+  async close(): Promise<void> {}
+}
+
+/** One measurement, in this process (spawned by {@link run}). */
+async function measure(mode: Measurement['mode'], dir: string): Promise<Measurement> {
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+  let engine: SqliteEngine | undefined;
+  let close: () => Promise<void>;
+  let store: EventStore;
+  if (mode === 'embedded-data-dir') {
+    engine = new SqliteEngine(dir);
+    store = new EmbeddedReader(new EventStoreCore(engine, systemClock));
+    close = async () => engine?.close();
+  } else {
+    const server = await startEmbeddedServer({ dataDir: dir });
+    const client = EsdbEventStore.fromConnectionString(server.connectionString);
+    store = client;
+    close = async () => {
+      await client.close();
+      await server.close();
+    };
+  }
+  const t0 = performance.now();
+  const report = await new ReplayAudit(loadConfig()).run(store);
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  await close();
+  return { mode, events: report.eventsRead, seconds, eventsPerSecond: report.eventsRead / seconds, peakRssMb: peak / 1024 / 1024, verdict: report.verdict };
+}
+
+function inChild(mode: Measurement['mode'], dir: string): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SELF], { env: { ...process.env, [PHASE_ENV]: `${mode}:${dir}` }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as Measurement) : reject(new Error(`${mode} measurement exited with ${code}`))));
+  });
+}
+
+export async function run(): Promise<void> {
+  const events = Number(process.env['BENCH_EVENTS'] ?? 200_000);
+  console.log(`== replay audit over ${events} recorded events ==`);
+  const lines = await historyLines(events);
+  const dir = mkdtempSync(join(tmpdir(), 'opx-replay-bench-'));
+  try {
+    const t0 = performance.now();
+    importIntoDataDir(dir, lines);
+    console.log(`  imported ${lines.length} events into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const targets = { 'embedded-data-dir': 150_000, 'official-client': 50_000 } as const;
+    for (const mode of ['embedded-data-dir', 'official-client'] as const) {
+      const m = await inChild(mode, dir);
+      console.log(
+        `  ${mode.padEnd(18)} ${m.events} events in ${m.seconds.toFixed(2)} s = ${Math.round(m.eventsPerSecond).toLocaleString('en')} events/s ` +
+          `(target >= ${targets[mode].toLocaleString('en')}), peak RSS ${m.peakRssMb.toFixed(0)} MB (target < 256), verdict ${m.verdict}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const phase = process.env[PHASE_ENV];
+if (phase !== undefined) {
+  const at = phase.indexOf(':');
+  const result = await measure(phase.slice(0, at) as Measurement['mode'], phase.slice(at + 1));
+  process.stdout.write(JSON.stringify(result) + '\n');
+} else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await run();
+}

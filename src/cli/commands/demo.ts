@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { Command } from 'commander';
+
+import { TOKENS } from '../../container/tokens.js';
+import { currentReadModels } from '../../projections/live-projection.js';
+import { requestManualPromotion } from '../../promotion/manual-promotion.js';
+import { ReplayAudit } from '../../replay/replay-audit.js';
+import type { CliContext } from '../context.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { parseSignalFile } from '../signal-input.js';
+import type { Action } from './action.js';
+import { ingestParsed } from './signals.js';
+import { runProcess } from './process.js';
+
+export const SAMPLE_SIGNALS = fileURLToPath(new URL('../../../../samples/signals.jsonl', import.meta.url));
+
+export function demoCommand(action: Action): Command {
+  return new Command('demo')
+    .summary('the whole flow on the bundled sample signals')
+    .description(
+      'the whole flow on the bundled sample (samples/signals.jsonl): ingest, process, a human promotes the first ' +
+        'deferred candidates, process again, then the replay audit. Try it with --memory for a throwaway run.',
+    )
+    .option('--promote <n>', 'deferred candidates to promote by hand', (v) => Number.parseInt(v, 10), 3)
+    .action(action<{ promote: number }>(async (ctx, _args, o) => demo(ctx, o.promote)));
+}
+
+async function demo(ctx: CliContext, promotions: number): Promise<ExitCode> {
+  const parsed = parseSignalFile(readFileSync(SAMPLE_SIGNALS, 'utf8'));
+  const ingest = await ingestParsed(ctx, SAMPLE_SIGNALS, parsed.signals, parsed.alertmanagerAlerts);
+  await runProcess(ctx, false);
+  const store = await ctx.store();
+  const container = await ctx.services();
+  const { models } = await currentReadModels(store);
+  const deferred = Object.values(models.deferred)
+    .filter((d) => !d.promotionRequested)
+    .sort((a, b) => (a.candidateId < b.candidateId ? -1 : 1))
+    .slice(0, Math.max(0, promotions));
+  for (const row of deferred) {
+    await requestManualPromotion(store, container.get(TOKENS.CandidateStore), ctx.config.authorityMatrix, {
+      candidateId: row.candidateId,
+      operator: 'demo@opx',
+      justification: 'customer impact confirmed (opx demo)',
+      requestedAt: ctx.clock.now().toISOString(),
+    });
+  }
+  await runProcess(ctx, false);
+  const after = (await currentReadModels(store)).models;
+  const report = await new ReplayAudit(ctx.config).run(store);
+  const result = {
+    signals: parsed.signals.length,
+    candidates: ingest.candidates,
+    created: ingest.created.length,
+    manualPromotions: deferred.map((d) => d.candidateId),
+    decisionsByPolicy: after.decisionsByPolicy,
+    incidents: Object.keys(after.incidents).length,
+    deferred: Object.keys(after.deferred).length,
+    replay: { verdict: report.verdict, streamsChecked: report.streamsChecked, divergences: report.divergenceCount },
+  };
+  ctx.output.result(result, () => [
+    `opx demo on ${ctx.storeDescription}`,
+    `  ${result.signals} signals -> ${result.candidates} candidates (${result.created} new)`,
+    ...Object.entries(result.decisionsByPolicy)
+      .sort()
+      .map(([p, c]) => `  ${p.padEnd(28)} PROMOTE ${c.PROMOTE}  DEFER ${c.DEFER}  SUPPRESS ${c.SUPPRESS}`),
+    `  ${deferred.length} deferred candidates promoted by demo@opx; ${result.incidents} incidents, ${result.deferred} still deferred`,
+    `  replay audit: ${report.verdict} over ${report.streamsChecked} streams`,
+    'next: opx incidents list | opx candidates deferred | opx explain <candidateId> | opx replay --policy standard-promotion@1.1.0',
+  ]);
+  return report.verdict === 'IDENTICAL' ? EXIT.OK : EXIT.REFUSED;
+}

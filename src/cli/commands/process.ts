@@ -1,0 +1,88 @@
+import { Command } from 'commander';
+
+import { TOKENS } from '../../container/tokens.js';
+import type { EventStore } from '../../eventstore/event-store.js';
+import { updateLiveProjection } from '../../projections/live-projection.js';
+import { processCandidateInputs } from '../../runtime/in-process.js';
+import { WrongExpectedVersion } from '../../shared/errors.js';
+import { eventId } from '../../shared/ids.js';
+import type { CliContext } from '../context.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import type { Action } from './action.js';
+
+/**
+ * Where `opx process` got to: the global position of the last candidate-stream event it handled.
+ * Handling is idempotent (decisions and incidents have deterministic ids and are found, not made
+ * again), so the checkpoint only saves work: `--from-start` ignores it safely. It is written after
+ * the handlers succeed; a crash in between re-handles a few inputs, harmlessly.
+ */
+export const PROCESSOR_CHECKPOINT_STREAM = 'opx-processor-checkpoint';
+const CHECKPOINTED = 'ProcessorCheckpointed';
+
+export function processCommand(action: Action): Command {
+  return new Command('process')
+    .summary('run the orchestrator over unprocessed inputs, update the live projection')
+    .description(
+      'run the in-process orchestrator over candidate inputs not yet processed (CandidateCreated, ManualPromotionRequested), ' +
+        'then bring the live read-model projection up to date. Idempotent: safe while a worker runs, and with --from-start.',
+    )
+    .option('--from-start', 'ignore the checkpoint and hand every recorded input to the orchestrator again (idempotent)')
+    .action(action<{ fromStart?: boolean }>(async (ctx, _args, o) => processInputs(ctx, o.fromStart === true)));
+}
+
+export interface ProcessReport {
+  readonly handled: number;
+  readonly from: string;
+  readonly position: string | null;
+  readonly projection: { readonly outcome: string; readonly eventsApplied: number; readonly position: string | null };
+  readonly incidents: number;
+  readonly deferred: number;
+}
+
+export async function processInputs(ctx: CliContext, fromStart: boolean): Promise<ExitCode> {
+  const report = await runProcess(ctx, fromStart);
+  ctx.output.result(report, () => [
+    `processed ${report.handled} input${report.handled === 1 ? '' : 's'} (from ${report.from})`,
+    `live projection: ${report.projection.outcome}, ${report.projection.eventsApplied} events applied; ${report.incidents} incidents, ${report.deferred} deferred`,
+  ]);
+  return EXIT.OK;
+}
+
+/** Processes unprocessed inputs, checkpoints, and updates the live projection. */
+export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<ProcessReport> {
+  const store = await ctx.store();
+  const container = await ctx.services();
+  const checkpoint = await loadProcessorCheckpoint(store);
+  const after = fromStart ? undefined : checkpoint?.position;
+  const { handled, position } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after);
+  if (position !== undefined && position !== checkpoint?.position) await saveProcessorCheckpoint(store, position, checkpoint?.revision);
+  const projection = await updateLiveProjection(store);
+  const models = projection.state.models;
+  return {
+    handled,
+    from: after === undefined ? 'start' : after.toString(),
+    position: position?.toString() ?? null,
+    projection: { outcome: projection.outcome, eventsApplied: projection.applied, position: projection.state.position?.toString() ?? null },
+    incidents: Object.keys(models.incidents).length,
+    deferred: Object.keys(models.deferred).length,
+  };
+}
+
+export async function loadProcessorCheckpoint(store: EventStore): Promise<{ position: bigint; revision: bigint } | undefined> {
+  for await (const recorded of store.readStream(PROCESSOR_CHECKPOINT_STREAM, { direction: 'backwards', maxCount: 1 })) {
+    const position = (recorded.data as { position?: unknown }).position;
+    if (typeof position === 'string' && /^\d+$/.test(position)) return { position: BigInt(position), revision: recorded.revision };
+  }
+  return undefined;
+}
+
+async function saveProcessorCheckpoint(store: EventStore, position: bigint, revision: bigint | undefined): Promise<void> {
+  const event = { id: eventId(`${CHECKPOINTED}:${position}`), type: CHECKPOINTED, data: { position: position.toString() }, metadata: { schemaVersion: 1 } };
+  try {
+    await store.append(PROCESSOR_CHECKPOINT_STREAM, [event], revision ?? 'no_stream');
+  } catch (error) {
+    if (error instanceof WrongExpectedVersion) return; // another processor checkpointed: its position is as good
+    throw error;
+  }
+  if (revision === undefined) await store.setStreamMetadata(PROCESSOR_CHECKPOINT_STREAM, { maxCount: 5 });
+}

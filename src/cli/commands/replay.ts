@@ -1,0 +1,106 @@
+import { writeFileSync } from 'node:fs';
+
+import { Command } from 'commander';
+
+import { ReplayAudit, type ReplayReport } from '../../replay/replay-audit.js';
+import { whatIf } from '../../replay/what-if.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
+import { jsonReplacer } from '../output.js';
+import type { Action } from './action.js';
+
+export function replayCommand(action: Action): Command {
+  return new Command('replay')
+    .summary('replay audit (exit 1 on divergence), or what-if with --policy ID@VERSION')
+    .description(
+      'the replay audit: every recorded input re-run through the same handlers, CP-6 and CP-7, every output compared ' +
+        'byte for byte with history; reports streams checked, identical and divergent, the first divergence (field path, ' +
+        'recorded vs replayed) and policy drift. Exits 1 on any divergence. Memory stays flat however long the history. ' +
+        'With --policy ID@VERSION: what-if instead, re-deciding history under that policy without writing anything.',
+    )
+    .option('--report <file>', 'also write the full report as JSON to this file')
+    .option('--policy <id@version>', 'what-if: which recorded automatic decisions would change under this policy version')
+    .option('--max-open-streams <n>', 'replay memory bound: re-derived streams held at once', (v) => positiveInt(v, '--max-open-streams'))
+    .action(
+      action<{ report?: string; policy?: string; maxOpenStreams?: number }>(async (ctx, _args, o) =>
+        o.policy === undefined ? audit(ctx, o.report, o.maxOpenStreams) : whatIfReplay(ctx, o.policy, o.report),
+      ),
+    );
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliUsageError(`${flag} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+async function audit(ctx: CliContext, reportFile: string | undefined, maxOpenStreams: number | undefined): Promise<ExitCode> {
+  const store = await ctx.store();
+  const progress = ctx.output.progress('replaying');
+  let report: ReplayReport;
+  try {
+    report = await new ReplayAudit(ctx.config).run(store, { onProgress: (n) => progress.update(n), ...(maxOpenStreams === undefined ? {} : { maxOpenStreams }) });
+  } finally {
+    progress.stop();
+  }
+  if (reportFile !== undefined) writeReport(reportFile, report);
+  ctx.output.result(report, () => describeReport(report, reportFile));
+  return report.verdict === 'IDENTICAL' && report.policyDrift.length === 0 ? EXIT.OK : EXIT.REFUSED;
+}
+
+export function describeReport(report: ReplayReport, reportFile?: string): string[] {
+  const lines = [
+    `replay audit: ${report.verdict}`,
+    `  streams checked  ${report.streamsChecked} (${report.identicalStreams} identical, ${report.divergentStreams} divergent)`,
+    `  events read      ${report.eventsRead}; ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte`,
+    `  divergences      ${report.divergenceCount}`,
+  ];
+  const first = report.divergences[0];
+  if (first !== undefined) {
+    lines.push(`first divergence: ${first.streamId} revision ${first.revision} (${first.kind})`);
+    if (first.path !== undefined) {
+      lines.push(`  field     ${first.path}`);
+      lines.push(`  recorded  ${JSON.stringify(first.recorded)}`);
+      lines.push(`  replayed  ${JSON.stringify(first.replayed)}`);
+    }
+    lines.push(`  ${first.message}`);
+  }
+  if (report.policyDrift.length > 0) {
+    lines.push('policy drift (a recorded policy version whose content changed since it decided):');
+    for (const d of report.policyDrift) {
+      lines.push(`  ${d.policy}: recorded sha256 ${d.recordedHash}, config ${d.currentHash ?? 'has no such version'}; ${d.decisions} decisions, first on candidate ${d.firstCandidateId}`);
+    }
+  } else lines.push('policy drift: none');
+  if (reportFile !== undefined) lines.push(`report written to ${reportFile}`);
+  return lines;
+}
+
+async function whatIfReplay(ctx: CliContext, spec: string, reportFile: string | undefined): Promise<ExitCode> {
+  const match = /^([^@\s]+)@([^@\s]+)$/.exec(spec);
+  if (match === null) throw new CliUsageError(`--policy must be ID@VERSION (e.g. standard-promotion@1.1.0), got '${spec}'`);
+  const policy = ctx.config.policies.get(match[1] as string, match[2] as string);
+  const store = await ctx.store();
+  const progress = ctx.output.progress('re-deciding');
+  const report = await whatIf(store, policy, { onProgress: (n) => progress.update(n) }).finally(() => progress.stop());
+  if (reportFile !== undefined) writeReport(reportFile, report);
+  ctx.output.result(report, () => {
+    const lines = [
+      `what-if ${report.policy} (sha256 ${report.policyHash.slice(0, 12)}…), nothing written`,
+      `  candidates naming ${policy.document.id} with an automatic decision: ${report.candidatesEvaluated} (${report.undecided} not decided yet)`,
+      `  would change: ${report.changed}, unchanged: ${report.unchanged}`,
+      ...Object.entries(report.transitions).map(([k, v]) => `    ${k}: ${v}`),
+    ];
+    const shown = report.changes.slice(0, 20);
+    if (shown.length > 0) lines.push('  changes:');
+    for (const c of shown) {
+      lines.push(`    ${c.candidateId} ${c.severity} ${c.service} x${c.signalCount}: ${c.recorded.decision} (${c.recordedPolicy} ${c.recorded.matchedRule}) -> ${c.whatIf.decision} (${c.whatIf.matchedRule})`);
+    }
+    if (report.changed > shown.length) lines.push(`    ... and ${report.changed - shown.length} more${reportFile === undefined ? ' (--json or --report FILE lists them)' : ''}`);
+    return lines;
+  });
+  return EXIT.OK;
+}
+
+function writeReport(file: string, report: unknown): void {
+  writeFileSync(file, JSON.stringify(report, jsonReplacer, 2) + '\n');
+}

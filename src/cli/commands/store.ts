@@ -1,0 +1,81 @@
+import { resolve } from 'node:path';
+
+import { Command } from 'commander';
+
+import { serve } from '../../esdb-server/main.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
+import { lockDataDir } from '../store-selection.js';
+import type { Action } from './action.js';
+
+interface ServeOptions {
+  readonly port: number;
+  readonly host: string;
+}
+
+export function storeCommand(action: Action): Command {
+  const store = new Command('store').description('the event store');
+  store
+    .command('serve')
+    .summary('run the embedded EventStoreDB-protocol server in the foreground')
+    .description(
+      'run the embedded EventStoreDB-protocol server in the foreground until SIGINT/SIGTERM: over a data dir ' +
+        '(--data DIR, SQLite; default ./.opx-data) or in memory (--memory). Other `opx` commands (and the official ' +
+        'client) talk to it with --connection esdb://HOST:PORT?tls=false.',
+    )
+    .option('--port <port>', 'TCP port (0 = any free port)', (v) => port(v), 2113)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .action(action<ServeOptions>(async (ctx, _args, o) => serveStore(ctx, o)));
+  return store;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliUsageError(`--port must be 0..65535, got '${value}'`);
+  return n;
+}
+
+async function serveStore(ctx: CliContext, o: ServeOptions): Promise<ExitCode> {
+  const { data, memory, connection } = ctx.options;
+  if (connection !== undefined) throw new CliUsageError('store serve serves a local store: use --data DIR or --memory, not --connection');
+  if (data !== undefined && memory === true) throw new CliUsageError('choose one: --data DIR or --memory');
+  const dataDir = memory === true ? undefined : (data ?? './.opx-data');
+  const release = dataDir === undefined ? () => undefined : lockDataDir(dataDir, `opx store serve (port ${o.port})`);
+  try {
+    const stopped = waitForSignal();
+    // The embedded server's own entry point; its `listening` JSON line is kept for --json.
+    const server = await serve({ port: o.port, host: o.host, ...(dataDir === undefined ? { memory: true } : { data: dataDir }) }, () => undefined);
+    const { connectionString } = server;
+    const close = (): Promise<void> => server.close();
+    const where = dataDir === undefined ? 'in memory (lost on exit)' : `data dir ${resolve(dataDir)}`;
+    ctx.output.result({ event: 'listening', port: server.port, connectionString, dataDir: dataDir === undefined ? null : resolve(dataDir), pid: process.pid }, () => [
+      `opx store serving ${where}`,
+      `  ${connectionString}`,
+      `  e.g. opx --connection '${connectionString}' incidents list`,
+      'Ctrl-C to stop',
+    ]);
+    const signal = await stopped;
+    await close();
+    ctx.output.note(`opx store stopped (${signal})`);
+    return EXIT.OK;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use|No address added/i.test(String((error as Error).message))) {
+      throw new CliUsageError(`port ${o.port} on ${o.host} is already in use: choose another with --port`);
+    }
+    throw error;
+  } finally {
+    release();
+  }
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((done) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      done(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

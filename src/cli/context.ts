@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { Container, ContainerModule } from 'inversify';
+
+import { resolve } from 'node:path';
+
+import { DEFAULT_CONFIG_DIR, loadConfig, type OpxConfig } from '../container/config.js';
+import { orchestrationModule } from '../container/modules.js';
+import { TOKENS } from '../container/tokens.js';
+import type { EventStore } from '../eventstore/event-store.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { InvalidInput, OpxError } from '../shared/errors.js';
+import { Output, type CliIo } from './output.js';
+import { openStore, selectStore, type OpenedStore, type StoreOptions } from './store-selection.js';
+
+/** The global options every command inherits. */
+export interface GlobalOptions extends StoreOptions {
+  readonly json?: boolean;
+}
+
+/**
+ * What a command runs with: the output, the clock (the CLI is the edge where human commands are
+ * stamped), the config, and the selected store, opened on first use and closed once at exit.
+ * The orchestration container is composed here, the CLI's composition root.
+ */
+export class CliContext {
+  readonly output: Output;
+  private opened: OpenedStore | undefined;
+  private loadedConfig: OpxConfig | undefined;
+  private container: Container | undefined;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly io: CliIo,
+    readonly commandName: string,
+    readonly clock: Clock = systemClock,
+  ) {
+    this.output = new Output(io, options.json === true);
+  }
+
+  static of(command: Command, io: CliIo): CliContext {
+    return new CliContext(command.optsWithGlobals<GlobalOptions>(), io, commandPath(command));
+  }
+
+  get config(): OpxConfig {
+    if (this.loadedConfig !== undefined) return this.loadedConfig;
+    const fromEnv = process.env['OPX_CONFIG_DIR'];
+    const dir = fromEnv === undefined || fromEnv.trim() === '' ? DEFAULT_CONFIG_DIR : fromEnv;
+    try {
+      this.loadedConfig = loadConfig(dir);
+    } catch (error) {
+      if (OpxError.is(error)) throw error;
+      throw new InvalidInput(`config dir ${resolve(dir)}${fromEnv === undefined ? '' : ' (OPX_CONFIG_DIR)'}`, [(error as Error).message], { cause: error });
+    }
+    return this.loadedConfig;
+  }
+
+  async store(): Promise<EventStore> {
+    this.opened ??= await openStore(selectStore(this.options), `opx ${this.commandName}`);
+    return this.opened.store;
+  }
+
+  get storeDescription(): string {
+    return this.opened?.description ?? '';
+  }
+
+  /** The orchestration container over the selected store and the loaded config. */
+  async services(): Promise<Container> {
+    if (this.container !== undefined) return this.container;
+    const store = await this.store();
+    const config = this.config;
+    const container = new Container();
+    container.load(
+      orchestrationModule({ config }),
+      new ContainerModule(({ bind }) => {
+        bind(TOKENS.EventStore).toConstantValue(store);
+      }),
+    );
+    this.container = container;
+    return container;
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (opened !== undefined) await opened.close();
+  }
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null && c.parent !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}

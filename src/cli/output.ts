@@ -1,0 +1,66 @@
+import cliProgress from 'cli-progress';
+
+/** Where a command writes: results to stdout, diagnostics to stderr. Injectable for tests. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
+
+/**
+ * A command's result: one JSON document with `--json` (stable field names, for machines), or
+ * the human lines otherwise. Either way it is written once, at the end.
+ */
+export class Output {
+  constructor(
+    private readonly io: CliIo,
+    readonly json: boolean,
+  ) {}
+
+  result(value: unknown, human: () => readonly string[]): void {
+    if (this.json) this.io.stdout.write(JSON.stringify(value, jsonReplacer) + '\n');
+    else this.io.stdout.write(human().join('\n') + '\n');
+  }
+
+  /** A human-only note on stderr (never in --json mode, which keeps stderr for errors). */
+  note(message: string): void {
+    if (!this.json) this.io.stderr.write(message + '\n');
+  }
+
+  /**
+   * A progress display for long work, only when stdout is a terminal (never in pipes, files or
+   * --json): a bar when the total is known, a running count otherwise.
+   */
+  progress(label: string, total?: number): Progress {
+    if (this.json || this.io.stdout.isTTY !== true) return silentProgress;
+    const format = total === undefined ? `${label} {value} events | {duration_formatted}` : `${label} [{bar}] {percentage}% | {value}/{total} | eta {eta_formatted}`;
+    const bar = new cliProgress.SingleBar({ format, stream: this.io.stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 50, fps: 5 }, cliProgress.Presets.shades_classic);
+    bar.start(total ?? 0, 0);
+    return {
+      update: (value) => bar.update(value),
+      stop: () => bar.stop(),
+    };
+  }
+}
+
+export interface Progress {
+  update(value: number): void;
+  stop(): void;
+}
+
+const silentProgress: Progress = { update: () => undefined, stop: () => undefined };
+
+/** bigint positions and revisions print as decimal strings. */
+export const jsonReplacer = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
+
+/** A plain left-aligned table; the last column is not padded. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}

@@ -1,0 +1,197 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { startEmbeddedServer, type EmbeddedServer } from '../esdb-server/server.js';
+import type { EventStore } from '../eventstore/event-store.js';
+import { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
+import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
+import { StoreUnavailable } from '../shared/errors.js';
+import { CliUsageError } from './exit-codes.js';
+
+export const DEFAULT_DATA_DIR = './.opx-data';
+export const CONNECTION_ENV = 'OPX_EVENTSTORE';
+
+/** Where a command's events live, as chosen on the command line. */
+export type StoreSelection =
+  | { readonly kind: 'data'; readonly dir: string; readonly explicit: boolean }
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'connection'; readonly connectionString: string; readonly from: 'flag' | 'env' };
+
+export interface StoreOptions {
+  readonly data?: string;
+  readonly memory?: boolean;
+  readonly connection?: string;
+}
+
+/**
+ * `--data DIR` | `--memory` | `--connection esdb://...` | env OPX_EVENTSTORE | the embedded
+ * default (./.opx-data). Flags win over the environment; two flags at once are a usage error.
+ */
+export function selectStore(options: StoreOptions, env: NodeJS.ProcessEnv = process.env): StoreSelection {
+  const given = [options.data !== undefined && '--data', options.memory === true && '--memory', options.connection !== undefined && '--connection'].filter(
+    (flag): flag is string => flag !== false,
+  );
+  if (given.length > 1) throw new CliUsageError(`choose one event store: ${given.join(' and ')} were both given`);
+  if (options.memory === true) return { kind: 'memory' };
+  if (options.data !== undefined) return { kind: 'data', dir: options.data, explicit: true };
+  if (options.connection !== undefined) return { kind: 'connection', connectionString: checkConnectionString(options.connection, '--connection'), from: 'flag' };
+  const fromEnv = env[CONNECTION_ENV];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'connection', connectionString: checkConnectionString(fromEnv.trim(), CONNECTION_ENV), from: 'env' };
+  return { kind: 'data', dir: DEFAULT_DATA_DIR, explicit: false };
+}
+
+function checkConnectionString(value: string, source: string): string {
+  if (!/^esdb(\+discover)?:\/\/\S+$/.test(value)) throw new CliUsageError(`${source} must be an EventStoreDB connection string (esdb://host:2113?tls=false), got '${value}'`);
+  return value;
+}
+
+export const describeSelection = (selection: StoreSelection): string => {
+  switch (selection.kind) {
+    case 'data':
+      return `embedded store at ${resolve(selection.dir)}`;
+    case 'memory':
+      return 'throwaway in-memory store';
+    case 'connection':
+      return `EventStoreDB at ${redact(selection.connectionString)}`;
+    default: {
+      const unknown: never = selection;
+      return String(unknown);
+    }
+  }
+};
+
+/** Hides credentials in a connection string before it is printed. */
+const redact = (connectionString: string): string => connectionString.replace(/\/\/[^@/]*@/, '//***@');
+
+/** An open store and how to release it (the embedded server and the data-dir lock included). */
+export interface OpenedStore {
+  readonly store: EventStore;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+const LOCK_FILE = 'opx.lock';
+
+/**
+ * A data dir is owned by one process at a time (the embedded engine caches positions and stream
+ * revisions in memory): a pid lock file, taken here and by `opx store serve`. A stale lock (its
+ * process is gone) is taken over.
+ */
+export function lockDataDir(dir: string, purpose: string): () => void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new StoreUnavailable(`cannot create the data dir ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
+  }
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, JSON.stringify({ pid: process.pid, purpose }), { flag: 'wx' });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        rmSync(path, { force: true });
+      };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new StoreUnavailable(`cannot lock the data dir ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
+      const holder = readHolder(path);
+      if (holder !== undefined && isAlive(holder.pid)) {
+        throw new StoreUnavailable(
+          `the data dir ${resolve(dir)} is in use by process ${holder.pid} (${holder.purpose}); ` +
+            `talk to that process with --connection esdb://127.0.0.1:<port>?tls=false, or stop it`,
+        );
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new StoreUnavailable(`cannot lock the data dir ${resolve(dir)}`);
+}
+
+function readHolder(path: string): { pid: number; purpose: string } | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; purpose?: unknown };
+    return typeof parsed.pid === 'number' ? { pid: parsed.pid, purpose: String(parsed.purpose ?? 'opx') } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Opens the selected store. The embedded default starts the embedded server in this process on
+ * an ephemeral loopback port over the data dir (SQLite) and talks to it with the official client,
+ * exactly as it would talk to EventStoreDB. A remote connection is probed once, so an unreachable
+ * server is reported up front (exit 3) rather than in the middle of a command.
+ */
+export async function openStore(selection: StoreSelection, purpose: string): Promise<OpenedStore> {
+  const description = describeSelection(selection);
+  switch (selection.kind) {
+    case 'memory': {
+      const store = new InMemoryEventStore();
+      return { store, description, close: () => store.close() };
+    }
+    case 'data': {
+      const release = lockDataDir(selection.dir, purpose);
+      let server: EmbeddedServer;
+      try {
+        server = await startEmbeddedServer({ dataDir: selection.dir });
+      } catch (error) {
+        release();
+        throw new StoreUnavailable(`cannot open the embedded store at ${resolve(selection.dir)}: ${(error as Error).message}`, { cause: error });
+      }
+      const store = EsdbEventStore.fromConnectionString(server.connectionString);
+      return {
+        store,
+        description,
+        close: async () => {
+          await store.close().catch(() => undefined);
+          await server.close();
+          release();
+        },
+      };
+    }
+    case 'connection': {
+      let store: EsdbEventStore;
+      try {
+        store = EsdbEventStore.fromConnectionString(selection.connectionString);
+      } catch (error) {
+        throw new CliUsageError(`invalid connection string: ${(error as Error).message}`);
+      }
+      await probe(store, description);
+      return { store, description, close: () => store.close() };
+    }
+    default: {
+      const unknown: never = selection;
+      throw new Error(`unknown store selection ${String(unknown)}`);
+    }
+  }
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+async function probe(store: EsdbEventStore, description: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailable(`${description} did not answer within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([store.getStreamMetadata('opx-cli-probe'), timeout]);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    if (error instanceof StoreUnavailable) throw new StoreUnavailable(`${description} is unavailable: ${error.message}`, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}

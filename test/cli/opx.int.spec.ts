@@ -1,0 +1,379 @@
+/**
+ * `opx` driven as an operator drives it: spawned processes against real stores (a temp data dir
+ * served in-process by the CLI, or the embedded server started here and passed with
+ * --connection), asserting output and exit codes. Never on timings.
+ */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { expect } from 'chai';
+
+import { DEFAULT_CONFIG_DIR } from '../../src/container/config.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
+import type { EventStore } from '../../src/eventstore/event-store.js';
+import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
+import { LIVE_PROJECTION_STREAM, loadLiveCheckpoint, writeSnapshot } from '../../src/projections/live-projection.js';
+import { importHistory, type HistoryLine } from '../../src/replay/history-file.js';
+import type { ReplayReport } from '../../src/replay/replay-audit.js';
+import type { WhatIfReport } from '../../src/replay/what-if.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+import { goldenHistoryLines } from '../support/golden.js';
+import { opx, tempDir, withDataDir } from './opx-cli.js';
+
+const parse = (line: string): HistoryLine => JSON.parse(line) as HistoryLine;
+
+/** Four candidates whose fate the bundled rules and policies make plain. */
+class SignalFixtures {
+  static readonly line = (s: object): string => JSON.stringify(s);
+  static signal(id: string, service: string, severity: string, fingerprint: string, at: string, labels: Record<string, string> = {}): string {
+    return this.line({ signalId: id, service, severity, fingerprint, observedAt: at, labels });
+  }
+  /** auth SEV2 x2 -> standard-promotion sev2-small-defer: DEFER. */
+  static get deferred(): string[] {
+    return [this.signal('a-1', 'auth', 'SEV2', 'auth:LatencyP99', '2026-04-01T10:00:00Z'), this.signal('a-2', 'auth', 'SEV2', 'auth:LatencyP99', '2026-04-01T10:00:30Z')];
+  }
+  /** edge-proxy SEV1 x2 -> sev1-promote: PROMOTE. */
+  static get promoted(): string[] {
+    return [this.signal('e-1', 'edge-proxy', 'SEV1', 'edge:5xx', '2026-04-01T11:00:00Z'), this.signal('e-2', 'edge-proxy', 'SEV1', 'edge:5xx', '2026-04-01T11:00:10Z')];
+  }
+  /** batch-reports SEV4 x3 -> info-noise rule, noise-suppress: SUPPRESS. */
+  static get suppressed(): string[] {
+    return [1, 2, 3].map((i) => this.signal(`b-${i}`, 'batch-reports', 'SEV4', `batch:job${i}`, `2026-04-01T12:00:0${i}Z`, { alertname: 'JobSlow' }));
+  }
+  /** Alertmanager: checkout critical x2 -> payments-any-critical, payments-promotion: PROMOTE. */
+  static get alertmanager(): string {
+    const alert = (fp: string, at: string) => ({ status: 'firing', labels: { alertname: 'CheckoutDown', severity: 'critical', job: 'checkout' }, annotations: {}, startsAt: at, endsAt: '0001-01-01T00:00:00Z', fingerprint: fp, generatorURL: '' });
+    return this.line({ version: '4', status: 'firing', receiver: 'opx', groupKey: '{}', alerts: [alert('f00d01', '2026-04-01T13:00:00.123456789Z'), alert('f00d02', '2026-04-01T13:01:00Z')] });
+  }
+  static get all(): string {
+    return [...this.deferred, ...this.promoted, ...this.suppressed, this.alertmanager].join('\n') + '\n';
+  }
+}
+
+describe('opx (the operator CLI)', function () {
+  this.timeout(30_000);
+
+  describe('help and usage', () => {
+    const cwd = tempDir('help');
+
+    it('documents every command and the exit codes in opx --help, exit 0', async () => {
+      const run = await opx(['--help'], { cwd });
+      expect(run.code).to.equal(0);
+      for (const command of ['store', 'signals', 'candidates', 'process', 'incidents', 'explain', 'replay', 'projections', 'demo']) expect(run.stdout).to.match(new RegExp(`^  ${command}\\b`, 'm'));
+      expect(run.stdout).to.include('Exit codes:').and.include('3  event store unavailable');
+    });
+
+    it('refuses contradictory store flags and unknown options with exit 2', async () => {
+      const both = await opx(['--memory', '--data', 'x', 'incidents', 'list'], { cwd });
+      expect(both.code).to.equal(2);
+      expect(both.stderr).to.include('--data and --memory');
+      const unknown = await opx(['incidents', 'list', '--bogus'], { cwd });
+      expect(unknown.code).to.equal(2);
+      expect(unknown.stderr).to.include("unknown option '--bogus'");
+    });
+
+    it('exits 3 naming the store when --connection cannot be reached', async () => {
+      const run = await opx(['--connection', 'esdb://127.0.0.1:1?tls=false', 'incidents', 'list'], { cwd });
+      expect(run.code).to.equal(3);
+      expect(run.stderr).to.include('esdb://127.0.0.1:1').and.include('unavailable');
+    });
+
+    it('exits 3 when the data dir is owned by another live process', async () => {
+      const dir = tempDir('locked');
+      writeFileSync(join(dir, 'opx.lock'), JSON.stringify({ pid: process.pid, purpose: 'a test' }));
+      const run = await opx(['--data', dir, 'incidents', 'list'], { cwd });
+      expect(run.code).to.equal(3);
+      expect(run.stderr).to.include(`in use by process ${process.pid}`);
+    });
+  });
+
+  describe('the operator flow on the embedded default store (./.opx-data)', () => {
+    const cwd = tempDir('flow');
+    const file = join(cwd, 'signals.jsonl');
+    writeFileSync(file, SignalFixtures.all);
+    let deferredId: string;
+    let promotedIncident: string;
+
+    it('rejects a file with bad lines by line number, and writes nothing', async () => {
+      const bad = join(cwd, 'bad.jsonl');
+      writeFileSync(bad, [SignalFixtures.deferred[0], '{not json', SignalFixtures.line({ signalId: 'x', service: 'auth', severity: 'SEV9', fingerprint: 'f', observedAt: '2026-04-01T10:00:00Z' }), SignalFixtures.deferred[1]].join('\n'));
+      const run = await opx(['signals', 'ingest', bad], { cwd });
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.include('line 2: not valid JSON').and.include('line 3: severity').and.include('nothing written');
+      const deferred = await opx(['--json', 'candidates', 'deferred'], { cwd });
+      expect(deferred.json<{ deferred: unknown[] }>().deferred).to.deep.equal([]);
+    });
+
+    it('ingests signals and Alertmanager payloads into candidates, then reports them already present', async () => {
+      const first = await opx(['--json', 'signals', 'ingest', file], { cwd });
+      expect(first.code, first.stderr).to.equal(0);
+      const report = first.json<{ signals: number; alertmanagerAlerts: number; candidates: number; created: string[]; alreadyPresent: string[] }>();
+      expect(report).to.include({ signals: 9, alertmanagerAlerts: 2, candidates: 4 });
+      expect(report.created).to.have.length(4);
+      const again = await opx(['signals', 'ingest', file], { cwd });
+      expect(again.code).to.equal(0);
+      expect(again.stdout).to.match(/created\s+0/).and.match(/already present\s+4/);
+    });
+
+    it('process decides them: one deferred, two incidents', async () => {
+      const run = await opx(['--json', 'process'], { cwd });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.json()).to.include({ handled: 4, incidents: 2, deferred: 1 });
+      const deferred = await opx(['--json', 'candidates', 'deferred'], { cwd });
+      const rows = deferred.json<{ deferred: Array<{ candidateId: string; service: string; severity: string }> }>().deferred;
+      expect(rows.map((r) => [r.service, r.severity])).to.deep.equal([['auth', 'SEV2']]);
+      deferredId = (rows[0] as { candidateId: string }).candidateId;
+      const services = (await opx(['--json', 'incidents', 'list'], { cwd })).json<{ incidents: Array<{ service: string; severity: string }> }>().incidents.map((i) => `${i.service}/${i.severity}`);
+      expect(services).to.deep.equal(['edge-proxy/SEV1', 'checkout/SEV1']);
+    });
+
+    it('refuses a promotion the authority matrix does not allow, or of a candidate that is not deferred (exit 1)', async () => {
+      const responder = await opx(['candidates', 'promote', deferredId, '--operator', 'bob', '--justification', 'sure', '--role', 'ON_CALL_RESPONDER'], { cwd });
+      expect(responder.code).to.equal(1);
+      expect(responder.stderr).to.include('may not MANUAL_PROMOTE');
+      const incidents = (await opx(['--json', 'incidents', 'list'], { cwd })).json<{ incidents: Array<{ candidateId: string }> }>().incidents;
+      const notDeferred = await opx(['candidates', 'promote', (incidents[0] as { candidateId: string }).candidateId, '--operator', 'alice', '--justification', 'x'], { cwd });
+      expect(notDeferred.code).to.equal(1);
+      expect(notDeferred.stderr).to.include('its decision was PROMOTE, not DEFER');
+      const unknown = await opx(['candidates', 'promote', 'cand-nope', '--operator', 'alice', '--justification', 'x'], { cwd });
+      expect(unknown.code).to.equal(2);
+      const missing = await opx(['candidates', 'promote', deferredId, '--justification', 'x'], { cwd });
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.include("required option '--operator <name>'");
+    });
+
+    it('records a human promotion, which process turns into an incident', async () => {
+      const request = await opx(['--json', 'candidates', 'promote', deferredId, '--operator', 'alice', '--justification', 'customer impact confirmed'], { cwd });
+      expect(request.code, request.stderr).to.equal(0);
+      expect(request.json()).to.include({ candidateId: deferredId, status: 'REQUESTED', role: 'HUMAN_OPERATOR' });
+      const pending = await opx(['candidates', 'promote', deferredId, '--operator', 'carol', '--justification', 'me too'], { cwd });
+      expect(pending.code).to.equal(1);
+      expect(pending.stderr).to.include('already pending');
+      const processed = await opx(['--json', 'process'], { cwd });
+      expect(processed.json()).to.include({ handled: 1, incidents: 3, deferred: 0 });
+    });
+
+    it('explains the chain: signals -> candidate -> decisions (policy, hash, rule, authority) -> incident, and the attempt log', async () => {
+      const run = await opx(['--json', 'explain', deferredId], { cwd });
+      expect(run.code, run.stderr).to.equal(0);
+      const view = run.json<{
+        signals: { ids: string[] };
+        candidate: { status: string };
+        decisions: Array<{ decision: string; policy: string; policyHash: string; policyNow: string; matchedRule: string; authority: { authorityType: string; authorityId: string } }>;
+        incidents: Array<{ incidentId: string; state: string }>;
+        attempts: Array<{ status: string }>;
+      }>();
+      expect(view.signals.ids).to.deep.equal(['a-1', 'a-2']);
+      expect(view.candidate.status).to.equal('PROMOTED');
+      expect(view.decisions.map((d) => [d.decision, d.policy, d.matchedRule, d.authority.authorityType, d.authority.authorityId, d.policyNow])).to.deep.equal([
+        ['DEFER', 'standard-promotion@1.0.0', 'sev2-small-defer', 'AUTO_ENGINE', 'opx-candidate-processor', 'unchanged'],
+        ['PROMOTE', 'standard-promotion@1.0.0', 'manual-promotion', 'HUMAN_OPERATOR', 'alice', 'unchanged'],
+      ]);
+      expect(view.decisions[0]?.policyHash).to.match(/^[0-9a-f]{64}$/);
+      expect(view.incidents).to.have.length(1);
+      expect(view.attempts.map((a) => a.status)).to.deep.equal(['success', 'success']);
+      promotedIncident = (view.incidents[0] as { incidentId: string }).incidentId;
+      const human = await opx(['explain', deferredId], { cwd });
+      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`);
+    });
+
+    it('moves an incident through its lifecycle, refusing illegal transitions and roles (exit 1)', async () => {
+      const early = await opx(['incidents', 'close', promotedIncident, '--operator', 'alice'], { cwd });
+      expect(early.code).to.equal(1);
+      expect(early.stderr).to.include('is OPEN; CLOSE_INCIDENT is only allowed from RESOLVED');
+      for (const verb of ['ack', 'mitigate', 'resolve']) {
+        const run = await opx(['incidents', verb, promotedIncident, '--operator', 'bob', '--role', 'ON_CALL_RESPONDER'], { cwd });
+        expect(run.code, run.stderr).to.equal(0);
+      }
+      const responderClose = await opx(['incidents', 'close', promotedIncident, '--operator', 'bob', '--role', 'ON_CALL_RESPONDER'], { cwd });
+      expect(responderClose.code).to.equal(1);
+      expect(responderClose.stderr).to.include('does not grant CLOSE_INCIDENT to ON_CALL_RESPONDER');
+      const resolved = await opx(['--json', 'incidents', 'list', '--state', 'RESOLVED'], { cwd });
+      expect(resolved.json<{ incidents: Array<{ incidentId: string }> }>().incidents.map((i) => i.incidentId)).to.deep.equal([promotedIncident]);
+      expect((await opx(['incidents', 'ack', 'inc-nope', '--operator', 'bob'], { cwd })).code).to.equal(2);
+    });
+
+    it('rebuilds the read models byte-identical to the live projection (caught up from its checkpoint)', async () => {
+      const run = await opx(['--json', 'projections', 'rebuild'], { cwd });
+      expect(run.code, run.stderr).to.equal(0);
+      const report = run.json<{ verdict: string; live: { eventsAfterCheckpoint: number }; readModels: { incidents: number } }>();
+      expect(report.verdict).to.equal('IDENTICAL');
+      expect(report.live.eventsAfterCheckpoint).to.equal(3); // the three lifecycle transitions since `process`
+      expect(report.readModels.incidents).to.equal(3);
+    });
+
+    it('detects a live projection that disagrees with history (exit 1), and --replace repairs it', async () => {
+      await withDataDir(join(cwd, '.opx-data'), async (store) => {
+        const live = await loadLiveCheckpoint(store);
+        if (live === undefined) throw new Error('no live projection');
+        const row = Object.values(live.models.incidents)[0] as { incidentId: string };
+        const doctored = { ...live.models, incidents: { ...live.models.incidents, [row.incidentId]: { ...row, state: 'CLOSED' } } };
+        expect(await writeSnapshot(store, { ...live, models: doctored as typeof live.models }, live.revision)).to.equal('written');
+      });
+      const run = await opx(['--json', 'projections', 'rebuild'], { cwd });
+      expect(run.code).to.equal(1);
+      const report = run.json<{ verdict: string; firstDifference: { path: string; live: unknown }; written: string }>();
+      expect(report.verdict).to.equal('DIFFERENT');
+      expect(report.firstDifference.path).to.match(/^incidents\.inc-[0-9a-f]+\.state$/);
+      expect(report.firstDifference.live).to.equal('CLOSED');
+      expect(report.written).to.equal('nothing');
+      expect((await opx(['projections', 'rebuild', '--replace'], { cwd })).code).to.equal(1);
+      expect((await opx(['projections', 'rebuild'], { cwd })).code).to.equal(0);
+    });
+
+    it('replays its own history as IDENTICAL', async () => {
+      const run = await opx(['replay'], { cwd });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.include('replay audit: IDENTICAL').and.include('streams checked  7 (7 identical, 0 divergent)');
+    });
+  });
+
+  describe('replay of the golden history, through the official client (--connection)', () => {
+    const golden = goldenHistoryLines();
+    const cwd = tempDir('golden');
+    let server: EmbeddedServer;
+    let store: EventStore;
+    const connection = (): string[] => ['--connection', server.connectionString];
+
+    before(async () => {
+      server = await startEmbeddedServer();
+      store = EsdbEventStore.fromConnectionString(server.connectionString);
+      await importHistory(store, golden);
+    });
+    after(async () => {
+      await store.close();
+      await server.close();
+    });
+
+    const countEvents = async (): Promise<number> => {
+      let n = 0;
+      for await (const _ of store.readAll()) n++;
+      return n;
+    };
+
+    it('is IDENTICAL, exit 0, and writes the report file', async () => {
+      const reportFile = join(cwd, 'report.json');
+      const run = await opx([...connection(), 'replay', '--report', reportFile], { cwd });
+      expect(run.code, run.stderr).to.equal(0);
+      const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ReplayReport;
+      expect(report).to.include({ verdict: 'IDENTICAL', divergenceCount: 0, divergentStreams: 0, eventsRead: golden.length });
+      expect(report.identicalStreams).to.equal(report.streamsChecked);
+      expect(run.stdout).to.include(`streams checked  ${report.streamsChecked} (${report.streamsChecked} identical, 0 divergent)`).and.include('policy drift: none');
+    });
+
+    it('reports drift of a policy whose content changed under the same version (exit 1)', async () => {
+      const config = tempDir('drifted-config');
+      cpSync(DEFAULT_CONFIG_DIR, config, { recursive: true });
+      const path = join(config, 'policies', 'standard-promotion@1.0.0.json');
+      const policy = JSON.parse(readFileSync(path, 'utf8')) as { rules: Array<{ name: string; decision: string }> };
+      for (const rule of policy.rules) if (rule.name === 'sev4-suppress') rule.decision = 'DEFER';
+      writeFileSync(path, JSON.stringify(policy, null, 2));
+      const run = await opx([...connection(), '--json', 'replay'], { cwd, env: { OPX_CONFIG_DIR: config } });
+      expect(run.code).to.equal(1);
+      const report = run.json<ReplayReport>();
+      const drift = report.policyDrift.find((d) => d.policy === 'standard-promotion@1.0.0');
+      expect(drift, JSON.stringify(report.policyDrift)).to.not.equal(undefined);
+      expect(drift?.currentHash).to.match(/^[0-9a-f]{64}$/).and.not.equal(drift?.recordedHash);
+      expect(report.policyDrift.map((d) => d.policy)).to.not.include('payments-promotion@2.0.0');
+      const human = await opx([...connection(), 'replay'], { cwd, env: { OPX_CONFIG_DIR: config } });
+      expect(human.stdout).to.include('policy drift (').and.include('standard-promotion@1.0.0: recorded sha256');
+    });
+
+    it('what-if standard-promotion@1.1.0: re-decides without writing, with consistent counts and the changes the rules imply', async () => {
+      const before = await countEvents();
+      const run = await opx([...connection(), '--json', 'replay', '--policy', 'standard-promotion@1.1.0'], { cwd });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(await countEvents()).to.equal(before);
+      const report = run.json<WhatIfReport>();
+      expect(report.policy).to.equal('standard-promotion@1.1.0');
+      expect(report.changed).to.equal(Object.values(report.transitions).reduce((a, b) => a + b, 0));
+      expect(report.changed + report.unchanged).to.equal(report.candidatesEvaluated);
+      expect(report.changes).to.have.length(report.changed);
+
+      const lines = golden.map(parse);
+      const created = lines.filter((e) => e.type === 'CandidateCreated');
+      const standard = created.filter((e) => (e.metadata as { candidate: { policyId: string } }).candidate.policyId === 'standard-promotion');
+      expect(report.candidatesEvaluated).to.equal(standard.length);
+      const facts = (e: HistoryLine) => e.data as { candidateId: string; severity: string; service: string; signalCount: number };
+      const noisy = ['batch-reports', 'log-shipper'];
+      const changeOf = new Map(report.changes.map((c) => [c.candidateId, `${c.recorded.decision}->${c.whatIf.decision}`]));
+      // SEV1 is promoted first by both versions: never changes.
+      for (const e of standard.filter((e) => facts(e).severity === 'SEV1')) expect(changeOf.has(facts(e).candidateId)).to.equal(false);
+      // SEV3 with fewer than 4 signals on an ordinary service: 1.0.0 defers (no rule), 1.1.0 suppresses (sev3-suppress).
+      const sev3 = standard.map(facts).filter((c) => c.severity === 'SEV3' && c.signalCount < 4 && !noisy.includes(c.service));
+      expect(sev3.length).to.be.greaterThan(0);
+      for (const c of sev3) expect(changeOf.get(c.candidateId), c.candidateId).to.equal('DEFER->SUPPRESS');
+      // SEV2 bursts of 3-4 signals: 1.0.0 promotes (>= 3), 1.1.0 needs 5 and falls to its default, DEFER.
+      const sev2 = standard.map(facts).filter((c) => c.severity === 'SEV2' && c.signalCount >= 3 && c.signalCount < 5 && !noisy.includes(c.service));
+      expect(sev2.length).to.be.greaterThan(0);
+      for (const c of sev2) expect(changeOf.get(c.candidateId), c.candidateId).to.equal('PROMOTE->DEFER');
+      expect(report.transitions['DEFER->SUPPRESS']).to.be.at.least(sev3.length);
+      expect(report.transitions['PROMOTE->DEFER']).to.be.at.least(sev2.length);
+    });
+
+    it('what-if refuses an unknown policy version (exit 2), naming the known ones', async () => {
+      const run = await opx([...connection(), 'replay', '--policy', 'standard-promotion@9.9.9'], { cwd });
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.include('known versions of standard-promotion: 1.0.0, 1.1.0');
+    });
+
+    it('projections rebuild: the first run makes the live projection, the next finds it byte-identical', async () => {
+      const first = await opx([...connection(), '--json', 'projections', 'rebuild'], { cwd });
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.json()).to.include({ verdict: 'NO_LIVE_PROJECTION', written: 'written' });
+      const second = await opx([...connection(), '--json', 'projections', 'rebuild'], { cwd });
+      expect(second.json()).to.include({ verdict: 'IDENTICAL', written: 'nothing' });
+      let snapshots = 0;
+      for await (const _ of store.readStream(LIVE_PROJECTION_STREAM)) snapshots++;
+      expect(snapshots).to.equal(1);
+    });
+  });
+
+  describe('a tampered history (embedded data dir)', () => {
+    it('pinpoints the tampered event: stream, revision, field path, recorded vs replayed; exit 1', async () => {
+      const cwd = tempDir('tampered');
+      const lines = goldenHistoryLines().map(parse);
+      const index = lines.findIndex((e) => e.type === 'PromotionDecided' && (e.data as { decision: string }).decision === 'SUPPRESS');
+      const original = lines[index] as HistoryLine;
+      lines[index] = { ...original, data: { ...original.data, decision: 'DEFER' } };
+      await withDataDir(join(cwd, 'data'), (store) => importHistory(store, lines.map((e) => canonicalJson(e))));
+      const run = await opx(['--data', join(cwd, 'data'), '--json', 'replay'], { cwd });
+      expect(run.code).to.equal(1);
+      const report = run.json<ReplayReport>();
+      expect(report.verdict).to.equal('DIVERGENT');
+      expect(report.divergentStreams).to.equal(1);
+      expect(report.divergences[0]).to.include({ streamId: original.streamId, revision: '1', kind: 'different', path: 'data.decision', recorded: 'DEFER', replayed: 'SUPPRESS' });
+      const human = await opx(['--data', join(cwd, 'data'), 'replay'], { cwd });
+      expect(human.code).to.equal(1);
+      expect(human.stdout).to.include(`first divergence: ${original.streamId} revision 1`).and.include('field     data.decision').and.include('recorded  "DEFER"').and.include('replayed  "SUPPRESS"');
+    });
+  });
+
+  describe('store serve', () => {
+    it('serves a store other commands reach with --connection, and stops on SIGTERM', async () => {
+      const cwd = tempDir('serve');
+      const { spawn } = await import('node:child_process');
+      const { OPX_BIN } = await import('./opx-cli.js');
+      const child = spawn(process.execPath, [OPX_BIN, '--memory', '--json', 'store', 'serve', '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      const listening = await new Promise<{ connectionString: string }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const line = out.split('\n')[0];
+          if (out.includes('\n') && line !== undefined) resolve(JSON.parse(line) as { connectionString: string });
+        });
+        child.on('exit', (code) => reject(new Error(`store serve exited with ${code}`)));
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      try {
+        const file = join(cwd, 'signals.jsonl');
+        writeFileSync(file, SignalFixtures.promoted.join('\n'));
+        const ingest = await opx(['--connection', listening.connectionString, '--json', 'signals', 'ingest', file], { cwd });
+        expect(ingest.json<{ created: string[] }>().created).to.have.length(1);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).to.equal(0);
+    });
+  });
+});
