@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import type { AuthorityContext } from '../authority/authority.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
@@ -7,7 +7,6 @@ import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
 import { OpxError } from '../shared/errors.js';
-import { contentHash } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
 import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
@@ -146,8 +145,14 @@ export class IncidentOrchestrator {
   }
 }
 
-/** Step 3 of the frozen algorithm: the policy comes from the candidate, never from here (INV-P2.3.7). */
+/**
+ * Step 3 of the frozen algorithm: the policy comes from the candidate, never from here (INV-P2.3.7).
+ * The request context hash is SHA-256 over the canonical JSON of the context as a fixed-order
+ * array of strings (candidate, policy, authority, time): for an array of strings RFC 8785's form is
+ * JSON.stringify's, so it is built natively.
+ */
 export function buildPromotionRequest(candidate: Candidate, authority: AuthorityContext, currentTime: string): PromotionRequest {
   const { candidateId, policyId, policyVersion } = candidate;
-  return { candidateId, policyId, policyVersion, authority, requestContextHash: contentHash({ candidateId, policyId, policyVersion, authority, currentTime }) };
+  const context = [candidateId, policyId, policyVersion, authority.authorityType, authority.authorityId, authority.sessionId, authority.justification, currentTime];
+  return { candidateId, policyId, policyVersion, authority, requestContextHash: createHash('sha256').update(JSON.stringify(context)).digest('hex') };
 }
