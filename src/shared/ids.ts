@@ -12,7 +12,7 @@ const NAMESPACE_BYTES = parseUuid(OPX_EVENT_ID_NAMESPACE);
 
 /** A deterministic event id: the same name always yields the same UUID v5. */
 export function eventId(name: string): string {
-  return uuidv5(name, NAMESPACE_BYTES);
+  return uuidv5(Buffer.from(name, 'utf8'), NAMESPACE_BYTES);
 }
 
 /** SHA-256 (hex) of the RFC 8785 canonical form of a value. */
@@ -22,8 +22,10 @@ export function contentHash(value: unknown): string {
 
 /**
  * A readable, deterministic domain id: `<prefix>-<first 24 hex of sha256(canonical parts)>`.
- * 96 bits: collisions are out of reach for any realistic history.
+ * 96 bits: collisions are out of reach for any realistic history. For an array of strings the
+ * RFC 8785 form is exactly JSON.stringify's (no keys to sort, the same string escaping), so the
+ * parts are serialized natively.
  */
-export function domainId(prefix: string, parts: readonly unknown[]): string {
-  return `${prefix}-${contentHash(parts).slice(0, 24)}`;
+export function domainId(prefix: string, parts: readonly string[]): string {
+  return `${prefix}-${createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24)}`;
 }
