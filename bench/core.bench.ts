@@ -8,7 +8,6 @@ import 'reflect-metadata';
 import { loadConfig } from '../src/container/config.js';
 import { createOpxContainer } from '../src/container/modules.js';
 import { TOKENS } from '../src/container/tokens.js';
-import { correlate } from '../src/correlation/correlator.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.js';
 import { InMemoryEventStore } from '../src/eventstore/in-memory-event-store.js';
 import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';

@@ -112,7 +112,7 @@ export function lockDataDir(dir: string, purpose: string): () => void {
 function readHolder(path: string): { pid: number; purpose: string } | undefined {
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; purpose?: unknown };
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, purpose: String(parsed.purpose ?? 'opx') } : undefined;
+    return typeof parsed.pid === 'number' ? { pid: parsed.pid, purpose: typeof parsed.purpose === 'string' ? parsed.purpose : 'opx' } : undefined;
   } catch {
     return undefined;
   }

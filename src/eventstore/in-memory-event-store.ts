@@ -214,33 +214,32 @@ export class InMemoryEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeToAllOptions = {}): CatchUpSubscription {
     this.assertKeepsLog();
-    let stopped = false;
-    let wake: (() => void) | undefined;
-    const stop = async (): Promise<void> => {
-      stopped = true;
-      wake?.();
+    const control: LiveControl = { stopped: false, wake: undefined };
+    const iterator = this.liveEvents(options, control);
+    const close = async (): Promise<void> => {
+      control.stopped = true;
+      control.wake?.();
     };
-    const self = this;
-    async function* iterate(): AsyncGenerator<RecordedEvent> {
-      let index = self.startIndex(options.after);
-      try {
-        while (!stopped && !self.closed) {
-          while (index < self.log.length && !stopped) {
-            const event = self.log[index++];
-            if (event !== undefined && matches(event.streamId, options.streamPrefixes)) yield event;
-          }
-          if (stopped || self.closed) break;
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            self.waiters.push(resolve);
-          });
+    return { [Symbol.asyncIterator]: () => iterator, close };
+  }
+
+  private async *liveEvents(options: SubscribeToAllOptions, control: LiveControl): AsyncGenerator<RecordedEvent> {
+    let index = this.startIndex(options.after);
+    try {
+      while (!control.stopped && !this.closed) {
+        while (index < this.log.length && !control.stopped) {
+          const event = this.log[index++];
+          if (event !== undefined && matches(event.streamId, options.streamPrefixes)) yield event;
         }
-      } finally {
-        stopped = true;
+        if (control.stopped || this.closed) break;
+        await new Promise<void>((resolve) => {
+          control.wake = resolve;
+          this.waiters.push(resolve);
+        });
       }
+    } finally {
+      control.stopped = true;
     }
-    const iterator = iterate();
-    return { [Symbol.asyncIterator]: () => iterator, close: stop };
   }
 
   async close(): Promise<void> {
@@ -271,6 +270,11 @@ export class InMemoryEventStore implements EventStore {
   private assertOpen(): void {
     if (this.closed) throw new Error('InMemoryEventStore is closed');
   }
+}
+
+interface LiveControl {
+  stopped: boolean;
+  wake: (() => void) | undefined;
 }
 
 const matches = (streamId: string, prefixes: readonly string[] | undefined): boolean =>

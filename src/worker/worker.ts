@@ -256,7 +256,7 @@ export class CandidateWorker {
   #countOutput(type: string, data: Readonly<Record<string, unknown>>): void {
     if (type === 'PromotionDecided') {
       const authority = data['authority'] as { authorityType?: unknown } | undefined;
-      this.metrics.decisions.inc({ decision: String(data['decision']), authority: String(authority?.authorityType ?? 'unknown') });
+      this.metrics.decisions.inc({ decision: String(data['decision']), authority: typeof authority?.authorityType === 'string' ? authority.authorityType : 'unknown' });
     } else if (type === 'IncidentCreated') {
       this.metrics.incidentsCreated.inc();
     }

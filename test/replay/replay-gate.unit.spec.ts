@@ -56,8 +56,7 @@ describe('Replay gate (golden recorded history)', () => {
   it('produces no duplicate incidents when the same inputs are delivered again', async () => {
     const store = await storeWith(golden);
     const container = createOpxContainer({ config });
-    await container.unbind(TOKENS.EventStore);
-    container.bind(TOKENS.EventStore).toConstantValue(store);
+    container.rebind(TOKENS.EventStore).toConstantValue(store);
     const context = container.get(TOKENS.HandlerContext);
     const { handleCandidateStreamEvent } = await import('../../src/orchestration/candidate-event-handler.js');
     const before = store.size;

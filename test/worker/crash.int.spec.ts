@@ -47,7 +47,7 @@ describe(`${CandidateWorker.name} under crashes (real processes)`, function () {
   });
 
   after(async () => {
-    await Promise.all(workers.map((w) => w?.kill('SIGKILL')));
+    await Promise.all(workers.flatMap((w) => (w === undefined ? [] : [w.kill('SIGKILL')])));
     await store?.close();
     await server?.process.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
@@ -116,7 +116,7 @@ describe(`${CandidateWorker.name} under crashes (real processes)`, function () {
     });
 
     it('stops every worker gracefully on SIGTERM', async () => {
-      const codes = await Promise.all(workers.map((w) => w?.kill('SIGTERM')));
+      const codes = await Promise.all(workers.map((w) => w?.kill('SIGTERM') ?? Promise.resolve(undefined)));
       expect(codes).to.deep.equal(workers.map(() => 0));
       for (const w of workers) expect(w?.lines.some((line) => line.includes('"worker stopped"'))).to.equal(true);
     });

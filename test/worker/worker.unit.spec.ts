@@ -35,6 +35,7 @@ class FakeSubscriptions implements PersistentSubscriptions {
   }
 
   subscribe(): PersistentSubscription {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the fake's generator reads the fake's queue
     const self = this;
     return {
       async *[Symbol.asyncIterator]() {

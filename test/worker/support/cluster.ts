@@ -35,7 +35,7 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.description}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
+      throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.description}${lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`}`);
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 200));
   }

@@ -39,7 +39,7 @@ export async function summarize(store: EventStore): Promise<HistorySummary> {
     const summary = candidates.get(event.streamId) ?? { created: 0, autoDecisions: [], incidentsCreated: 0 };
     candidates.set(event.streamId, summary);
     if (event.type === 'CandidateCreated') summary.created++;
-    if (event.type === 'PromotionDecided' && authorityType(event) === 'AUTO_ENGINE') summary.autoDecisions.push({ decision: String(event.data['decision']) });
+    if (event.type === 'PromotionDecided' && authorityType(event) === 'AUTO_ENGINE') summary.autoDecisions.push({ decision: event.data['decision'] as string });
     if (event.type === 'IncidentCreated') summary.incidentsCreated++;
   }
   return { candidates, incidentStreamsOpened: incidents, eventCount, candidateEventCount, lastPosition };
