@@ -32,7 +32,7 @@ export class AuthorityMatrix {
 
   /** Validates the document (missing, extra and wrong-typed fields named) and builds the matrix. */
   static fromDocument(raw: unknown): AuthorityMatrix {
-    return new AuthorityMatrix(validateAs(AuthorityMatrixSchema, raw, 'authority matrix') as AuthorityMatrixDocument);
+    return new AuthorityMatrix(validateAs(AuthorityMatrixSchema, raw, 'authority matrix'));
   }
 
   allows(authority: AuthorityContext, action: Action): boolean {
@@ -61,7 +61,7 @@ export class AuthorityMatrix {
 }
 
 class GrantSchema {
-  @IsDefined() @IsArray() @IsIn(ACTIONS as unknown as string[], { each: true }) actions!: Action[];
+  @IsDefined() @IsArray() @IsIn(ACTIONS, { each: true }) actions!: Action[];
   @IsDefined() @IsArray() @ArrayNotEmpty() @IsString({ each: true }) @Length(1, 200, { each: true }) principals!: string[];
 }
 
@@ -75,5 +75,5 @@ class GrantsSchema implements Record<AuthorityType, GrantSchema> {
 class AuthorityMatrixSchema {
   @IsString() @Length(1, 50) version!: string;
   @IsDefined() @ValidateNested() @Type(() => GrantsSchema) grants!: GrantsSchema;
-  @IsDefined() @IsArray() @IsIn(ACTIONS as unknown as string[], { each: true }) justificationRequired!: Action[];
+  @IsDefined() @IsArray() @IsIn(ACTIONS, { each: true }) justificationRequired!: Action[];
 }

@@ -126,7 +126,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
 const idMessage = { message: '$property must be an id of letters, digits and . _ : @ -' };
 
 export class AuthoritySchema {
-  @IsIn(AUTHORITY_TYPES as unknown as string[]) authorityType!: AuthorityType;
+  @IsIn(AUTHORITY_TYPES) authorityType!: AuthorityType;
   @IsString() @Length(1, 200) authorityId!: string;
   @IsString() @Length(1, 200) sessionId!: string;
   @IsString() @Length(0, 2000) justification!: string;
@@ -138,7 +138,7 @@ export class CandidateCreatedSchema {
   @IsString() @Length(1, 100) correlationRuleId!: string;
   @IsString() @Length(1, 50) correlationRuleVersion!: string;
   @IsInt() @Min(1) @Max(1_000_000) signalCount!: number;
-  @IsIn(SEVERITIES as unknown as string[]) severity!: Severity;
+  @IsIn(SEVERITIES) severity!: Severity;
   @IsString() @Length(1, 200) service!: string;
   @IsISO8601({ strict: true, strictSeparator: true }) createdAt!: string;
 }
@@ -176,7 +176,7 @@ export class ManualPromotionRequestedSchema {
 export class PromotionDecidedSchema {
   @IsString() @Length(1, 200) decisionId!: string;
   @IsString() @Length(1, 200) candidateId!: string;
-  @IsIn(DECISIONS as unknown as string[]) decision!: Decision;
+  @IsIn(DECISIONS) decision!: Decision;
   @IsString() @Length(1, 2000) reason!: string;
   @IsString() @Length(1, 200) matchedRule!: string;
   @IsString() @Length(1, 100) policyId!: string;

@@ -15,7 +15,7 @@ import { TOKENS } from './tokens.js';
 
 /** A pino logger writing JSON to stderr (stdout stays free for command output). */
 export function defaultLogger(level: string = process.env['OPX_LOG_LEVEL'] ?? 'warn'): Logger {
-  return pino({ level, base: { service: 'opx-orchestration' } }, pino.destination(2)) as unknown as Logger;
+  return pino({ level, base: { service: 'opx-orchestration' } }, pino.destination(2));
 }
 
 /**

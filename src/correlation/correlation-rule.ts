@@ -46,7 +46,7 @@ export interface CorrelationRuleSet {
 
 class MatchSchema {
   @IsOptional() @IsArray() @IsString({ each: true }) services?: string[];
-  @IsOptional() @IsIn(SEVERITIES as unknown as string[]) minSeverity?: Severity;
+  @IsOptional() @IsIn(SEVERITIES) minSeverity?: Severity;
 }
 
 class PolicyRefSchema {

@@ -25,7 +25,7 @@ class SignalSchema {
   @IsString() @Length(1, 200) signalId!: string;
   @IsString() @Length(1, 200) @Matches(/^[A-Za-z0-9._:/-]+$/, { message: 'service may only contain letters, digits and . _ : / -' })
   service!: string;
-  @IsIn(SEVERITIES as unknown as string[]) severity!: Severity;
+  @IsIn(SEVERITIES) severity!: Severity;
   @IsString() @Length(1, 500) fingerprint!: string;
   @IsISO8601({ strict: true, strictSeparator: true })
   @Matches(/(Z|[+-]\d{2}:?\d{2})$/, { message: 'observedAt must name its time zone (Z or +hh:mm): a local time means different windows on different hosts' })

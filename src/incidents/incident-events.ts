@@ -55,9 +55,9 @@ class IncidentOpenedSchema {
 
 class IncidentStateChangedSchema {
   @IsString() @Length(1, 200) incidentId!: string;
-  @IsIn(INCIDENT_ACTIONS as unknown as string[]) action!: IncidentAction;
-  @IsIn(INCIDENT_STATES as unknown as string[]) from!: IncidentState;
-  @IsIn(INCIDENT_STATES as unknown as string[]) to!: IncidentState;
+  @IsIn(INCIDENT_ACTIONS) action!: IncidentAction;
+  @IsIn(INCIDENT_STATES) from!: IncidentState;
+  @IsIn(INCIDENT_STATES) to!: IncidentState;
   @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsISO8601({ strict: true }) changedAt!: string;
 }

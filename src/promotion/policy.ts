@@ -134,7 +134,7 @@ export class PolicyRegistry {
 const key = (id: string, version: string): string => `${id}@${version}`;
 
 class WhenSchema {
-  @IsOptional() @IsArray() @IsIn(SEVERITIES as unknown as string[], { each: true }) severities?: Severity[];
+  @IsOptional() @IsArray() @IsIn(SEVERITIES, { each: true }) severities?: Severity[];
   @IsOptional() @IsArray() @IsString({ each: true }) services?: string[];
   @IsOptional() @IsArray() @IsString({ each: true }) correlationRules?: string[];
   @IsOptional() @IsInt() @Min(0) minSignalCount?: number;
@@ -144,12 +144,12 @@ class WhenSchema {
 class RuleSchema {
   @IsString() @Length(1, 100) name!: string;
   @IsDefined() @ValidateNested() @Type(() => WhenSchema) when!: WhenSchema;
-  @IsIn(DECISIONS as unknown as string[]) decision!: Decision;
+  @IsIn(DECISIONS) decision!: Decision;
   @IsString() @Length(1, 500) reason!: string;
 }
 
 class DefaultSchema {
-  @IsIn(DECISIONS as unknown as string[]) decision!: Decision;
+  @IsIn(DECISIONS) decision!: Decision;
   @IsString() @Length(1, 500) reason!: string;
 }
 
@@ -162,5 +162,5 @@ class PolicySchema {
 }
 
 export function parsePolicyDocument(raw: unknown, subject = 'policy document'): PolicyDocument {
-  return validateAs(PolicySchema, raw, subject) as PolicyDocument;
+  return validateAs(PolicySchema, raw, subject);
 }
