@@ -21,6 +21,7 @@ import { projectionsCommand } from './commands/projections.js';
 import { replayCommand } from './commands/replay.js';
 import { signalsCommand } from './commands/signals.js';
 import { storeCommand } from './commands/store.js';
+import { workerCommand } from './commands/worker.js';
 import type { Action } from './commands/action.js';
 import { EXIT, EXIT_CODES_HELP, errorCodeOf, exitCodeOf, type ExitCode } from './exit-codes.js';
 import { processIo, type CliIo } from './output.js';
@@ -74,6 +75,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     replayCommand(action),
     projectionsCommand(action),
     demoCommand(action),
+    workerCommand(action),
   ]) {
     program.addCommand(command);
   }

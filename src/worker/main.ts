@@ -49,12 +49,14 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         'http-port': { type: 'string' },
         'max-retry-count': { type: 'string' },
         'message-timeout-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (values.help === true) throw new UsageError('');
   const connection = values.connection ?? env['OPX_EVENTSTORE'];
   if (connection === undefined || connection === '') throw new UsageError('--connection (or OPX_EVENTSTORE) is required');
   return {
@@ -72,16 +74,19 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   };
 }
 
-/** The standalone worker process: container, worker, /metrics + /healthz, signal handling. */
-export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+/**
+ * The standalone worker: container, worker, /metrics + /healthz, signal handling. Resolves with the
+ * exit code once it has shut down (0 after a graceful SIGTERM/SIGINT, 2 on a usage error).
+ */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   let command: WorkerCommand;
   try {
     command = parseWorkerArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
+    const help = error.message === '';
+    (help ? process.stdout : process.stderr).write(`${help ? '' : `${error.message}\n`}${USAGE}\n`);
+    return help ? 0 : 2;
   }
   const logger = pino({ level: process.env['OPX_LOG_LEVEL'] ?? 'info', base: { service: 'opx-worker', pid: process.pid } }) as unknown as Logger;
   const registry = new Registry();
@@ -98,6 +103,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   if (command.httpPort > 0) ops = await startOpsServer({ port: command.httpPort, registry, health: () => worker.health() });
 
   let stopping = false;
+  let stopped: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (stopped = resolve));
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting without waiting');
@@ -110,10 +117,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       await ops?.close();
       await container.get(TOKENS.EventStore).close();
       logger.info({}, 'shut down');
-      process.exit(0);
+      stopped(0);
     })().catch((error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      stopped(1);
     });
   };
   process.on('SIGTERM', shutdown);
@@ -124,11 +131,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings },
     'worker started',
   );
+  return done;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

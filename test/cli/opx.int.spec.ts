@@ -376,4 +376,37 @@ describe('opx (the operator CLI)', function () {
       expect(await exited).to.equal(0);
     });
   });
+
+  describe('worker', () => {
+    it('refuses to start without a server (exit 2, naming --connection)', async () => {
+      const run = await opx(['--memory', 'worker'], { cwd: tempDir('worker-usage') });
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.match(/--connection/);
+    });
+
+    it('orchestrates what is ingested through a persistent subscription and exits 0 on SIGTERM', async () => {
+      const cwd = tempDir('worker');
+      const server = await startEmbeddedServer();
+      const { spawn } = await import('node:child_process');
+      const { OPX_BIN } = await import('./opx-cli.js');
+      const worker = spawn(process.execPath, [OPX_BIN, '--connection', server.connectionString, 'worker', '--http-port', '0', '--concurrency', '4'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise<number | null>((resolve) => worker.on('exit', resolve));
+      try {
+        const file = join(cwd, 'signals.jsonl');
+        writeFileSync(file, SignalFixtures.all);
+        const ingest = await opx(['--connection', server.connectionString, '--json', 'signals', 'ingest', file], { cwd });
+        expect(ingest.code).to.equal(0);
+        let incidents: unknown[] = [];
+        for (let i = 0; i < 200 && incidents.length < 2; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          incidents = (await opx(['--connection', server.connectionString, '--json', 'incidents', 'list'], { cwd })).json<{ incidents: unknown[] }>().incidents;
+        }
+        expect(incidents).to.have.length(2);
+      } finally {
+        worker.kill('SIGTERM');
+        await server.close();
+      }
+      expect(await exited).to.equal(0);
+    });
+  });
 });
