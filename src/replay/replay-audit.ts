@@ -57,6 +57,13 @@ export interface ReplayOptions {
 
 export const MAX_REPORTED_DIVERGENCES = 100;
 
+/**
+ * Candidate streams the audit keeps re-derived at once. A candidate stream is a few events, so
+ * this bounds the audit's working set to some tens of MB whatever the history's length; history
+ * written by workers keeps a candidate's outputs close to its input, so re-derivations are rare.
+ */
+export const DEFAULT_MAX_OPEN_STREAMS = 20_000;
+
 const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 
 /** The write-only attempt log is observability: a replay writes none. */
@@ -83,7 +90,7 @@ export class ReplayAudit {
   constructor(private readonly config: OpxConfig) {}
 
   async run(source: EventStore, options: ReplayOptions = {}): Promise<ReplayReport> {
-    const run = new ReplayRun(source, (store) => this.handlerContext(store), options.maxOpenStreams ?? 5_000);
+    const run = new ReplayRun(source, (store) => this.handlerContext(store), options.maxOpenStreams ?? DEFAULT_MAX_OPEN_STREAMS);
     const drift = new Map<string, PolicyDrift & { decisions: number }>();
     for await (const recorded of source.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX, INCIDENT_STREAM_PREFIX] })) {
       run.eventsRead++;
