@@ -6,7 +6,7 @@ import type { Signal } from '../correlation/signal.js';
  * bundled rules and policies, produce PROMOTE, DEFER and SUPPRESS decisions.
  */
 export function generateSampleSignals(options: { readonly groups: number; readonly seed?: number; readonly start?: string }): Signal[] {
-  const random = mulberry32(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const start = Date.parse(options.start ?? '2026-03-01T00:00:00.000Z');
   const services = ['search-api', 'inventory', 'edge-proxy', 'auth', 'payments-api', 'checkout', 'batch-reports', 'log-shipper'];
@@ -34,7 +34,8 @@ export function generateSampleSignals(options: { readonly groups: number; readon
   return signals;
 }
 
-function mulberry32(seed: number): () => number {
+/** A seeded generator (mulberry32): the same seed gives the same sequence on every run and host. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

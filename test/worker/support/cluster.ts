@@ -162,14 +162,4 @@ export async function startWorkerProcess(name: string, options: WorkerProcessOpt
   return child;
 }
 
-/** A seeded generator (mulberry32), so a "random" kill schedule is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../../src/samples/sample-signals.js';
