@@ -19,11 +19,13 @@ import { EventStoreCore } from '../src/esdb-server/store.js';
  * - appends/s through the official client over loopback, 8 concurrent writers, 1 event per
  *   append and batches of 10, beside the storage core's own append rate and their ratio;
  * - persistent-subscription deliveries/s (ack per event);
+ * - readStream of a 3-event stream: sequential p50/p99 latency and 300 reads at once;
  * - RSS before/after a catch-up subscription to $all consumes BENCH_EVENTS events
  *   (default 200,000; BENCH_EVENTS=1000000 shows memory stays flat).
  * Run: node dist/bench/esdb-server.bench.js
  */
 const WRITERS = 8;
+const READS = 300;
 const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 3) * 1000;
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -110,6 +112,29 @@ export async function run(): Promise<void> {
       if (++delivered === psEvents) break;
     }
     console.log(`persistent deliveries/s (ack each, bufferSize 100): ${rate(delivered, Date.now() - psStarted)}`);
+
+    // readStream of a short stream: sequential latency, then READS reads at once
+    const short = `bench-read-${randomUUID()}`;
+    await client.appendToStream(short, [1, 2, 3].map((i) => jsonEvent({ type: 'R', data: { i } })));
+    const readShort = async (): Promise<void> => {
+      for await (const _event of client.readStream(short)) {
+        // drain
+      }
+    };
+    for (let i = 0; i < 200; i++) await readShort();
+    const latencies: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t0 = performance.now();
+      await readShort();
+      latencies.push(performance.now() - t0);
+    }
+    latencies.sort((a, b) => a - b);
+    const at = (p: number): string => (latencies[Math.floor(p * latencies.length)] ?? Number.NaN).toFixed(2);
+    const concurrentStarted = performance.now();
+    await Promise.all(Array.from({ length: READS }, () => readShort()));
+    console.log(
+      `readStream of 3 events: sequential p50 ${at(0.5)} ms, p99 ${at(0.99)} ms; ${READS} at once ${(performance.now() - concurrentStarted).toFixed(0)} ms`,
+    );
     await client.dispose();
     await server.close();
 

@@ -29,7 +29,7 @@ export const createFilter = (on: 'stream' | 'event_type', expression: FilterExpr
     return {
       on,
       describe: `${on} regex /${expression.regex}/`,
-      matches: (e) => regex.test(pick(e as { streamId: string; type: string })),
+      matches: (e) => regex.test(pick(e)),
     };
   }
   const prefixes = [...expression.prefixes];
@@ -37,7 +37,7 @@ export const createFilter = (on: 'stream' | 'event_type', expression: FilterExpr
     on,
     describe: `${on} prefixes [${prefixes.join(', ')}]`,
     matches: (e) => {
-      const value = pick(e as { streamId: string; type: string });
+      const value = pick(e);
       return prefixes.some((p) => value.startsWith(p));
     },
   };

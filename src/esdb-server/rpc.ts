@@ -168,6 +168,37 @@ export const parseUint64 = (text: string, field: string): bigint => {
   return value;
 };
 
+/** Messages a call may hand to HTTP/2 before earlier ones reached the socket. */
+const MAX_UNFLUSHED_MESSAGES = 64;
+
+/**
+ * A call that lets the messages written during one event-loop turn share socket writes.
+ *
+ * grpc-js's server streams are object-mode Writables: each message waits until the previous one
+ * was flushed to the socket, so a read of n events took n + 1 socket writes and as many
+ * event-loop turns on both sides, and a subscription sent one event per turn. Here a message is
+ * acknowledged to the stream as soon as HTTP/2 has it, while at most
+ * {@link MAX_UNFLUSHED_MESSAGES} are unflushed; HTTP/2 then writes the ones queued behind the
+ * first in one go (a read of any length: headers and first event, the rest, trailers). Beyond
+ * that limit the acknowledgement waits for the flush, so backpressure (`write()` returning
+ * false, then 'drain') still holds.
+ */
+export class CoalescingCall extends grpc.ServerInterceptingCall {
+  #unflushed = 0;
+
+  override sendMessage(message: unknown, callback: () => void): void {
+    this.#unflushed += 1;
+    const early = this.#unflushed <= MAX_UNFLUSHED_MESSAGES;
+    super.sendMessage(message, () => {
+      this.#unflushed -= 1;
+      if (!early) callback();
+    });
+    if (early) callback();
+  }
+}
+
+export const coalescingInterceptor: grpc.ServerInterceptor = (_method, call) => new CoalescingCall(call);
+
 /** Writes to a server stream, waiting for 'drain' when the transport pushes back. */
 export class ResponseWriter<T> {
   #closed = false;

@@ -1,7 +1,7 @@
 import grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from './clock.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
-import { tolerantService } from './rpc.js';
+import { coalescingInterceptor, tolerantService } from './rpc.js';
 import { PersistentSubscriptionsService } from './services/persistent.js';
 import { serverFeaturesImplementation } from './services/server-features.js';
 import { StreamsService } from './services/streams.js';
@@ -60,6 +60,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 17 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
+    // messages written in one event-loop turn share socket writes (see CoalescingCall)
+    interceptors: [coalescingInterceptor],
   });
   server.addService(tolerantService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition), streams.implementation());
   server.addService(

@@ -179,6 +179,34 @@ describe('embedded EventStoreDB server: persistent subscriptions', function () {
     await sub.unsubscribe();
   });
 
+  it('retries the messages of a consumer that leaves, then parks them after maxRetryCount', async function () {
+    const stream = freshStream();
+    await client.appendToStream(stream, [event(1), event(2)]);
+    await client.createPersistentSubscriptionToStream(stream, 'g', settings({ maxRetryCount: 1, messageTimeout: 60_000 }));
+    // Each consumer takes event 1 and leaves without acking it (a consumer that cannot decode it).
+    const retryCounts: number[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const sub = client.subscribeToPersistentSubscriptionToStream(stream, 'g', { bufferSize: 1 });
+      const [first] = await consume(sub, () => Promise.resolve(), () => true);
+      expect(numberOf(first!)).to.equal(1);
+      retryCounts.push(first!.retryCount);
+      await sub.unsubscribe();
+    }
+    expect(retryCounts).to.deep.equal([0, 1]);
+
+    const parkedStream = `$persistentsubscription-${stream}::g-parked`;
+    const parked = await eventually(async () => {
+      const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'g');
+      return info.stats.parkedMessageCount === 1n ? collect(client.readStream(parkedStream, { resolveLinkTos: true })) : undefined;
+    });
+    expect(parked.map((d) => numberOf(d as Delivery))).to.deep.equal([1]);
+
+    const next = client.subscribeToPersistentSubscriptionToStream(stream, 'g', { bufferSize: 1 });
+    const seen = await consume(next, (d) => next.ack(d), () => true);
+    expect(seen.map((d) => [numberOf(d), d.retryCount])).to.deep.equal([[2, 0]]);
+    await next.unsubscribe();
+  });
+
   describe('consumer strategies with several consumers', function () {
     async function twoConsumers(stream: string, strategy: 'RoundRobin' | 'DispatchToSingle') {
       await client.createPersistentSubscriptionToStream(stream, 'g', settings({ consumerStrategyName: strategy }));

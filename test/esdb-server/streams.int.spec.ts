@@ -221,10 +221,10 @@ describe('embedded EventStoreDB server: streams', function () {
       const fromPosition: Position = { commit: last.commit - 2n, prepare: last.prepare - 2n };
       const forwards = await collect(client.readAll({ direction: FORWARDS, fromPosition, maxCount: 3 }));
       expect(forwards.map((e) => e.event!.streamId)).to.deep.equal([stream, stream, stream]);
-      expect(forwards.map((e) => e.event!.position!.commit)).to.deep.equal([last.commit - 2n, last.commit - 1n, last.commit]);
+      expect(forwards.map((e) => e.event!.position.commit)).to.deep.equal([last.commit - 2n, last.commit - 1n, last.commit]);
       const fromStart = await collect(client.readAll({ fromPosition: START, maxCount: 5 }));
       expect(fromStart).to.have.length(5);
-      const positions = fromStart.map((e) => e.event!.position!.commit);
+      const positions = fromStart.map((e) => e.event!.position.commit);
       expect([...positions].sort((a, b) => (a < b ? -1 : 1))).to.deep.equal(positions);
     });
   });

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { binaryEvent, EventStoreDBClient } from '@eventstore/db-client';
 import { expect } from 'chai';
 
 import type {
@@ -213,6 +215,52 @@ describe(`${EsdbEventStore.name} persistent subscriptions (embedded server)`, ()
       ).to.deep.equal([written[1]?.id]);
     });
 
+    it('replays at most stopAt parked events each time, also after an earlier replay', async () => {
+      const prefix = `${freshStreamId('ps-stop-at-twice')}-`;
+      const group = `g-${prefix}`;
+      const target = allWithPrefix(prefix);
+      const written = events(3);
+      await store.append(`${prefix}s`, written, 'no_stream');
+      await store.ensureGroup(target, group, settings());
+
+      const { subscription, next } = subscribe(target, group);
+      for (let i = 0; i < 3; i++) await subscription.nack(await next(), 'park', 'needs a human');
+      await eventually(() => readParkedIds(target, group), (ids) => ids.length === 3);
+
+      const replayedIds: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        await store.replayParked(target, group, { stopAt: 1 });
+        const replayed = await next();
+        await subscription.ack(replayed);
+        replayedIds.push(replayed.event.id);
+        await eventually(() => readParkedIds(target, group), (ids) => ids.length === 2 - round);
+      }
+
+      expect(replayedIds).to.deep.equal([written[0]?.id, written[1]?.id]);
+      expect(await readParkedIds(target, group)).to.deep.equal([written[2]?.id]);
+    });
+
+    it('replays nothing with stopAt 0 or when nothing is parked', async () => {
+      const prefix = `${freshStreamId('ps-stop-at-zero')}-`;
+      const group = `g-${prefix}`;
+      const target = allWithPrefix(prefix);
+      const [parkedEvent, following] = [anEvent('Parked'), anEvent('Following')];
+      await store.append(`${prefix}s`, [parkedEvent], 'no_stream');
+      await store.ensureGroup(target, group, settings());
+      await store.replayParked(target, group, { stopAt: 1 });
+
+      const { subscription, next } = subscribe(target, group);
+      await subscription.nack(await next(), 'park', 'needs a human');
+      await eventually(() => readParkedIds(target, group), (ids) => ids.length === 1);
+      await store.replayParked(target, group, { stopAt: 0 });
+      await store.append(`${prefix}s`, [following], 0n);
+      const delivered = await next();
+      await subscription.ack(delivered);
+
+      expect(delivered.event.id).to.equal(following.id);
+      expect(await readParkedIds(target, group)).to.deep.equal([parkedEvent.id]);
+    });
+
     it("reads the parked events of a stream group from the stream's parked stream", async () => {
       const streamId = freshStreamId('ps-stream-park');
       const target: PersistentSubscriptionTarget = { kind: 'stream', streamId };
@@ -227,6 +275,53 @@ describe(`${EsdbEventStore.name} persistent subscriptions (embedded server)`, ()
       expect(await eventually(() => readParkedIds(target, group), (ids) => ids.length === 1)).to.deep.equal(
         written.map((e) => e.id),
       );
+    });
+
+    it('parks an undecodable event and keeps the subscription going', async () => {
+      const prefix = `${freshStreamId('ps-undecodable')}-`;
+      const group = `g-${prefix}`;
+      const target = allWithPrefix(prefix);
+      const raw = EventStoreDBClient.connectionString((await sharedEmbeddedServer()).connectionString);
+      const undecodable = randomUUID();
+      try {
+        await raw.appendToStream(`${prefix}s`, [
+          binaryEvent({ id: undecodable, type: 'Garbled', data: Buffer.from('not json', 'utf8') }),
+        ]);
+      } finally {
+        await raw.dispose();
+      }
+      const following = anEvent('Following');
+      await store.append(`${prefix}s`, [following], 0n);
+      await store.ensureGroup(target, group, settings());
+
+      const { subscription, next } = subscribe(target, group);
+      const delivered = await next();
+      await subscription.ack(delivered);
+
+      expect(delivered.event.id).to.equal(following.id);
+      const parkedStream = `$persistentsubscription-$all::${group}-parked`;
+      const parked = await eventually(
+        async () => {
+          const client = EventStoreDBClient.connectionString((await sharedEmbeddedServer()).connectionString);
+          try {
+            const links: { id: string; reason: string }[] = [];
+            for await (const resolved of client.readStream(parkedStream, { resolveLinkTos: true })) {
+              links.push({
+                id: resolved.event?.id ?? '',
+                reason: String((resolved.link?.metadata as { Reason?: unknown } | undefined)?.Reason ?? ''),
+              });
+            }
+            return links;
+          } catch {
+            return [];
+          } finally {
+            await client.dispose();
+          }
+        },
+        (links) => links.length > 0,
+      );
+      expect(parked.map((p) => p.id)).to.deep.equal([undecodable]);
+      expect(parked[0]?.reason).to.contain('undecodable:');
     });
 
     it('skips an event nacked with skip: it is neither redelivered nor parked', async () => {

@@ -149,11 +149,13 @@ export class SubscriptionGroup {
     if (index < 0) return;
     this.consumers.splice(index, 1);
     const lost = [...this.#inFlight.values()].filter((f) => f.consumer === consumer);
+    // Like a nack 'retry' (EventStoreDB's RetryMessage after a client leaves): retried while
+    // retryCount < maxRetryCount, then parked, so an event that ends every subscription it
+    // reaches cannot come back forever.
     for (const flight of lost) {
       this.#inFlight.delete(flight.message.ackId);
-      this.#retry.push({ ...flight.message, retryCount: flight.message.retryCount + 1 });
+      this.#retryOrPark(flight.message);
     }
-    this.#sortRetry();
     if (this.consumers.length === 0) this.#tryCheckpoint(true);
     this.pump();
   }

@@ -583,7 +583,7 @@ export class PersistentSubscriptionsService {
     });
   }
 
-  #nackAction(action: number): NackAction {
+  #nackAction(action: ReturnType<InstanceType<typeof persistentPb.ReadReq.Nack>['getAction']>): NackAction {
     const { Action } = persistentPb.ReadReq.Nack;
     switch (action) {
       case Action.UNKNOWN:
@@ -597,7 +597,7 @@ export class PersistentSubscriptionsService {
       case Action.STOP:
         return 'stop';
       default:
-        throw Exceptions.invalidArgument(`'${action}' is not a valid nack action`);
+        throw Exceptions.invalidArgument(`'${String(action)}' is not a valid nack action`);
     }
   }
 

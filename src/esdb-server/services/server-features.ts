@@ -22,9 +22,9 @@ const methodsOf = (service: ServiceDefinition, features: (method: string) => str
 
 export const supportedMethods = (): InstanceType<typeof serverFeaturesPb.SupportedMethods> =>
   new serverFeaturesPb.SupportedMethods().setEventStoreServerVersion(SERVER_VERSION).setMethodsList([
-    ...methodsOf(streamsGrpc.StreamsService as unknown as ServiceDefinition, (m) => (m === 'read' ? ['position', 'events'] : [])),
-    ...methodsOf(persistentGrpc.PersistentSubscriptionsService as unknown as ServiceDefinition, () => ['stream', 'all']),
-    ...methodsOf(serverFeaturesGrpc.ServerFeaturesService as unknown as ServiceDefinition, () => []),
+    ...methodsOf(streamsGrpc.StreamsService, (m) => (m === 'read' ? ['position', 'events'] : [])),
+    ...methodsOf(persistentGrpc.PersistentSubscriptionsService, () => ['stream', 'all']),
+    ...methodsOf(serverFeaturesGrpc.ServerFeaturesService, () => []),
   ]);
 
 export const serverFeaturesImplementation = (): grpc.UntypedServiceImplementation => {

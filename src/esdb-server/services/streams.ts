@@ -147,9 +147,12 @@ export class StreamsService {
       const uuidOption = options.getUuidOption();
       if (uuidOption === undefined) throw Exceptions.invalidArgument(' `uuidOption` is a required argument');
       const structured = uuidOption.getContentCase() === streamsPb.ReadReq.Options.UUIDOption.ContentCase.STRUCTURED;
+      const { ReadDirection } = streamsPb.ReadReq.Options;
       const direction = options.getReadDirection();
-      if (direction !== 0 && direction !== 1) throw Exceptions.invalidArgument(`'${direction}' is not a valid ReadDirection`);
-      const backwards = direction === 1;
+      if (direction !== ReadDirection.FORWARDS && direction !== ReadDirection.BACKWARDS) {
+        throw Exceptions.invalidArgument(`'${String(direction)}' is not a valid ReadDirection`);
+      }
+      const backwards = direction === ReadDirection.BACKWARDS;
       const { StreamOptionCase, CountOptionCase, FilterOptionCase } = streamsPb.ReadReq.Options;
       const streamCase = options.getStreamOptionCase();
       const countCase = options.getCountOptionCase();
@@ -775,7 +778,7 @@ export class StreamsService {
               .setPreparePosition(outcome.position.toString());
             (response as { setPosition(p: unknown): unknown }).setPosition(position);
           }
-          callback(null, response as DeleteResp & TombstoneResp);
+          callback(null, response);
           return;
         }
         default: {

@@ -59,6 +59,11 @@ export interface StorageEngine {
    * the writes of one event-loop turn with a single fsync (group commit).
    */
   transaction<T>(work: () => T): T;
+  /**
+   * Whether a commit costs a flush worth sharing (group commit): then writes wait for the end of
+   * the event-loop turn to commit together; otherwise each commits as soon as it is received.
+   */
+  readonly groupCommit: boolean;
 
   loadGroups(): GroupRecord[];
   saveGroup(record: GroupRecord): void;

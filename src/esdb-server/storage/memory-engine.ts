@@ -22,6 +22,8 @@ const groupKey = (source: string, group: string): string => `${source}\u0000${gr
 
 /** Keeps the whole log in process memory; for tests and `--memory`. */
 export class MemoryEngine implements StorageEngine {
+  /** Nothing to flush: a write commits at once. */
+  readonly groupCommit = false;
   readonly #log: StoredEvent[] = [];
   /** Stream id -> log indexes in revision order. */
   readonly #streams = new Map<string, number[]>();

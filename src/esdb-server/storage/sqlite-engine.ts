@@ -72,10 +72,15 @@ CREATE TABLE IF NOT EXISTS subscription_checkpoints (
 );
 `;
 
+/** Streams whose last revision is kept in memory before the cache starts over. */
+const LAST_REVISION_CACHE_LIMIT = 100_000;
+
 const COLUMNS = 'position, stream, revision, event_id, type, content_type, data, metadata, created';
 
 /** Durable engine: one SQLite file in WAL mode at `<dataDir>/opx-store.sqlite`. */
 export class SqliteEngine implements StorageEngine {
+  /** Each commit fsyncs the WAL (synchronous=FULL): writes of one event-loop turn share it. */
+  readonly groupCommit = true;
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
   readonly #lastPosition: Database.Statement;
@@ -87,6 +92,11 @@ export class SqliteEngine implements StorageEngine {
   readonly #findInStream: Database.Statement;
   readonly #appendTx: (events: readonly NewEvent[]) => StoredEvent[];
   #position: bigint;
+  /**
+   * Last revision per stream (undefined = no event), read on every append and stream read.
+   * Updated after each successful insert; cleared when a transaction rolls back.
+   */
+  readonly #lastRevisions = new Map<string, bigint | undefined>();
 
   constructor(dataDir: string, options: SqliteEngineOptions = {}) {
     mkdirSync(dataDir, { recursive: true });
@@ -137,8 +147,12 @@ export class SqliteEngine implements StorageEngine {
   }
 
   streamLastRevision(streamId: string): bigint | undefined {
+    if (this.#lastRevisions.has(streamId)) return this.#lastRevisions.get(streamId);
     const row = this.#streamLast.get(streamId) as { r: bigint | null };
-    return row.r ?? undefined;
+    const revision = row.r ?? undefined;
+    if (this.#lastRevisions.size >= LAST_REVISION_CACHE_LIMIT) this.#lastRevisions.clear();
+    this.#lastRevisions.set(streamId, revision);
+    return revision;
   }
 
   append(events: readonly NewEvent[]): StoredEvent[] {
@@ -146,12 +160,21 @@ export class SqliteEngine implements StorageEngine {
     try {
       stored = this.#appendTx(events);
     } catch (error) {
-      this.#position = (this.#lastPosition.get() as { p: bigint }).p;
+      this.#rolledBack();
       throw error;
     }
     const last = stored[stored.length - 1];
     if (last !== undefined) this.#position = last.position;
+    for (const event of stored) {
+      const known = this.#lastRevisions.get(event.streamId);
+      if (known === undefined || event.revision > known) this.#lastRevisions.set(event.streamId, event.revision);
+    }
     return stored;
+  }
+
+  #rolledBack(): void {
+    this.#position = (this.#lastPosition.get() as { p: bigint }).p;
+    this.#lastRevisions.clear();
   }
 
   readStreamForward(streamId: string, fromRevision: bigint, limit: number): StoredEvent[] {
@@ -179,7 +202,7 @@ export class SqliteEngine implements StorageEngine {
     try {
       return this.#db.transaction(work)();
     } catch (error) {
-      this.#position = (this.#lastPosition.get() as { p: bigint }).p;
+      this.#rolledBack();
       throw error;
     }
   }

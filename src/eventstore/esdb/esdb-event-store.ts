@@ -40,6 +40,7 @@ import type {
   StreamMetadata,
   SubscribeToAllOptions,
 } from '../event-store.js';
+import { InvalidInput } from '../../shared/errors.js';
 import { closableStream, type ClosableIterable } from './closable-stream.js';
 import { toDomainError, type FailureContext } from './esdb-errors.js';
 import { parkedStreamOf, toRecordedEvent } from './esdb-mapping.js';
@@ -251,10 +252,21 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
             await subscription.nack('park', 'link target not found', delivered);
             return undefined;
           }
-          const delivery: PersistentDelivery = {
-            event: toRecordedEvent(delivered),
-            retryCount: delivered.retryCount,
-          };
+          let event: RecordedEvent;
+          try {
+            event = toRecordedEvent(delivered);
+          } catch (error) {
+            // Not decodable (data or metadata is not a JSON object): no handler can ever take it,
+            // so park this delivery and keep the subscription going. Throwing here would end the
+            // subscription instead, and the server would redeliver the event to the next one.
+            await subscription
+              .nack('park', `undecodable: ${error instanceof Error ? error.message : String(error)}`, delivered)
+              .catch(() => {
+                // The call is going away: the server retries (then parks) what this consumer held.
+              });
+            return undefined;
+          }
+          const delivery: PersistentDelivery = { event, retryCount: delivered.retryCount };
           raw.set(delivery, delivered);
           return delivery;
         },
@@ -275,8 +287,23 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     group: string,
     options: { readonly stopAt?: number } = {},
   ): Promise<void> {
-    const replayOptions = options.stopAt === undefined ? {} : { stopAt: options.stopAt };
-    await this.call({ operation: `replayParked '${group}'`, ...streamOf(target) }, () =>
+    const context: FailureContext = { operation: `replayParked '${group}'`, ...streamOf(target) };
+    let replayOptions: { stopAt?: bigint } = {};
+    if (options.stopAt !== undefined) {
+      // The port's stopAt is a count; EventStoreDB's is the parked stream's revision to stop
+      // before (exclusive), read from revision 0 and then written as the stream's `$tb`. After
+      // an earlier replay has moved `$tb`, a small absolute stopAt would replay nothing and move
+      // `$tb` back. So: the first parked event still visible, plus the count.
+      const count = options.stopAt;
+      if (!Number.isSafeInteger(count) || count < 0) {
+        throw new InvalidInput(`replayParked '${group}'`, [`stopAt must be a non-negative integer, got ${count}`]);
+      }
+      if (count === 0) return;
+      const first = await this.firstParkedRevision(target, group, context);
+      if (first === undefined) return;
+      replayOptions = { stopAt: first + BigInt(count) };
+    }
+    await this.call(context, () =>
       target.kind === 'all'
         ? this.client.replayParkedMessagesToAll(group, replayOptions)
         : this.client.replayParkedMessagesToStream(target.streamId, group, replayOptions),
@@ -314,6 +341,27 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     }
   }
 
+  /** Revision of the oldest parked event not yet replayed (the parked stream honours `$tb`). */
+  private async firstParkedRevision(
+    target: PersistentSubscriptionTarget,
+    group: string,
+    context: FailureContext,
+  ): Promise<bigint | undefined> {
+    const streamId = parkedStreamOf(target, group);
+    try {
+      let first: bigint | undefined;
+      // Read to the end (one event at most) rather than breaking out: an abandoned read keeps
+      // its call open and `close()` would wait for it.
+      for await (const parked of this.client.readStream(streamId, { fromRevision: START, maxCount: 1 })) {
+        first ??= parked.event?.revision;
+      }
+      return first;
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw toDomainError(error, context);
+    }
+  }
+
   /** Commit position of the event at `revision` (-1 when the stream has none). */
   private async positionOf(streamId: string, revision: bigint): Promise<bigint> {
     if (revision < 0n) return -1n;
@@ -325,7 +373,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
 
   /** Keeps a subscription open until it finishes, so that `close()` can stop it. */
   private track<T>(open: (onFinished: () => void) => ClosableIterable<T>): ClosableIterable<T> {
-    let iterable: ClosableIterable<T> | undefined;
+    let iterable: ClosableIterable<T> | undefined = undefined;
     const onFinished = (): void => {
       if (iterable !== undefined) this.open.delete(iterable);
     };
