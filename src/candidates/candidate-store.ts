@@ -78,11 +78,23 @@ export function candidateCreated(candidate: Candidate): CandidateCreated {
 
 /**
  * CP-5: candidates live in their own stream, `candidate-<candidateId>`, created once at revision 0.
- * Loading folds the stream; nothing here caches, so a reader always sees the latest revision and
- * every write it guards with that revision is safe against concurrent writers.
+ *
+ * Reads: `get` always reads the stream (the orchestrator calls it first for every event it
+ * handles), `refresh` does too, and `load` may answer from the histories this process has read or
+ * written since (CP-6 and CP-7 call it right after `get`, and report their own appends through
+ * `appended`). A remembered history is always a prefix of the stream, never ahead of it, so it is
+ * safe to decide on: a write guarded by its revision fails with WrongExpectedVersion if the stream
+ * moved, and the writer then refreshes. What a remembered history lacks can only make a writer
+ * refuse, so CP-6 and CP-7 refresh before refusing for something absent. This saves two reads of
+ * three per handled event, which over EventStoreDB are round trips.
  */
 export class CandidateStore {
-  constructor(private readonly store: EventStore) {}
+  private readonly known = new Map<string, CandidateHistory>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly maxKnown = 4_096,
+  ) {}
 
   /**
    * Records a new candidate at `no_stream`. Recording the same candidate again is a no-op
@@ -94,19 +106,46 @@ export class CandidateStore {
     await this.store.append(candidateStreamId(candidate.candidateId), [event], 'no_stream');
   }
 
-  /** The candidate, as CP-5 recorded it; throws {@link CandidateNotFound}. */
+  /** The candidate, as CP-5 recorded it, read from its stream; throws {@link CandidateNotFound}. */
   async get(candidateId: string): Promise<Candidate> {
-    return (await this.load(candidateId)).candidate;
+    return (await this.refresh(candidateId)).candidate;
   }
 
-  /** The whole candidate stream, folded; throws {@link CandidateNotFound}. */
+  /** The candidate stream folded, possibly as remembered (see the class comment); throws {@link CandidateNotFound}. */
   async load(candidateId: string): Promise<CandidateHistory> {
+    return this.known.get(candidateId) ?? this.refresh(candidateId);
+  }
+
+  /** The candidate stream folded, read now; throws {@link CandidateNotFound}. */
+  async refresh(candidateId: string): Promise<CandidateHistory> {
     let history: Mutable<CandidateHistory> | undefined;
     for await (const recorded of this.store.readStream(candidateStreamId(candidateId))) {
       const event = candidateCodec.decode(recorded);
       history = evolve(history, event, recorded.id, recorded.revision);
     }
-    if (history === undefined) throw CandidateNotFound.withId(candidateId);
+    if (history === undefined) {
+      this.known.delete(candidateId);
+      throw CandidateNotFound.withId(candidateId);
+    }
+    return this.remember(history);
+  }
+
+  /** A writer appended `event` right after `history` (at `history.revision + 1`): remember the result. */
+  appended(history: CandidateHistory, event: CandidateStreamEvent, id: string): CandidateHistory {
+    const copy: Mutable<CandidateHistory> = {
+      ...history,
+      decisions: [...history.decisions],
+      manualRequests: [...history.manualRequests],
+      incidents: [...history.incidents],
+    };
+    return this.remember(evolve(copy, event, id, history.revision + 1n));
+  }
+
+  private remember(history: CandidateHistory): CandidateHistory {
+    const id = history.candidate.candidateId;
+    this.known.delete(id);
+    this.known.set(id, history);
+    if (this.known.size > this.maxKnown) this.known.delete(this.known.keys().next().value as string);
     return history;
   }
 }

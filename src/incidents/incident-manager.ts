@@ -52,7 +52,8 @@ export class IncidentManager {
   async createIncidentFromPromotion(decision: PromotionDecision, currentTime: string): Promise<CreatedIncident> {
     if (decision.decision !== 'PROMOTE') throw new PromotionBypass(`decision ${decision.decisionId} is ${decision.decision}, not PROMOTE`);
     this.authorityMatrix.assertAllowed(decision.authority, 'CREATE_INCIDENT');
-    const history = await this.candidates.load(decision.candidateId);
+    let history = await this.candidates.load(decision.candidateId);
+    if (!history.decisions.some((d) => d.decisionId === decision.decisionId)) history = await this.candidates.refresh(decision.candidateId);
     const recordedDecision = history.decisions.find((d) => d.decisionId === decision.decisionId);
     if (recordedDecision === undefined || recordedDecision.decision !== 'PROMOTE') {
       throw new PromotionBypass(`no recorded PROMOTE decision ${decision.decisionId} on candidate '${decision.candidateId}'`);
@@ -72,12 +73,13 @@ export class IncidentManager {
     let alreadyRecorded = existing !== undefined;
     if (!alreadyRecorded) {
       const metadata = { $correlationId: history.createdEventId, $causationId: recordedDecision.eventId, schemaVersion: 1, authority: recordedDecision.authority };
-      const event = candidateCodec.encodeTrusted({ type: 'IncidentCreated', data: incident, metadata }, createdEventId);
+      const created = { type: 'IncidentCreated', data: incident, metadata } as const;
       try {
-        await this.store.append(candidateStreamId(incident.candidateId), [event], history.revision);
+        await this.store.append(candidateStreamId(incident.candidateId), [candidateCodec.encodeTrusted(created, createdEventId)], history.revision);
+        this.candidates.appended(history, created, createdEventId);
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion)) throw error;
-        const reloaded = await this.candidates.load(incident.candidateId);
+        const reloaded = await this.candidates.refresh(incident.candidateId);
         if (!reloaded.incidents.some((i) => i.incidentId === incidentId)) throw error;
         alreadyRecorded = true;
       }

@@ -3,6 +3,7 @@ import { candidateCodec } from '../candidates/candidate-codec.js';
 import {
   CandidateCreatedSchema,
   ManualPromotionRequestedSchema,
+  CANDIDATE_OUTPUT_TYPES,
   type CandidateCreatedEvent,
   type ManualPromotionRequestedData,
 } from '../candidates/candidate-events.js';
@@ -68,13 +69,18 @@ async function orchestrateManualPromotion(valid: ManualPromotionRequestedData, c
 
 export type Handled = 'handled' | 'ignored';
 
+const OUTPUT_TYPES = new Set<string>(CANDIDATE_OUTPUT_TYPES);
+
 /**
  * Routes a recorded candidate-stream event: inputs go to their handler, the handlers' own outputs
  * are acknowledged without work, and anything unknown or malformed throws (so a subscription
  * retries it and finally parks it).
  */
 export async function handleCandidateStreamEvent(recorded: RecordedEvent, context: HandlerContext): Promise<Handled> {
-  const event = candidateCodec.decode(recorded); // validates data and metadata: fail-fast on malformed input
+  // The handlers' own outputs need no work, so no validation either; an input is validated
+  // (data and metadata) before anything runs: fail-fast on malformed input.
+  if (OUTPUT_TYPES.has(recorded.type)) return 'ignored';
+  const event = candidateCodec.decode(recorded);
   switch (event.type) {
     case 'CandidateCreated':
       await orchestrateCandidateCreated(event.data, context);

@@ -36,7 +36,7 @@ export async function requestManualPromotion(
     justification: command.justification,
   };
   authorityMatrix.assertAllowed(authority, 'MANUAL_PROMOTE');
-  const history = await candidates.load(command.candidateId);
+  const history = await candidates.refresh(command.candidateId);
   const refusal = manualPromotionRefusal(history);
   if (refusal !== undefined) throw new ManualPromotionRefused(command.candidateId, refusal);
   const decided = new Set(history.decisions.map((d) => d.authority.sessionId));

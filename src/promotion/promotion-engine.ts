@@ -70,7 +70,10 @@ export class PromotionEngine {
 
   async processPromotionRequest(request: PromotionRequest, currentTime: string): Promise<PromotionDecision> {
     const policy = this.policies.get(request.policyId, request.policyVersion);
-    const history = await this.candidates.load(request.candidateId);
+    let history = await this.candidates.load(request.candidateId);
+    if (request.authority.authorityType !== 'AUTO_ENGINE' && !history.manualRequests.some((r) => r.requestId === request.authority.sessionId)) {
+      history = await this.candidates.refresh(request.candidateId); // a remembered history may predate the request
+    }
     const { candidate } = history;
     if (candidate.policyId !== request.policyId || candidate.policyVersion !== request.policyVersion) {
       throw new PolicyMismatch(candidate.candidateId, `${request.policyId}@${request.policyVersion}`, `${candidate.policyId}@${candidate.policyVersion}`);
@@ -96,18 +99,16 @@ export class PromotionEngine {
     };
     const id = promotionDecidedEventId(decisionId);
     const causation = history.manualRequests.find((r) => r.requestId === request.authority.sessionId)?.eventId ?? history.createdEventId;
-    const event = candidateCodec.encodeTrusted(
-      { type: 'PromotionDecided', data, metadata: { $correlationId: history.createdEventId, $causationId: causation, schemaVersion: 1 } },
-      id,
-    );
+    const decided = { type: 'PromotionDecided', data, metadata: { $correlationId: history.createdEventId, $causationId: causation, schemaVersion: 1 } } as const;
     try {
-      await this.store.append(candidateStreamId(candidate.candidateId), [event], history.revision);
+      await this.store.append(candidateStreamId(candidate.candidateId), [candidateCodec.encodeTrusted(decided, id)], history.revision);
     } catch (error) {
       if (!(error instanceof WrongExpectedVersion)) throw error;
-      const winner = findDecision(await this.candidates.load(candidate.candidateId), decisionId);
+      const winner = findDecision(await this.candidates.refresh(candidate.candidateId), decisionId);
       if (winner === undefined) throw error;
       return winner;
     }
+    this.candidates.appended(history, decided, id);
     return { ...data, eventId: id, alreadyRecorded: false };
   }
 

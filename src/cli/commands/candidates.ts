@@ -70,7 +70,7 @@ export function statusOf(history: CandidateHistory): string {
 }
 
 async function show(ctx: CliContext, candidateId: string): Promise<ExitCode> {
-  const history = await (await ctx.services()).get(TOKENS.CandidateStore).load(candidateId);
+  const history = await (await ctx.services()).get(TOKENS.CandidateStore).refresh(candidateId);
   const { candidate } = history;
   const status = statusOf(history);
   const view = {

@@ -20,7 +20,7 @@ export function explainCommand(action: Action): Command {
 
 async function explain(ctx: CliContext, candidateId: string): Promise<ExitCode> {
   const container = await ctx.services();
-  const history = await container.get(TOKENS.CandidateStore).load(candidateId);
+  const history = await container.get(TOKENS.CandidateStore).refresh(candidateId);
   const incidents: Incident[] = [];
   for (const created of history.incidents) incidents.push(await container.get(TOKENS.IncidentManager).get(created.incidentId));
   const attempts = await container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
