@@ -308,7 +308,7 @@ describe(`${EsdbEventStore.name} persistent subscriptions (embedded server)`, ()
             for await (const resolved of client.readStream(parkedStream, { resolveLinkTos: true })) {
               links.push({
                 id: resolved.event?.id ?? '',
-                reason: String((resolved.link?.metadata as { Reason?: unknown } | undefined)?.Reason ?? ''),
+                reason: (resolved.link?.metadata as { Reason?: string } | undefined)?.Reason ?? '',
               });
             }
             return links;
