@@ -1,7 +1,7 @@
 /**
  * Replay-audit throughput over N recorded events (env BENCH_EVENTS, default 200,000; the issue's
  * target run is 1,000,000): events/s and peak RSS,
- *   (a) from an embedded data dir: the SQLite engine read in-process, no network;
+ *   (a) from an embedded data dir, as `opx replay --data DIR` reads it (EmbeddedReader, no gRPC);
  *   (b) through the official client: the embedded server over the same data dir, over gRPC.
  * Targets: (a) >= 150,000 events/s, (b) >= 50,000 events/s, peak RSS < 256 MB. Figures only.
  *
@@ -21,12 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/container/config.js';
 import { createOpxContainer } from '../src/container/modules.js';
 import { TOKENS } from '../src/container/tokens.js';
-import { systemClock, millisFromTicks } from '../src/esdb-server/clock.js';
+import { systemClock } from '../src/esdb-server/clock.js';
 import { startEmbeddedServer } from '../src/esdb-server/server.js';
 import { SqliteEngine } from '../src/esdb-server/storage/sqlite-engine.js';
-import type { StoredEvent } from '../src/esdb-server/storage/engine.js';
 import { EventStoreCore } from '../src/esdb-server/store.js';
-import type { EventStore, JsonObject, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../src/eventstore/event-store.js';
+import type { EventStore } from '../src/eventstore/event-store.js';
+import { EmbeddedReader } from '../src/eventstore/embedded/embedded-reader.js';
 import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
 import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';
 import type { HistoryLine } from '../src/replay/history-file.js';
@@ -83,80 +83,16 @@ function importIntoDataDir(dir: string, lines: readonly string[]): void {
   engine.close();
 }
 
-/** A read-only EventStore over the embedded engine, in-process: what "from an embedded data dir" reads. */
-class EmbeddedReader implements EventStore {
-  private readonly decoder = new TextDecoder();
-  constructor(private readonly core: EventStoreCore) {}
-
-  private toRecorded(e: StoredEvent): RecordedEvent {
-    return {
-      id: e.eventId,
-      type: e.type,
-      streamId: e.streamId,
-      revision: e.revision,
-      position: e.position,
-      data: JSON.parse(this.decoder.decode(e.data)) as JsonObject,
-      metadata: e.metadata.byteLength === 0 ? {} : (JSON.parse(this.decoder.decode(e.metadata)) as JsonObject),
-      created: new Date(millisFromTicks(e.created)),
-    };
-  }
-
-  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    let from = options.after === undefined ? 0n : options.after + 1n;
-    for (;;) {
-      const page = this.core.readAllForward(from, 1024);
-      for (const e of page) {
-        if (e.streamId.startsWith('$')) continue;
-        if (options.streamPrefixes !== undefined && !options.streamPrefixes.some((p) => e.streamId.startsWith(p))) continue;
-        yield this.toRecorded(e);
-      }
-      const last = page.at(-1);
-      if (page.length < 1024 || last === undefined) return;
-      from = last.position + 1n;
-    }
-  }
-
-  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    let from = options.fromRevision ?? 0n;
-    while (remaining > 0) {
-      const page = this.core.readStreamPage(streamId, 'forwards', from, Math.min(1024, remaining));
-      if (page.status !== 'ok') return;
-      for (const e of page.events) {
-        if (remaining-- <= 0) return;
-        yield this.toRecorded(e);
-      }
-      if (page.next === undefined || page.events.length === 0) return;
-      from = page.next;
-    }
-  }
-
-  append(): never {
-    throw new Error('read-only');
-  }
-  setStreamMetadata(): never {
-    throw new Error('read-only');
-  }
-  getStreamMetadata(): never {
-    throw new Error('read-only');
-  }
-  subscribeToAll(): never {
-    throw new Error('read-only');
-  }
-  async close(): Promise<void> {}
-}
-
 /** One measurement, in this process (spawned by {@link run}). */
 async function measure(mode: Measurement['mode'], dir: string): Promise<Measurement> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
-  let engine: SqliteEngine | undefined;
   let close: () => Promise<void>;
   let store: EventStore;
   if (mode === 'embedded-data-dir') {
-    engine = new SqliteEngine(dir);
-    store = new EmbeddedReader(new EventStoreCore(engine, systemClock));
-    close = async () => engine?.close();
+    const reader = EmbeddedReader.open(dir); // what `opx replay --data DIR` reads with
+    store = reader;
+    close = () => reader.close();
   } else {
     const server = await startEmbeddedServer({ dataDir: dir });
     const client = EsdbEventStore.fromConnectionString(server.connectionString);

@@ -10,7 +10,7 @@ import type { EventStore } from '../eventstore/event-store.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { InvalidInput, OpxError } from '../shared/errors.js';
 import { Output, type CliIo } from './output.js';
-import { openStore, selectStore, type OpenedStore, type StoreOptions } from './store-selection.js';
+import { openHistory, openStore, selectStore, type OpenedStore, type StoreOptions } from './store-selection.js';
 
 /** The global options every command inherits. */
 export interface GlobalOptions extends StoreOptions {
@@ -56,6 +56,12 @@ export class CliContext {
 
   async store(): Promise<EventStore> {
     this.opened ??= await openStore(selectStore(this.options), `opx ${this.commandName}`);
+    return this.opened.store;
+  }
+
+  /** The selected store for a long read of history (see openHistory); not to be mixed with {@link store}. */
+  async history(): Promise<EventStore> {
+    this.opened ??= await openHistory(selectStore(this.options), `opx ${this.commandName}`);
     return this.opened.store;
   }
 

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 
 import { startEmbeddedServer, type EmbeddedServer } from '../esdb-server/server.js';
 import type { EventStore } from '../eventstore/event-store.js';
+import { EmbeddedReader } from '../eventstore/embedded/embedded-reader.js';
 import { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { StoreUnavailable } from '../shared/errors.js';
@@ -193,5 +194,29 @@ async function probe(store: EsdbEventStore, description: string): Promise<void> 
     throw error;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Opens the selected store for a long read of history (the replay audit, what-if): a data dir is
+ * read in this process straight from its storage, without the server and gRPC in between; any
+ * other store is opened as usual.
+ */
+export async function openHistory(selection: StoreSelection, purpose: string): Promise<OpenedStore> {
+  if (selection.kind !== 'data') return openStore(selection, purpose);
+  const release = lockDataDir(selection.dir, purpose);
+  try {
+    const reader = EmbeddedReader.open(selection.dir);
+    return {
+      store: reader,
+      description: `${describeSelection(selection)} (read in-process)`,
+      close: async () => {
+        await reader.close();
+        release();
+      },
+    };
+  } catch (error) {
+    release();
+    throw new StoreUnavailable(`cannot open the embedded store at ${resolve(selection.dir)}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -35,7 +35,7 @@ function positiveInt(value: string, flag: string): number {
 }
 
 async function audit(ctx: CliContext, reportFile: string | undefined, maxOpenStreams: number | undefined): Promise<ExitCode> {
-  const store = await ctx.store();
+  const store = await ctx.history();
   const progress = ctx.output.progress('replaying');
   let report: ReplayReport;
   try {
@@ -79,7 +79,7 @@ async function whatIfReplay(ctx: CliContext, spec: string, reportFile: string | 
   const match = /^([^@\s]+)@([^@\s]+)$/.exec(spec);
   if (match === null) throw new CliUsageError(`--policy must be ID@VERSION (e.g. standard-promotion@1.1.0), got '${spec}'`);
   const policy = ctx.config.policies.get(match[1] as string, match[2] as string);
-  const store = await ctx.store();
+  const store = await ctx.history();
   const progress = ctx.output.progress('re-deciding');
   const report = await whatIf(store, policy, { onProgress: (n) => progress.update(n) }).finally(() => progress.stop());
   if (reportFile !== undefined) writeReport(reportFile, report);

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { expect } from 'chai';
+
+import { startEmbeddedServer } from '../../src/esdb-server/server.js';
+import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.js';
+import { EmbeddedReader } from '../../src/eventstore/embedded/embedded-reader.js';
+import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
+import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
+import { importHistory } from '../../src/replay/history-file.js';
+import { goldenHistoryLines } from '../support/golden.js';
+
+const collect = async (events: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> => {
+  const out: RecordedEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+};
+const comparable = (events: readonly RecordedEvent[]) => events.map(({ id, type, streamId, revision, data, metadata }) => ({ id, type, streamId, revision, data, metadata }));
+
+describe(EmbeddedReader.name, () => {
+  const lines = goldenHistoryLines();
+  let dir: string;
+  let reader: EmbeddedReader;
+  let memory: EventStore;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'opx-embedded-reader-'));
+    const server = await startEmbeddedServer({ dataDir: dir });
+    const client = EsdbEventStore.fromConnectionString(server.connectionString);
+    await importHistory(client, lines);
+    await client.setStreamMetadata('orchestration-x', { maxAge: 60, maxCount: 3 });
+    await client.close();
+    await server.close();
+    reader = EmbeddedReader.open(dir);
+    memory = new InMemoryEventStore();
+    await importHistory(memory, lines);
+  });
+
+  after(async () => {
+    await reader.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads $all in global order, as written through the server, without system streams', async () => {
+    const all = await collect(reader.readAll());
+    expect(comparable(all)).to.deep.equal(comparable(await collect(memory.readAll())));
+    expect(all.every((e, i) => i === 0 || e.position > (all[i - 1] as RecordedEvent).position)).to.equal(true);
+  });
+
+  it('filters $all by stream prefix, after a position, up to maxCount', async () => {
+    const all = await collect(reader.readAll({ streamPrefixes: ['incident-'] }));
+    expect(all.length).to.be.greaterThan(0);
+    expect(all.every((e) => e.streamId.startsWith('incident-'))).to.equal(true);
+    const after = await collect(reader.readAll({ after: (all[0] as RecordedEvent).position, streamPrefixes: ['incident-'], maxCount: 2 }));
+    expect(after.map((e) => e.id)).to.deep.equal(all.slice(1, 3).map((e) => e.id));
+  });
+
+  it('reads a stream forwards and backwards, from a revision, and nothing for an unknown stream', async () => {
+    const streamId = (JSON.parse(lines.find((l) => l.includes('"IncidentCreated"')) as string) as { streamId: string }).streamId;
+    const forwards = await collect(reader.readStream(streamId));
+    expect(comparable(forwards)).to.deep.equal(comparable(await collect(memory.readStream(streamId))));
+    const backwards = await collect(reader.readStream(streamId, { direction: 'backwards', maxCount: 2 }));
+    expect(backwards.map((e) => e.revision)).to.deep.equal([forwards.length - 1, forwards.length - 2].map(BigInt));
+    expect((await collect(reader.readStream(streamId, { fromRevision: 1n }))).map((e) => e.revision)[0]).to.equal(1n);
+    expect(await collect(reader.readStream('candidate-nobody'))).to.deep.equal([]);
+  });
+
+  it('reports stream metadata and refuses to write', async () => {
+    expect(await reader.getStreamMetadata('orchestration-x')).to.deep.equal({ maxAge: 60, maxCount: 3 });
+    expect(() => reader.append()).to.throw(/read-only/);
+  });
+});
