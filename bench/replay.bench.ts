@@ -13,6 +13,7 @@
 import 'reflect-metadata';
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,9 +32,10 @@ import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
 import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';
 import type { HistoryLine } from '../src/replay/history-file.js';
 import { exportHistory } from '../src/replay/history-file.js';
-import { ReplayAudit } from '../src/replay/replay-audit.js';
+import { DEFAULT_REPLAY_CONCURRENCY, ReplayAudit } from '../src/replay/replay-audit.js';
 import { runScenario } from '../src/runtime/scenario.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
+import { GOLDEN_HISTORY_PATH } from '../test/support/golden.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = fileURLToPath(new URL('../../bench-results/', import.meta.url));
@@ -53,7 +55,10 @@ const EVENTS_PER_GROUP = 3.15;
 
 async function historyLines(events: number): Promise<string[]> {
   mkdirSync(RESULTS, { recursive: true });
-  const cache = join(RESULTS, `replay-history-${events}.jsonl`);
+  // Keyed by the golden history's hash: it changes whenever what the handlers record changes, and
+  // a history recorded by older code would (rightly) replay DIVERGENT.
+  const version = createHash('sha256').update(readFileSync(GOLDEN_HISTORY_PATH)).digest('hex').slice(0, 12);
+  const cache = join(RESULTS, `replay-history-${events}-${version}.jsonl`);
   if (existsSync(cache)) return readFileSync(cache, 'utf8').split('\n').filter((l) => l !== '');
   const t0 = performance.now();
   const container = createOpxContainer();
@@ -103,7 +108,7 @@ async function measure(mode: Measurement['mode'], dir: string): Promise<Measurem
     };
   }
   const t0 = performance.now();
-  const report = await new ReplayAudit(loadConfig()).run(store);
+  const report = await new ReplayAudit(loadConfig()).run(store, { concurrency: Number(process.env['BENCH_REPLAY_CONCURRENCY'] ?? DEFAULT_REPLAY_CONCURRENCY) });
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);

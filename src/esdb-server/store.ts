@@ -85,6 +85,7 @@ const EMPTY = new Uint8Array(0);
 /** The longest a group commit waits for more writes to join it. */
 const MAX_COMMIT_HOLD_MS = 2;
 const METADATA_CACHE_LIMIT = 10_000;
+const NO_METADATA: { view: StreamMetadataView; json: Record<string, unknown> } = Object.freeze({ view: Object.freeze({}), json: Object.freeze({}) });
 
 const parseMetadata = (data: Uint8Array): { view: StreamMetadataView; json: Record<string, unknown> } => {
   let json: Record<string, unknown> = {};
@@ -235,11 +236,18 @@ export class CommitQueue {
 export class EventStoreCore {
   readonly #listeners = new Set<() => void>();
   readonly #metadata = new Map<string, { view: StreamMetadataView; json: Record<string, unknown> }>();
+  /**
+   * Streams that have a metastream. Most streams have none, and without this set every stream
+   * read would query the metastream (the cache cannot hold a history's worth of streams).
+   */
+  readonly #withMetadata: Set<string>;
 
   constructor(
     readonly engine: StorageEngine,
     readonly clock: Clock,
-  ) {}
+  ) {
+    this.#withMetadata = new Set(engine.streamIdsWithPrefix('$$').map(originalStreamOf));
+  }
 
   lastPosition(): bigint {
     return this.engine.lastPosition();
@@ -260,6 +268,7 @@ export class EventStoreCore {
   }
 
   #metadataEntry(streamId: string): { view: StreamMetadataView; json: Record<string, unknown> } {
+    if (!this.#withMetadata.has(streamId)) return NO_METADATA;
     const cached = this.#metadata.get(streamId);
     if (cached !== undefined) return cached;
     const [last] = this.engine.readStreamBackward(metastreamOf(streamId), DELETED_STREAM - 1n, 1);
@@ -403,7 +412,11 @@ export class EventStoreCore {
 
   #commit(rows: readonly NewEvent[]): StoredEvent[] {
     const stored = this.engine.append(rows);
-    for (const row of rows) if (isMetastream(row.streamId)) this.#metadata.delete(originalStreamOf(row.streamId));
+    for (const row of rows) {
+      if (!isMetastream(row.streamId)) continue;
+      this.#metadata.delete(originalStreamOf(row.streamId));
+      this.#withMetadata.add(originalStreamOf(row.streamId));
+    }
     for (const listener of [...this.#listeners]) listener();
     return stored;
   }

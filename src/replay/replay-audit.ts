@@ -1,4 +1,4 @@
-import { CANDIDATE_INPUT_TYPES, CANDIDATE_STREAM_PREFIX, candidateStreamId } from '../candidates/candidate-events.js';
+import { CANDIDATE_INPUT_TYPES, CANDIDATE_STREAM_PREFIX } from '../candidates/candidate-events.js';
 import { CandidateStore } from '../candidates/candidate-store.js';
 import type { OpxConfig } from '../container/config.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.js';
@@ -36,10 +36,13 @@ export interface PolicyDrift {
 
 export interface ReplayReport {
   readonly verdict: 'IDENTICAL' | 'DIVERGENT';
+  /** Events of candidate and incident streams in history. */
   readonly eventsRead: number;
   /** Handler outputs re-derived and compared byte for byte. */
   readonly eventsCompared: number;
   readonly inputsReplayed: number;
+  /** Inputs that were the last event of their stream when read: not handled yet, so not replayed. */
+  readonly inputsPending: number;
   readonly streamsChecked: number;
   readonly identicalStreams: number;
   readonly divergentStreams: number;
@@ -50,19 +53,13 @@ export interface ReplayReport {
 }
 
 export interface ReplayOptions {
-  /** Streams kept re-derived in memory at once; older ones are dropped and rebuilt on demand. */
-  readonly maxOpenStreams?: number;
+  /** Candidate streams audited at once (reads overlap; memory is a few streams per unit). */
+  readonly concurrency?: number;
   readonly onProgress?: (eventsRead: number) => void;
 }
 
 export const MAX_REPORTED_DIVERGENCES = 100;
-
-/**
- * Candidate streams the audit keeps re-derived at once. A candidate stream is a few events, so
- * this bounds the audit's working set to some tens of MB whatever the history's length; history
- * written by workers keeps a candidate's outputs close to its input, so re-derivations are rare.
- */
-export const DEFAULT_MAX_OPEN_STREAMS = 20_000;
+export const DEFAULT_REPLAY_CONCURRENCY = 16;
 
 const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 
@@ -70,54 +67,119 @@ const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttempts: async () => [] } as unknown as OrchestrationStore;
 
 /**
- * The replay audit: reads recorded candidate and incident streams in global order, feeds every
- * recorded input (CandidateCreated, ManualPromotionRequested) through the same handlers, CP-6 and
- * CP-7 into a scratch store, and compares every output the handlers write with the recorded one:
- * type, id, data and metadata must have identical RFC 8785 canonical bytes (decided structurally,
- * see sameCanonicalJson; serialized only to report a divergence). Revision, position and
- * `created` are server-assigned and not compared.
+ * The replay audit. It scans the candidate and incident streams in global order and audits each
+ * candidate stream when its first event passes: the whole recorded stream is read, every input in
+ * it (CandidateCreated, ManualPromotionRequested) is fed, in order, through the same handlers,
+ * CP-6 and CP-7 into a scratch store, and every output those write, on the candidate stream and on
+ * the incident streams it opens, is compared with the recorded one: type, id, data and metadata
+ * must have identical RFC 8785 canonical bytes (decided structurally, see sameCanonicalJson;
+ * serialized only to report a divergence). Revision, position and `created` are server-assigned
+ * and not compared. Every recorded IncidentOpened must also have been opened by its candidate's
+ * replay (no incident without a promotion), and every human transition must decode.
  *
- * Memory stays bounded however long the history, whatever its interleaving: the scratch store
- * keeps at most `maxOpenStreams` candidate streams (least recently used first out). A stream
- * dropped from it is rebuilt from its recorded prefix when history needs it again: for a later
- * input (a manual promotion weeks later) the prefix is replayed as recorded, which is safe because
- * each of its events was an input or an output already compared; for a recorded output whose
- * replayed counterpart was dropped, the stream's last input before it is re-run in a throwaway
- * store. Of a dropped stream only a counter of replayed outputs not yet seen in history is kept,
- * so an output the replay made and history lacks is still reported.
+ * Memory is flat whatever the history's length or interleaving: a unit of work is one candidate
+ * stream, at most `concurrency` are in flight (so reads over the network overlap), and results
+ * are reported in history order whatever order they finish in. An input that is the last event of
+ * its stream when read has not been handled yet (a live system): it is counted as pending.
  */
 export class ReplayAudit {
   constructor(private readonly config: OpxConfig) {}
 
   async run(source: EventStore, options: ReplayOptions = {}): Promise<ReplayReport> {
-    const run = new ReplayRun(source, (store) => this.handlerContext(store), options.maxOpenStreams ?? DEFAULT_MAX_OPEN_STREAMS);
-    const drift = new Map<string, PolicyDrift & { decisions: number }>();
+    const tally = new Tally(this.config);
+    const pipeline = new OrderedPipeline<StreamAudit>(options.concurrency ?? DEFAULT_REPLAY_CONCURRENCY, (audit) => tally.add(audit));
     for await (const recorded of source.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX, INCIDENT_STREAM_PREFIX] })) {
-      run.eventsRead++;
-      if (options.onProgress !== undefined && run.eventsRead % 10_000 === 0) options.onProgress(run.eventsRead);
-      if (recorded.revision === 0n) run.streamsChecked++;
+      tally.eventsRead++;
+      if (options.onProgress !== undefined && tally.eventsRead % 10_000 === 0) options.onProgress(tally.eventsRead);
+      if (recorded.revision === 0n) tally.streamsChecked++;
       if (recorded.streamId.startsWith(CANDIDATE_STREAM_PREFIX)) {
-        if (INPUTS.has(recorded.type)) await run.input(recorded);
-        else {
-          if (recorded.type === 'PromotionDecided') this.checkDrift(recorded, drift);
-          await run.candidateOutput(recorded);
-        }
-      } else if (recorded.type === 'IncidentOpened') await run.incidentOpened(recorded);
-      else run.humanTransition(recorded);
+        if (recorded.revision === 0n) await pipeline.push(() => this.auditCandidate(source, recorded.streamId));
+      } else if (recorded.type === 'IncidentOpened') {
+        const audit = this.auditIncidentOrigin(recorded);
+        await pipeline.push(async () => audit);
+      } else {
+        const audit = this.auditHumanTransition(recorded);
+        await pipeline.push(async () => audit);
+      }
     }
-    run.finish();
-    return {
-      verdict: run.divergenceCount === 0 ? 'IDENTICAL' : 'DIVERGENT',
-      eventsRead: run.eventsRead,
-      eventsCompared: run.eventsCompared,
-      inputsReplayed: run.inputsReplayed,
-      streamsChecked: run.streamsChecked,
-      identicalStreams: run.streamsChecked - run.divergentStreams.size,
-      divergentStreams: run.divergentStreams.size,
-      divergenceCount: run.divergenceCount,
-      divergences: run.divergences,
-      policyDrift: [...drift.values()],
-    };
+    await pipeline.drain();
+    return tally.report();
+  }
+
+  /** Replays one candidate stream's inputs and compares every output they produce. */
+  private async auditCandidate(source: EventStore, streamId: string): Promise<StreamAudit> {
+    const audit = new StreamAudit();
+    try {
+      const recorded = await collect(source.readStream(streamId));
+      const scratch = new InMemoryEventStore(() => new Date(0), { globalLog: false });
+      const context = this.handlerContext(scratch);
+      const replayed = (): readonly RecordedEvent[] => scratch.snapshot(streamId);
+      let complete = true;
+      for (const [index, event] of recorded.entries()) {
+        if (!INPUTS.has(event.type)) {
+          if (event.type === 'PromotionDecided') audit.decisions.push(event);
+          audit.compare(event, replayed()[index]);
+          continue;
+        }
+        if (index === recorded.length - 1) {
+          audit.inputsPending++;
+          complete = false;
+          break;
+        }
+        audit.inputsReplayed++;
+        if (replayed().length !== index) {
+          audit.diverge({ streamId, revision: String(index), kind: 'handler-error', message: `cannot replay ${event.type}: the replayed stream has ${replayed().length} events before it, history ${index}` });
+          complete = false;
+          break;
+        }
+        try {
+          await scratch.append(streamId, [event], index === 0 ? 'no_stream' : BigInt(index - 1));
+          await handleCandidateStreamEvent(replayed()[index] as RecordedEvent, context);
+        } catch (error) {
+          audit.diverge({ streamId, revision: String(index), kind: 'handler-error', message: `replaying ${event.type} failed: ${(error as Error).message}` });
+          complete = false;
+          break;
+        }
+      }
+      if (complete) {
+        for (const extra of replayed().slice(recorded.length)) {
+          audit.diverge({ streamId, revision: extra.revision.toString(), kind: 'not-recorded', message: `the replay produced ${extra.type}, which history does not have` });
+        }
+      }
+      for (const incidentStream of scratch.streamIds()) {
+        if (incidentStream === streamId) continue;
+        audit.incidentsOpened.push(incidentStream);
+        const [opened] = await collect(source.readStream(incidentStream, { maxCount: 1 }));
+        const produced = scratch.snapshot(incidentStream)[0] as RecordedEvent;
+        if (opened === undefined) audit.diverge({ streamId: incidentStream, revision: '0', kind: 'not-recorded', message: `the replay opened ${incidentStream}, which history does not have` });
+        else audit.compare(opened, produced);
+      }
+    } catch (error) {
+      audit.diverge({ streamId, revision: '?', kind: 'handler-error', message: `auditing ${streamId} failed: ${(error as Error).message}` });
+    }
+    return audit;
+  }
+
+  /**
+   * A recorded IncidentOpened must have been opened by its candidate's replay (INV-P2.3.2, no
+   * incident without a promotion). The candidate's unit comes first in history order, so the tally
+   * knows by then which incident streams the replay opened.
+   */
+  private auditIncidentOrigin(opened: RecordedEvent): StreamAudit {
+    const audit = new StreamAudit();
+    audit.incidentSeen = opened.streamId;
+    return audit;
+  }
+
+  /** Human lifecycle transitions are inputs with no handler to replay: they must still decode. */
+  private auditHumanTransition(recorded: RecordedEvent): StreamAudit {
+    const audit = new StreamAudit();
+    try {
+      incidentCodec.decode(recorded);
+    } catch (error) {
+      audit.diverge({ streamId: recorded.streamId, revision: recorded.revision.toString(), kind: 'undecodable', message: (error as Error).message });
+    }
+    return audit;
   }
 
   /** The same handlers, CP-6 and CP-7 as production, wired to a scratch store. */
@@ -135,115 +197,21 @@ export class ReplayAudit {
     );
     return { orchestrator, logger: silentLogger };
   }
-
-  private checkDrift(recorded: RecordedEvent, drift: Map<string, PolicyDrift & { decisions: number }>): void {
-    const data = recorded.data as { policyId?: unknown; policyVersion?: unknown; policyHash?: unknown; candidateId?: unknown };
-    if (typeof data.policyId !== 'string' || typeof data.policyVersion !== 'string' || typeof data.policyHash !== 'string') return;
-    const current = this.config.policies.find(data.policyId, data.policyVersion);
-    if (current !== undefined && current.hash === data.policyHash) return;
-    const key = `${data.policyId}@${data.policyVersion}#${data.policyHash}`;
-    const existing = drift.get(key);
-    if (existing !== undefined) existing.decisions++;
-    else
-      drift.set(key, {
-        policy: `${data.policyId}@${data.policyVersion}`,
-        recordedHash: data.policyHash,
-        currentHash: current?.hash ?? null,
-        firstCandidateId: String(data.candidateId),
-        decisions: 1,
-      });
-  }
 }
 
-/** One audit's state: the scratch store, its window of open streams, and the tallies. */
-class ReplayRun {
-  eventsRead = 0;
+/** What auditing one unit found: counts, divergences, and the decisions to check for drift. */
+class StreamAudit {
   eventsCompared = 0;
   inputsReplayed = 0;
-  streamsChecked = 0;
-  divergenceCount = 0;
+  inputsPending = 0;
   readonly divergences: Divergence[] = [];
-  readonly divergentStreams = new Set<string>();
+  readonly decisions: RecordedEvent[] = [];
+  /** Incident streams the replay of this candidate opened. */
+  readonly incidentsOpened: string[] = [];
+  /** A recorded IncidentOpened on this stream passed in history. */
+  incidentSeen: string | undefined;
 
-  private readonly scratch = new InMemoryEventStore(() => new Date(0), { globalLog: false });
-  private readonly context: HandlerContext;
-  /** Open candidate streams in least-recently-used order -> recorded events of it seen so far. */
-  private readonly open = new Map<string, number>();
-  /** Dropped streams -> replayed outputs history has not shown yet. */
-  private readonly unconfirmed = new Map<string, number>();
-
-  constructor(
-    private readonly source: EventStore,
-    private readonly contextFor: (store: EventStore) => HandlerContext,
-    private readonly maxOpen: number,
-  ) {
-    this.context = contextFor(this.scratch);
-  }
-
-  async input(recorded: RecordedEvent): Promise<void> {
-    this.inputsReplayed++;
-    const { streamId, revision } = recorded;
-    try {
-      await this.holdRecordedPrefix(streamId, revision);
-      await this.scratch.append(streamId, [recorded], revision === 0n ? 'no_stream' : revision - 1n);
-      await handleCandidateStreamEvent(this.scratchAt(streamId, revision) as RecordedEvent, this.context);
-    } catch (error) {
-      this.diverge({ streamId, revision: revision.toString(), kind: 'handler-error', message: `replaying ${recorded.type} failed: ${(error as Error).message}` });
-    }
-    this.touch(streamId, Number(revision) + 1);
-  }
-
-  async candidateOutput(recorded: RecordedEvent): Promise<void> {
-    const { streamId, revision } = recorded;
-    this.confirm(streamId);
-    let replayed = this.scratchAt(streamId, revision);
-    if (replayed === undefined && !this.open.has(streamId)) {
-      const stream = await this.reproduce(streamId, revision);
-      this.scratch.forget(streamId);
-      if (stream.length > 0) await this.scratch.append(streamId, stream, 'no_stream');
-      replayed = stream[Number(revision)];
-    }
-    this.compare(recorded, replayed);
-    this.touch(streamId, Number(revision) + 1);
-  }
-
-  /** IncidentOpened is CP-7's second write: compared with the scratch incident stream, then dropped. */
-  async incidentOpened(recorded: RecordedEvent): Promise<void> {
-    const { streamId } = recorded;
-    let replayed = this.scratchAt(streamId, 0n);
-    if (replayed === undefined) {
-      const candidateId = (recorded.data as { candidateId?: unknown }).candidateId;
-      const created = typeof candidateId === 'string' ? await this.findIncidentCreated(candidateStreamId(candidateId), (recorded.data as { incidentId?: unknown }).incidentId) : undefined;
-      if (created !== undefined) replayed = (await this.reproduce(created.streamId, created.revision, streamId))[0];
-    }
-    this.compare(recorded, replayed);
-    this.scratch.forget(streamId);
-  }
-
-  /** Human lifecycle transitions are inputs with no handler to replay: they must still decode. */
-  humanTransition(recorded: RecordedEvent): void {
-    try {
-      incidentCodec.decode(recorded);
-    } catch (error) {
-      this.diverge({ streamId: recorded.streamId, revision: recorded.revision.toString(), kind: 'undecodable', message: (error as Error).message });
-    }
-  }
-
-  /** Whatever the replay produced that history never showed is a divergence. */
-  finish(): void {
-    for (const [streamId, seen] of this.open) this.dropped(streamId, seen);
-    for (const [streamId, count] of this.unconfirmed) {
-      this.diverge({ streamId, revision: '?', kind: 'not-recorded', message: `the replay produced ${count} event(s) on this stream that history does not have` });
-    }
-    for (const streamId of this.scratch.streamIds()) {
-      if (this.open.has(streamId)) continue;
-      for (const extra of this.scratch.snapshot(streamId)) {
-        this.diverge({ streamId, revision: extra.revision.toString(), kind: 'not-recorded', message: `the replay produced ${extra.type}, which history does not have` });
-      }
-    }
-  }
-
-  private compare(recorded: RecordedEvent, replayed: RecordedEvent | undefined): void {
+  compare(recorded: RecordedEvent, replayed: RecordedEvent | undefined): void {
     this.eventsCompared++;
     const at = { streamId: recorded.streamId, revision: recorded.revision.toString() };
     if (replayed === undefined) {
@@ -254,72 +222,101 @@ class ReplayRun {
     }
   }
 
-  /** Makes the scratch stream hold exactly the recorded events before `revision`. */
-  private async holdRecordedPrefix(streamId: string, revision: bigint): Promise<void> {
-    if (revision === 0n || this.scratch.snapshot(streamId).length > 0) return;
-    const prefix = await collect(this.source.readStream(streamId, { fromRevision: 0n, maxCount: Number(revision) }));
-    if (prefix.length > 0) await this.scratch.append(streamId, prefix, 'no_stream');
+  diverge(divergence: Divergence): void {
+    this.divergences.push(divergence);
   }
+}
 
+/** The audit's totals, folded from the units in history order. */
+class Tally {
+  eventsRead = 0;
+  streamsChecked = 0;
+  private eventsCompared = 0;
+  private inputsReplayed = 0;
+  private inputsPending = 0;
+  private divergenceCount = 0;
+  private readonly divergences: Divergence[] = [];
+  private readonly divergentStreams = new Set<string>();
+  private readonly drift = new Map<string, { -readonly [K in keyof PolicyDrift]: PolicyDrift[K] }>();
   /**
-   * Re-derives a dropped stream up to `revision` in a throwaway store: the recorded events before
-   * the last input at or before `revision`, then that input through the handler. Returns the
-   * re-derived events of `streamOfInterest` (the candidate stream itself by default).
+   * Incident streams replays opened whose recorded IncidentOpened has not passed yet: ids only,
+   * held from a candidate's first event to its incident's, so bounded by what is in flight.
    */
-  private async reproduce(streamId: string, revision: bigint, streamOfInterest: string = streamId): Promise<readonly RecordedEvent[]> {
-    const recorded = await collect(this.source.readStream(streamId, { fromRevision: 0n, maxCount: Number(revision) + 1 }));
-    const lastInput = recorded.map((e) => INPUTS.has(e.type)).lastIndexOf(true);
-    if (lastInput < 0) return [];
-    const throwaway = new InMemoryEventStore(() => new Date(0), { globalLog: false });
-    await throwaway.append(streamId, recorded.slice(0, lastInput + 1), 'no_stream');
-    try {
-      await handleCandidateStreamEvent(throwaway.snapshot(streamId)[lastInput] as RecordedEvent, this.contextFor(throwaway));
-    } catch {
-      return throwaway.snapshot(streamOfInterest); // the comparison reports what is missing
+  private readonly openedByReplay = new Set<string>();
+
+  constructor(private readonly config: OpxConfig) {}
+
+  add(audit: StreamAudit): void {
+    for (const stream of audit.incidentsOpened) this.openedByReplay.add(stream);
+    if (audit.incidentSeen !== undefined && !this.openedByReplay.delete(audit.incidentSeen)) {
+      audit.diverge({ streamId: audit.incidentSeen, revision: '0', kind: 'not-reproduced', message: 'recorded IncidentOpened that no replayed promotion opens' });
     }
-    return throwaway.snapshot(streamOfInterest);
-  }
-
-  private async findIncidentCreated(candidateStream: string, incidentId: unknown): Promise<RecordedEvent | undefined> {
-    for await (const e of this.source.readStream(candidateStream)) {
-      if (e.type === 'IncidentCreated' && (e.data as { incidentId?: unknown }).incidentId === incidentId) return e;
+    this.eventsCompared += audit.eventsCompared;
+    this.inputsReplayed += audit.inputsReplayed;
+    this.inputsPending += audit.inputsPending;
+    for (const divergence of audit.divergences) {
+      this.divergenceCount++;
+      this.divergentStreams.add(divergence.streamId);
+      if (this.divergences.length < MAX_REPORTED_DIVERGENCES) this.divergences.push(divergence);
     }
-    return undefined;
+    for (const decision of audit.decisions) this.checkDrift(decision);
   }
 
-  private scratchAt(streamId: string, revision: bigint): RecordedEvent | undefined {
-    return this.scratch.snapshot(streamId)[Number(revision)];
+  report(): ReplayReport {
+    return {
+      verdict: this.divergenceCount === 0 ? 'IDENTICAL' : 'DIVERGENT',
+      eventsRead: this.eventsRead,
+      eventsCompared: this.eventsCompared,
+      inputsReplayed: this.inputsReplayed,
+      inputsPending: this.inputsPending,
+      streamsChecked: this.streamsChecked,
+      identicalStreams: this.streamsChecked - this.divergentStreams.size,
+      divergentStreams: this.divergentStreams.size,
+      divergenceCount: this.divergenceCount,
+      divergences: this.divergences,
+      policyDrift: [...this.drift.values()],
+    };
   }
 
-  private touch(streamId: string, seen: number): void {
-    this.open.delete(streamId);
-    this.open.set(streamId, seen);
-    while (this.open.size > this.maxOpen) {
-      const [oldest, oldestSeen] = this.open.entries().next().value as [string, number];
-      this.open.delete(oldest);
-      this.dropped(oldest, oldestSeen);
-    }
+  /** A recorded decision whose policy version now has other content (or none) is drift. */
+  private checkDrift(recorded: RecordedEvent): void {
+    const data = recorded.data as { policyId?: unknown; policyVersion?: unknown; policyHash?: unknown; candidateId?: unknown };
+    if (typeof data.policyId !== 'string' || typeof data.policyVersion !== 'string' || typeof data.policyHash !== 'string') return;
+    const current = this.config.policies.find(data.policyId, data.policyVersion);
+    if (current !== undefined && current.hash === data.policyHash) return;
+    const key = `${data.policyId}@${data.policyVersion}#${data.policyHash}`;
+    const existing = this.drift.get(key);
+    if (existing !== undefined) existing.decisions++;
+    else
+      this.drift.set(key, {
+        policy: `${data.policyId}@${data.policyVersion}`,
+        recordedHash: data.policyHash,
+        currentHash: current?.hash ?? null,
+        firstCandidateId: String(data.candidateId),
+        decisions: 1,
+      });
+  }
+}
+
+/**
+ * Runs tasks `width` at a time and hands their results to `sink` in the order they were pushed,
+ * whatever order they finish in. Tasks must not reject.
+ */
+class OrderedPipeline<T> {
+  private readonly window: Array<Promise<T>> = [];
+
+  constructor(
+    private readonly width: number,
+    private readonly sink: (result: T) => void,
+  ) {}
+
+  async push(task: () => Promise<T>): Promise<void> {
+    this.window.push(task());
+    while (this.window.length >= this.width) this.sink(await (this.window.shift() as Promise<T>));
   }
 
-  /** Forgets a stream, remembering only how many of its replayed events history has yet to show. */
-  private dropped(streamId: string, seen: number): void {
-    const extras = this.scratch.snapshot(streamId).length - seen;
-    if (extras > 0) this.unconfirmed.set(streamId, extras);
-    else this.unconfirmed.delete(streamId);
-    this.scratch.forget(streamId);
-  }
-
-  private confirm(streamId: string): void {
-    const count = this.unconfirmed.get(streamId);
-    if (count === undefined) return;
-    if (count <= 1) this.unconfirmed.delete(streamId);
-    else this.unconfirmed.set(streamId, count - 1);
-  }
-
-  private diverge(d: Divergence): void {
-    this.divergenceCount++;
-    this.divergentStreams.add(d.streamId);
-    if (this.divergences.length < MAX_REPORTED_DIVERGENCES) this.divergences.push(d);
+  async drain(): Promise<void> {
+    while (this.window.length > 0) this.sink(await (this.window.shift() as Promise<T>));
   }
 }
 

@@ -20,10 +20,10 @@ export function replayCommand(action: Action): Command {
     )
     .option('--report <file>', 'also write the full report as JSON to this file')
     .option('--policy <id@version>', 'what-if: which recorded automatic decisions would change under this policy version')
-    .option('--max-open-streams <n>', 'replay memory bound: re-derived streams held at once', (v) => positiveInt(v, '--max-open-streams'))
+    .option('--concurrency <n>', 'candidate streams audited at once (memory stays a few streams per unit)', (v) => positiveInt(v, '--concurrency'))
     .action(
-      action<{ report?: string; policy?: string; maxOpenStreams?: number }>(async (ctx, _args, o) =>
-        o.policy === undefined ? audit(ctx, o.report, o.maxOpenStreams) : whatIfReplay(ctx, o.policy, o.report),
+      action<{ report?: string; policy?: string; concurrency?: number }>(async (ctx, _args, o) =>
+        o.policy === undefined ? audit(ctx, o.report, o.concurrency) : whatIfReplay(ctx, o.policy, o.report),
       ),
     );
 }
@@ -34,12 +34,12 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-async function audit(ctx: CliContext, reportFile: string | undefined, maxOpenStreams: number | undefined): Promise<ExitCode> {
+async function audit(ctx: CliContext, reportFile: string | undefined, concurrency: number | undefined): Promise<ExitCode> {
   const store = await ctx.history();
   const progress = ctx.output.progress('replaying');
   let report: ReplayReport;
   try {
-    report = await new ReplayAudit(ctx.config).run(store, { onProgress: (n) => progress.update(n), ...(maxOpenStreams === undefined ? {} : { maxOpenStreams }) });
+    report = await new ReplayAudit(ctx.config).run(store, { onProgress: (n) => progress.update(n), ...(concurrency === undefined ? {} : { concurrency }) });
   } finally {
     progress.stop();
   }
@@ -52,7 +52,8 @@ export function describeReport(report: ReplayReport, reportFile?: string): strin
   const lines = [
     `replay audit: ${report.verdict}`,
     `  streams checked  ${report.streamsChecked} (${report.identicalStreams} identical, ${report.divergentStreams} divergent)`,
-    `  events read      ${report.eventsRead}; ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte`,
+    `  events read      ${report.eventsRead}; ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte` +
+      (report.inputsPending > 0 ? `; ${report.inputsPending} inputs not handled yet (pending)` : ''),
     `  divergences      ${report.divergenceCount}`,
   ];
   const first = report.divergences[0];

@@ -51,6 +51,8 @@ export interface StorageEngine {
   readAllForward(fromPosition: bigint, limit: number): StoredEvent[];
   /** Events with position <= fromPosition, descending, at most `limit`. */
   readAllBackward(fromPosition: bigint, limit: number): StoredEvent[];
+  /** Names of the streams that start with `prefix` (e.g. every metastream, `$$`). */
+  streamIdsWithPrefix(prefix: string): string[];
   /** The event of the stream carrying this id, if any (idempotency checks). */
   findInStream(streamId: string, eventId: string): StoredEvent | undefined;
 

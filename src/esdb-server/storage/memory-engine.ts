@@ -36,6 +36,10 @@ export class MemoryEngine implements StorageEngine {
     return BigInt(this.#log.length);
   }
 
+  streamIdsWithPrefix(prefix: string): string[] {
+    return [...this.#streams.keys()].filter((id) => id.startsWith(prefix));
+  }
+
   streamLastRevision(streamId: string): bigint | undefined {
     const indexes = this.#streams.get(streamId);
     if (indexes === undefined || indexes.length === 0) return undefined;

@@ -146,6 +146,12 @@ export class SqliteEngine implements StorageEngine {
     return this.#position;
   }
 
+  streamIdsWithPrefix(prefix: string): string[] {
+    // A range on the (stream, revision) index: every name from `prefix` up to `prefix` + U+FFFF.
+    const rows = this.#db.prepare('SELECT DISTINCT stream FROM events WHERE stream >= ? AND stream < ?').all(prefix, `${prefix}\uffff`) as Array<{ stream: string }>;
+    return rows.map((row) => row.stream);
+  }
+
   streamLastRevision(streamId: string): bigint | undefined {
     if (this.#lastRevisions.has(streamId)) return this.#lastRevisions.get(streamId);
     const row = this.#streamLast.get(streamId) as { r: bigint | null };
