@@ -5,6 +5,8 @@
  */
 import 'reflect-metadata';
 
+import { pathToFileURL } from 'node:url';
+
 import { loadConfig } from '../src/container/config.js';
 import { createOpxContainer } from '../src/container/modules.js';
 import { TOKENS } from '../src/container/tokens.js';
@@ -83,4 +85,4 @@ export async function run(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await run();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await run();

@@ -23,7 +23,6 @@ import { loadConfig } from '../src/container/config.js';
 import { createOpxContainer } from '../src/container/modules.js';
 import { TOKENS } from '../src/container/tokens.js';
 import { systemClock } from '../src/esdb-server/clock.js';
-import { startEmbeddedServer } from '../src/esdb-server/server.js';
 import { SqliteEngine } from '../src/esdb-server/storage/sqlite-engine.js';
 import { EventStoreCore } from '../src/esdb-server/store.js';
 import type { EventStore } from '../src/eventstore/event-store.js';
@@ -38,6 +37,7 @@ import { generateSampleSignals } from '../src/samples/sample-signals.js';
 import { GOLDEN_HISTORY_PATH } from '../test/support/golden.js';
 
 const SELF = fileURLToPath(import.meta.url);
+const SERVER_MAIN = fileURLToPath(new URL('../src/esdb-server/main.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench-results/', import.meta.url));
 const PHASE_ENV = 'OPX_REPLAY_BENCH_PHASE';
 
@@ -99,12 +99,22 @@ async function measure(mode: Measurement['mode'], dir: string): Promise<Measurem
     store = reader;
     close = () => reader.close();
   } else {
-    const server = await startEmbeddedServer({ dataDir: dir });
-    const client = EsdbEventStore.fromConnectionString(server.connectionString);
+    // The server in its own process, as EventStoreDB would be: this process's RSS is the audit's.
+    const server = spawn(process.execPath, [SERVER_MAIN, '--port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const connectionString = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line !== undefined) resolve((JSON.parse(line) as { connectionString: string }).connectionString);
+      });
+      server.on('exit', (code) => reject(new Error(`embedded server exited with ${String(code)}`)));
+    });
+    const client = EsdbEventStore.fromConnectionString(connectionString);
     store = client;
     close = async () => {
       await client.close();
-      await server.close();
+      server.kill('SIGTERM');
     };
   }
   const t0 = performance.now();

@@ -1,15 +1,18 @@
 /**
- * `npm run bench`: every benchmark, one after another. Figures only; nothing is asserted.
+ * `npm run bench`: every benchmark, each in its own process (so one's heap does not inflate the
+ * next one's memory figures), one after another. Figures only; nothing is asserted.
  * Each one also runs alone: `node dist/bench/<name>.bench.js`.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 const benches = ['core', 'esdb-server', 'worker', 'replay'];
+let failed = 0;
 for (const name of benches) {
-  const module = (await import(`./${name}.bench.js`).catch((error: unknown) => {
-    console.log(`== ${name}: not available (${(error as Error).message}) ==`);
-    return undefined;
-  })) as { run?: () => Promise<void> } | undefined;
-  if (module?.run === undefined) continue;
+  const file = fileURLToPath(new URL(`./${name}.bench.js`, import.meta.url));
   const t0 = performance.now();
-  await module.run();
-  console.log(`(${name} took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  const result = spawnSync(process.execPath, [...process.execArgv, file], { stdio: 'inherit' });
+  if (result.status !== 0) failed++;
+  console.log(`(${name} took ${((performance.now() - t0) / 1000).toFixed(1)} s${result.status === 0 ? '' : `, exited ${String(result.status)}`})\n`);
 }
+process.exitCode = failed === 0 ? 0 : 1;
