@@ -111,7 +111,10 @@ export interface EventStore {
  * Implemented by the EventStoreDB adapter; used by the worker.
  */
 export type PersistentSubscriptionTarget =
+  /** `$all`, filtered on the server by stream-name prefix. */
   | { readonly kind: 'all'; readonly streamPrefixes: readonly string[] }
+  /** `$all`, filtered on the server by event-type prefix (EventStoreDB filters on one or the other). */
+  | { readonly kind: 'all-event-types'; readonly eventTypePrefixes: readonly string[] }
   | { readonly kind: 'stream'; readonly streamId: string };
 
 export interface PersistentSubscriptionSettings {

@@ -24,10 +24,10 @@ export class WorkerMetrics {
       new Counter({ name: `${prefix}events_total`, help: 'Candidate-stream events processed, by type and outcome (handled, ignored, failed).', labelNames: ['type', 'outcome'] as const, registers }),
     );
     this.decisions = reuse('decisions_total', () =>
-      new Counter({ name: `${prefix}decisions_total`, help: 'PromotionDecided events recorded on candidate streams (seen on the subscription), by decision and authority type.', labelNames: ['decision', 'authority'] as const, registers }),
+      new Counter({ name: `${prefix}decisions_total`, help: 'Candidate events orchestrated, by the decision they ended with and the authority (a redelivered event counts again).', labelNames: ['decision', 'authority'] as const, registers }),
     );
     this.incidentsCreated = reuse('incidents_created_total', () =>
-      new Counter({ name: `${prefix}incidents_created_total`, help: 'IncidentCreated events recorded on candidate streams (seen on the subscription).', registers }),
+      new Counter({ name: `${prefix}incidents_created_total`, help: 'Orchestrations that ended with an incident (created, or found already created on a redelivery).', registers }),
     );
     this.retries = reuse('retries_total', () =>
       new Counter({ name: `${prefix}retries_total`, help: 'Events nacked for redelivery (the only retry) after the handler failed.', labelNames: ['reason'] as const, registers }),

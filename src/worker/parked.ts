@@ -1,4 +1,4 @@
-import type { EventStore, PersistentSubscriptions, PersistentSubscriptionTarget, RecordedEvent } from '../eventstore/event-store.js';
+import type { EventStore, JsonObject, PersistentSubscriptions, PersistentSubscriptionTarget, RecordedEvent } from '../eventstore/event-store.js';
 import { InvalidInput } from '../shared/errors.js';
 import { eventId } from '../shared/ids.js';
 import { CANDIDATE_TARGET, DEFAULT_GROUP } from './worker.js';
@@ -125,7 +125,7 @@ export async function replayParkedEvents(
         type: PARKED_EVENTS_REPLAYED,
         data: {
           group,
-          target: target.kind === 'all' ? { kind: 'all', streamPrefixes: [...target.streamPrefixes] } : { kind: 'stream', streamId: target.streamId },
+          target: describeTarget(target),
           requestedBy: options.requestedBy,
           requestedAt: options.requestedAt,
           reason: options.reason ?? null,
@@ -141,4 +141,20 @@ export async function replayParkedEvents(
   );
   await deps.subscriptions.replayParked(target, group, options.stopAt === undefined ? {} : { stopAt: options.stopAt });
   return { ...result, recordedEventId };
+}
+
+/** The target as plain JSON, for the operations record. */
+function describeTarget(target: PersistentSubscriptionTarget): JsonObject {
+  switch (target.kind) {
+    case 'all':
+      return { kind: 'all', streamPrefixes: [...target.streamPrefixes] };
+    case 'all-event-types':
+      return { kind: 'all-event-types', eventTypePrefixes: [...target.eventTypePrefixes] };
+    case 'stream':
+      return { kind: 'stream', streamId: target.streamId };
+    default: {
+      const unknown: never = target;
+      throw new Error(`unknown target ${JSON.stringify(unknown)}`);
+    }
+  }
 }

@@ -102,7 +102,7 @@ describe(`${CandidateWorker.name} with competing consumers (real processes)`, fu
       const worker = container.get(WORKER_TOKENS.CandidateWorker);
       worker.start();
       try {
-        const total = before.candidateEventCount; // includes the poison event, which only fails
+        const total = candidates.length + 1; // the inputs (the group carries no outputs), the poison event included, which only fails
         await waitFor(
           async () => {
             const handled = (await registry.getSingleMetricAsString('opx_worker_events_total'))

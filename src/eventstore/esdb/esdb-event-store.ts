@@ -12,6 +12,7 @@ import {
   jsonEvent,
   persistentSubscriptionToAllSettingsFromDefaults,
   persistentSubscriptionToStreamSettingsFromDefaults,
+  eventTypeFilter,
   streamNameFilter,
   type AllStreamResolvedEvent,
   type AppendExpectedRevision,
@@ -204,11 +205,11 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     const startFrom = settings.startFrom === 'start' ? START : END;
     try {
       await this.call({ operation: `ensureGroup '${group}'`, ...streamOf(target) }, () =>
-        target.kind === 'all'
+        target.kind !== 'stream'
           ? this.client.createPersistentSubscriptionToAll(
               group,
               persistentSubscriptionToAllSettingsFromDefaults({ ...common, startFrom }),
-              { filter: prefixFilter(target.streamPrefixes) },
+              { filter: target.kind === 'all' ? prefixFilter(target.streamPrefixes) : eventTypeFilter({ prefixes: [...target.eventTypePrefixes] }) },
             )
           : this.client.createPersistentSubscriptionToStream(
               target.streamId,
@@ -230,7 +231,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     type Delivered = PersistentSubscriptionToAllResolvedEvent | PersistentSubscriptionToStreamResolvedEvent;
     const clientOptions = options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize };
     const subscription =
-      target.kind === 'all'
+      target.kind !== 'stream'
         ? this.client.subscribeToPersistentSubscriptionToAll(group, clientOptions)
         : this.client.subscribeToPersistentSubscriptionToStream(target.streamId, group, clientOptions);
     const context: FailureContext = { operation: `persistent subscription '${group}'`, ...streamOf(target) };
@@ -304,7 +305,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
       replayOptions = { stopAt: first + BigInt(count) };
     }
     await this.call(context, () =>
-      target.kind === 'all'
+      target.kind !== 'stream'
         ? this.client.replayParkedMessagesToAll(group, replayOptions)
         : this.client.replayParkedMessagesToStream(target.streamId, group, replayOptions),
     );

@@ -66,6 +66,6 @@ function toJsonObject(value: unknown, subject: string, field: string): JsonObjec
 
 /** `$persistentsubscription-<stream or $all>::<group>-parked`, where the server parks events. */
 export function parkedStreamOf(target: PersistentSubscriptionTarget, group: string): string {
-  const source = target.kind === 'all' ? '$all' : target.streamId;
+  const source = target.kind === 'stream' ? target.streamId : '$all';
   return `$persistentsubscription-${source}::${group}-parked`;
 }
