@@ -14,7 +14,8 @@ import 'reflect-metadata';
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,30 +54,39 @@ interface Measurement {
 /** The golden scenario yields ~3.2 recorded events per signal group. */
 const EVENTS_PER_GROUP = 3.15;
 
-async function historyLines(events: number): Promise<string[]> {
+/**
+ * The recorded history to audit, as a file of history lines (cached per N in bench-results/).
+ * Generating it runs the whole scenario in memory: for 1,000,000 events give node a larger heap
+ * (NODE_OPTIONS=--max-old-space-size=8192); the measurements themselves run with the defaults.
+ */
+async function historyFile(events: number): Promise<string> {
   mkdirSync(RESULTS, { recursive: true });
   // Keyed by the golden history's hash: it changes whenever what the handlers record changes, and
   // a history recorded by older code would (rightly) replay DIVERGENT.
   const version = createHash('sha256').update(readFileSync(GOLDEN_HISTORY_PATH)).digest('hex').slice(0, 12);
   const cache = join(RESULTS, `replay-history-${events}-${version}.jsonl`);
-  if (existsSync(cache)) return readFileSync(cache, 'utf8').split('\n').filter((l) => l !== '');
+  if (existsSync(cache)) return cache;
   const t0 = performance.now();
   const container = createOpxContainer();
   const signals = generateSampleSignals({ groups: Math.ceil(events / EVENTS_PER_GROUP), seed: 7, start: '2026-01-01T00:00:00.000Z' });
   await runScenario(container, signals, { manualPromotions: 50 });
   const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
-  writeFileSync(cache, lines.join('\n') + '\n');
+  const fd = openSync(cache, 'w');
+  for (let i = 0; i < lines.length; i += 10_000) writeSync(fd, lines.slice(i, i + 10_000).join('\n') + '\n');
+  closeSync(fd);
   console.log(`  generated ${lines.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${cache})`);
-  return lines;
+  return cache;
 }
 
-/** Imports history lines straight into the embedded engine (no network): bench setup only. */
-function importIntoDataDir(dir: string, lines: readonly string[]): void {
+/** Imports a history file straight into the embedded engine, line by line (no network): bench setup only. */
+async function importIntoDataDir(dir: string, file: string): Promise<number> {
   const engine = new SqliteEngine(dir, { synchronous: 'NORMAL' });
   const core = new EventStoreCore(engine, systemClock);
   const revisions = new Map<string, bigint>();
   const encoder = new TextEncoder();
-  for (const text of lines) {
+  let count = 0;
+  for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (text === '') continue;
     const line = JSON.parse(text) as HistoryLine;
     const previous = revisions.get(line.streamId);
     const outcome = core.append(line.streamId, previous === undefined ? { kind: 'no_stream' } : { kind: 'revision', revision: previous }, [
@@ -84,8 +94,10 @@ function importIntoDataDir(dir: string, lines: readonly string[]): void {
     ]);
     if (outcome.kind !== 'success') throw new Error(`import failed on ${line.streamId}: ${outcome.kind}`);
     revisions.set(line.streamId, (previous ?? -1n) + 1n);
+    count++;
   }
   engine.close();
+  return count;
 }
 
 /** One measurement, in this process (spawned by {@link run}). */
@@ -128,7 +140,10 @@ async function measure(mode: Measurement['mode'], dir: string): Promise<Measurem
 
 function inChild(mode: Measurement['mode'], dir: string): Promise<Measurement> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SELF], { env: { ...process.env, [PHASE_ENV]: `${mode}:${dir}` }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // Without the generator's NODE_OPTIONS (a large heap limit makes V8 collect lazily and would
+    // inflate the measured RSS): the measurement runs with node's defaults.
+    const { NODE_OPTIONS: _generatorOnly, ...env } = process.env;
+    const child = spawn(process.execPath, [SELF], { env: { ...env, [PHASE_ENV]: `${mode}:${dir}` }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as Measurement) : reject(new Error(`${mode} measurement exited with ${code}`))));
@@ -138,12 +153,12 @@ function inChild(mode: Measurement['mode'], dir: string): Promise<Measurement> {
 export async function run(): Promise<void> {
   const events = Number(process.env['BENCH_EVENTS'] ?? 200_000);
   console.log(`== replay audit over ${events} recorded events ==`);
-  const lines = await historyLines(events);
+  const file = await historyFile(events);
   const dir = mkdtempSync(join(tmpdir(), 'opx-replay-bench-'));
   try {
     const t0 = performance.now();
-    importIntoDataDir(dir, lines);
-    console.log(`  imported ${lines.length} events into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const imported = await importIntoDataDir(dir, file);
+    console.log(`  imported ${imported} events into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const targets = { 'embedded-data-dir': 150_000, 'official-client': 50_000 } as const;
     for (const mode of ['embedded-data-dir', 'official-client'] as const) {
       const m = await inChild(mode, dir);
