@@ -158,6 +158,9 @@ export interface PersistentSubscriptions {
     group: string,
     options?: { readonly stopAt?: number },
   ): Promise<void>;
-  /** Parked events still waiting (read from the group's parked stream). */
+  /**
+   * Parked events still waiting (read from the group's parked stream). An event whose payload is
+   * not a JSON object (often why it was parked) comes back with `data.$undecodable` saying why.
+   */
   readParked(target: PersistentSubscriptionTarget, group: string): AsyncIterable<RecordedEvent>;
 }

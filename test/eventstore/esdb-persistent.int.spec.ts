@@ -322,6 +322,12 @@ describe(`${EsdbEventStore.name} persistent subscriptions (embedded server)`, ()
       );
       expect(parked.map((p) => p.id)).to.deep.equal([undecodable]);
       expect(parked[0]?.reason).to.contain('undecodable:');
+
+      // and the port's parked listing shows it, payload marked undecodable, instead of failing
+      const listed: RecordedEvent[] = [];
+      for await (const event of store.readParked(target, group)) listed.push(event);
+      expect(listed.map((e) => [e.id, e.type])).to.deep.equal([[undecodable, 'Garbled']]);
+      expect(listed[0]?.data['$undecodable']).to.be.a('string').and.match(/data is not JSON/);
     });
 
     it('skips an event nacked with skip: it is neither redelivered nor parked', async () => {

@@ -318,7 +318,8 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
       const read = this.client.readStream(streamId, { resolveLinkTos: true });
       yield* closableStream<ResolvedEvent, RecordedEvent>(read, {
         cancel: () => read.cancel(),
-        transform: (resolved) => (resolved.event === undefined ? undefined : toRecordedEvent(resolved)),
+        // Parked events are often the ones that could not be decoded: list them anyway.
+        transform: (resolved) => (resolved.event === undefined ? undefined : toParkedEvent(resolved)),
         mapError: (error) => error,
       });
     } catch (error) {
@@ -411,6 +412,17 @@ function matchesPrefixes(streamId: string, prefixes: readonly string[] | undefin
 
 function isAfter(a: Position, b: Position): boolean {
   return a.commit > b.commit || (a.commit === b.commit && a.prepare > b.prepare);
+}
+
+/** A parked event as read, or, when its payload is not a JSON object, with `data.$undecodable` saying why. */
+function toParkedEvent(resolved: ResolvedEvent): RecordedEvent {
+  try {
+    return toRecordedEvent(resolved);
+  } catch (error) {
+    if (!(error instanceof InvalidInput)) throw error;
+    const event = resolved.event as NonNullable<ResolvedEvent['event']>;
+    return { ...toRecordedEvent({ ...resolved, event: { ...event, data: {}, metadata: {} } }), data: { $undecodable: error.message } };
+  }
 }
 
 function streamOf(target: PersistentSubscriptionTarget): { streamId?: string } {
