@@ -35,10 +35,6 @@ export class AuthorityMatrix {
     return new AuthorityMatrix(validateAs(AuthorityMatrixSchema, raw, 'authority matrix'));
   }
 
-  allows(authority: AuthorityContext, action: Action): boolean {
-    return this.denialReason(authority, action) === undefined;
-  }
-
   /** Throws {@link AuthorityDenied} naming the reason when the authority may not take the action. */
   assertAllowed(authority: AuthorityContext, action: Action): void {
     const reason = this.denialReason(authority, action);

@@ -29,30 +29,12 @@ interface StreamState {
  */
 export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = [];
-  private nextPosition = 0;
   private readonly streams = new Map<string, StreamState>();
   private waiters: Array<() => void> = [];
   private closed = false;
 
-  /**
-   * @param now server-assigned `created` time (never read by decisions)
-   * @param options.globalLog false keeps streams only: a scratch store whose memory can be
-   *   bounded with {@link forget} (the replay audit); `readAll`/`subscribeToAll` then refuse.
-   */
-  constructor(
-    private readonly now: () => Date = () => new Date(),
-    private readonly options: { readonly globalLog?: boolean } = {},
-  ) {}
-
-  private get keepsLog(): boolean {
-    return this.options.globalLog !== false;
-  }
-
-  /** Drops a stream entirely (scratch stores only: it breaks the global order otherwise). */
-  forget(streamId: string): void {
-    if (this.keepsLog) throw new Error('forget() is only for stores created with globalLog: false');
-    this.streams.delete(streamId);
-  }
+  /** @param now server-assigned `created` time (never read by decisions) */
+  constructor(private readonly now: () => Date = () => new Date()) {}
 
   /** The events of a stream as held (no $maxAge/$maxCount applied): replay and test aid. */
   snapshot(streamId: string): readonly RecordedEvent[] {
@@ -62,11 +44,6 @@ export class InMemoryEventStore implements EventStore {
   /** Ids of the streams held, in creation order. */
   streamIds(): IterableIterator<string> {
     return this.streams.keys();
-  }
-
-  /** The number of streams held. */
-  get streamCount(): number {
-    return this.streams.size;
   }
 
   async append(
@@ -103,7 +80,7 @@ export class InMemoryEventStore implements EventStore {
     const created = this.now();
     let position = -1n;
     for (const proposed of events) {
-      position = BigInt(this.nextPosition++);
+      position = BigInt(this.log.length);
       const recorded: RecordedEvent = Object.freeze({
         id: proposed.id,
         type: proposed.type,
@@ -116,7 +93,7 @@ export class InMemoryEventStore implements EventStore {
       });
       state.ids.set(proposed.id, state.events.length);
       state.events.push(recorded);
-      if (this.keepsLog) this.log.push(recorded);
+      this.log.push(recorded);
     }
     this.notify();
     return { nextExpectedRevision: BigInt(state.events.length - 1), position };
@@ -182,7 +159,6 @@ export class InMemoryEventStore implements EventStore {
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
-    this.assertKeepsLog();
     const prefixes = options.streamPrefixes;
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     for (let i = this.startIndex(options.after); i < this.log.length && remaining > 0; i++) {
@@ -213,7 +189,6 @@ export class InMemoryEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeToAllOptions = {}): CatchUpSubscription {
-    this.assertKeepsLog();
     const control: LiveControl = { stopped: false, wake: undefined };
     const iterator = this.liveEvents(options, control);
     const close = async (): Promise<void> => {
@@ -253,12 +228,9 @@ export class InMemoryEventStore implements EventStore {
   }
 
   private lastPosition(): bigint {
-    return BigInt(this.nextPosition - 1);
+    return BigInt(this.log.length - 1);
   }
 
-  private assertKeepsLog(): void {
-    if (!this.keepsLog) throw new Error('this InMemoryEventStore keeps no global log (globalLog: false)');
-  }
 
   private notify(): void {
     const waiters = this.waiters;

@@ -112,7 +112,7 @@ export class ReplayAudit {
     const audit = new StreamAudit();
     try {
       const recorded = await collect(source.readStream(streamId));
-      const scratch = new InMemoryEventStore(() => new Date(0), { globalLog: false });
+      const scratch = new InMemoryEventStore(() => new Date(0));
       const context = this.handlerContext(scratch);
       const replayed = (): readonly RecordedEvent[] => scratch.snapshot(streamId);
       let complete = true;

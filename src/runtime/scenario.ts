@@ -2,6 +2,7 @@ import type { Container } from 'inversify';
 
 import { TOKENS } from '../container/tokens.js';
 import type { Signal } from '../correlation/signal.js';
+import type { EventStore } from '../eventstore/event-store.js';
 import { PROJECTED_STREAM_PREFIXES, emptyReadModels, project, type ReadModels } from '../projections/read-models.js';
 import { requestManualPromotion } from '../promotion/manual-promotion.js';
 import { ingestSignals, processCandidateInputs } from './in-process.js';
@@ -43,7 +44,7 @@ export async function runScenario(container: Container, signals: readonly Signal
 }
 
 /** Projects the read models from the whole history. */
-export async function projectAll(store: import('../eventstore/event-store.js').EventStore): Promise<ReadModels> {
+export async function projectAll(store: EventStore): Promise<ReadModels> {
   let models = emptyReadModels();
   for await (const recorded of store.readAll({ streamPrefixes: PROJECTED_STREAM_PREFIXES })) models = project(models, recorded);
   return models;

@@ -11,12 +11,8 @@ import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
 import { importHistory } from '../../src/replay/history-file.js';
 import { goldenHistoryLines } from '../support/golden.js';
+import { collect } from './event-store.contract.js';
 
-const collect = async (events: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> => {
-  const out: RecordedEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-};
 const comparable = (events: readonly RecordedEvent[]) => events.map(({ id, type, streamId, revision, data, metadata }) => ({ id, type, streamId, revision, data, metadata }));
 
 describe(EmbeddedReader.name, () => {
