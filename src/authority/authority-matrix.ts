@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsString, Length, ValidateNested } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsString, Length, ValidateNested, IsObject } from 'class-validator';
 
 import { validateAs } from '../shared/validation.js';
 import { ACTIONS, AuthorityDenied, type Action, type AuthorityContext, type AuthorityType } from './authority.js';
@@ -63,13 +63,13 @@ class GrantSchema {
 
 /** One grant per authority type, all required: adding an authority type means granting it here. */
 class GrantsSchema implements Record<AuthorityType, GrantSchema> {
-  @IsDefined() @ValidateNested() @Type(() => GrantSchema) AUTO_ENGINE!: GrantSchema;
-  @IsDefined() @ValidateNested() @Type(() => GrantSchema) HUMAN_OPERATOR!: GrantSchema;
-  @IsDefined() @ValidateNested() @Type(() => GrantSchema) ON_CALL_RESPONDER!: GrantSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => GrantSchema) AUTO_ENGINE!: GrantSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => GrantSchema) HUMAN_OPERATOR!: GrantSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => GrantSchema) ON_CALL_RESPONDER!: GrantSchema;
 }
 
-class AuthorityMatrixSchema {
+export class AuthorityMatrixSchema {
   @IsString() @Length(1, 50) version!: string;
-  @IsDefined() @ValidateNested() @Type(() => GrantsSchema) grants!: GrantsSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => GrantsSchema) grants!: GrantsSchema;
   @IsDefined() @IsArray() @IsIn(ACTIONS, { each: true }) justificationRequired!: Action[];
 }

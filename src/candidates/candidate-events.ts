@@ -13,6 +13,7 @@ import {
   Max,
   Min,
   ValidateNested,
+  IsObject,
 } from 'class-validator';
 
 import { AUTHORITY_TYPES, type AuthorityContext, type AuthorityType } from '../authority/authority.js';
@@ -159,17 +160,17 @@ export class EventMetadataSchema {
 }
 
 export class CandidateMetadataSchema extends EventMetadataSchema {
-  @IsDefined() @ValidateNested() @Type(() => CandidateFactsSchema) candidate!: CandidateFactsSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => CandidateFactsSchema) candidate!: CandidateFactsSchema;
 }
 
 export class IncidentCreatedMetadataSchema extends EventMetadataSchema {
-  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
 }
 
 export class ManualPromotionRequestedSchema {
   @IsString() @Length(1, 200) @Matches(ID, idMessage) candidateId!: string;
   @IsString() @Length(1, 200) requestId!: string;
-  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsISO8601({ strict: true, strictSeparator: true }) requestedAt!: string;
 }
 
@@ -182,7 +183,7 @@ export class PromotionDecidedSchema {
   @IsString() @Length(1, 100) policyId!: string;
   @IsString() @Length(1, 50) policyVersion!: string;
   @IsString() @Matches(/^[0-9a-f]{64}$/) policyHash!: string;
-  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsString() @Length(1, 50) authorityMatrixVersion!: string;
   @IsString() @Matches(/^[0-9a-f]{64}$/) requestContextHash!: string;
   @IsISO8601({ strict: true }) decidedAt!: string;

@@ -13,6 +13,7 @@ import {
   Max,
   Min,
   ValidateNested,
+  IsObject,
 } from 'class-validator';
 
 import { InvalidInput } from '../shared/errors.js';
@@ -57,14 +58,14 @@ class PolicyRefSchema {
 class RuleSchema {
   @IsString() @Length(1, 100) @Matches(/^[a-z0-9][a-z0-9-]*$/) id!: string;
   @IsString() @Length(1, 50) version!: string;
-  @IsDefined() @ValidateNested() @Type(() => MatchSchema) match!: MatchSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => MatchSchema) match!: MatchSchema;
   @IsArray() @ArrayMinSize(1) @IsString({ each: true }) groupBy!: string[];
   @IsInt() @Min(1) @Max(7 * 24 * 3600) windowSeconds!: number;
   @IsInt() @Min(1) @Max(100000) threshold!: number;
-  @IsDefined() @ValidateNested() @Type(() => PolicyRefSchema) policy!: PolicyRefSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => PolicyRefSchema) policy!: PolicyRefSchema;
 }
 
-class RuleSetSchema {
+export class RuleSetSchema {
   @IsString() @Length(1, 50) version!: string;
   @IsDefined() @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
 }

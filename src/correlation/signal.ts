@@ -21,7 +21,7 @@ export interface Signal {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-class SignalSchema {
+export class SignalSchema {
   @IsString() @Length(1, 200) signalId!: string;
   @IsString() @Length(1, 200) @Matches(/^[A-Za-z0-9._:/-]+$/, { message: 'service may only contain letters, digits and . _ : / -' })
   service!: string;

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsDefined, IsIn, IsISO8601, IsString, Length, ValidateNested } from 'class-validator';
+import { IsDefined, IsIn, IsISO8601, IsString, Length, ValidateNested, IsObject } from 'class-validator';
 
 import type { AuthorityContext } from '../authority/authority.js';
 import { AuthoritySchema, EventMetadataSchema, type EventMetadata } from '../candidates/candidate-events.js';
@@ -50,7 +50,7 @@ class IncidentOpenedSchema {
   @IsString() @Length(1, 20) severity!: string;
   @IsString() @Length(1, 200) service!: string;
   @IsISO8601({ strict: true }) openedAt!: string;
-  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
 }
 
 class IncidentStateChangedSchema {
@@ -58,7 +58,7 @@ class IncidentStateChangedSchema {
   @IsIn(INCIDENT_ACTIONS) action!: IncidentAction;
   @IsIn(INCIDENT_STATES) from!: IncidentState;
   @IsIn(INCIDENT_STATES) to!: IncidentState;
-  @IsDefined() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => AuthoritySchema) authority!: AuthoritySchema;
   @IsISO8601({ strict: true }) changedAt!: string;
 }
 

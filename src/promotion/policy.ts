@@ -11,6 +11,7 @@ import {
   Matches,
   Min,
   ValidateNested,
+  IsObject,
 } from 'class-validator';
 
 import { DECISIONS, type Decision } from '../candidates/candidate-events.js';
@@ -143,7 +144,7 @@ class WhenSchema {
 
 class RuleSchema {
   @IsString() @Length(1, 100) name!: string;
-  @IsDefined() @ValidateNested() @Type(() => WhenSchema) when!: WhenSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => WhenSchema) when!: WhenSchema;
   @IsIn(DECISIONS) decision!: Decision;
   @IsString() @Length(1, 500) reason!: string;
 }
@@ -153,12 +154,12 @@ class DefaultSchema {
   @IsString() @Length(1, 500) reason!: string;
 }
 
-class PolicySchema {
+export class PolicySchema {
   @IsString() @Length(1, 100) @Matches(/^[a-z0-9][a-z0-9-]*$/) id!: string;
   @IsString() @Length(1, 50) @Matches(/^[0-9A-Za-z.+-]+$/) version!: string;
   @IsString() @Length(0, 2000) description!: string;
   @IsDefined() @IsArray() @ValidateNested({ each: true }) @Type(() => RuleSchema) rules!: RuleSchema[];
-  @IsDefined() @ValidateNested() @Type(() => DefaultSchema) default!: DefaultSchema;
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => DefaultSchema) default!: DefaultSchema;
 }
 
 export function parsePolicyDocument(raw: unknown, subject = 'policy document'): PolicyDocument {

@@ -81,6 +81,7 @@ export function parseUntrustedJson(text: string, subject: string, limits: ParseL
 
 /** Checks an already-parsed value for forbidden keys and depth (e.g. a payload from a client). */
 export function assertSafeJson(value: unknown, subject: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): void {
+  if (isSafeJson(value, limits.maxDepth, 0)) return;
   const problems: string[] = [];
   const walk = (node: unknown, path: string, depth: number): void => {
     if (typeof node !== 'object' || node === null) return;
@@ -96,4 +97,19 @@ export function assertSafeJson(value: unknown, subject: string, limits: ParseLim
   };
   walk(value, '', 0);
   if (problems.length > 0) throw new InvalidInput(subject, problems);
+}
+
+/** The check of {@link assertSafeJson} without building paths: the common, clean case. */
+function isSafeJson(node: unknown, maxDepth: number, depth: number): boolean {
+  if (typeof node !== 'object' || node === null) return true;
+  if (depth > maxDepth) return false;
+  if (Array.isArray(node)) {
+    for (const item of node) if (!isSafeJson(item, maxDepth, depth + 1)) return false;
+    return true;
+  }
+  for (const key in node) {
+    if (!Object.prototype.hasOwnProperty.call(node, key)) continue;
+    if (FORBIDDEN_KEYS.has(key) || !isSafeJson((node as Record<string, unknown>)[key], maxDepth, depth + 1)) return false;
+  }
+  return true;
 }

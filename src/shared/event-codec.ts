@@ -42,6 +42,11 @@ export class EventCodec<E extends DomainEvent> {
     return Object.prototype.hasOwnProperty.call(this.schemas, type);
   }
 
+  /** The [data, metadata] schemas of a type this codec knows. */
+  schemasOf(type: E['type']): readonly [data: Schema, metadata: Schema] {
+    return this.schemas[type];
+  }
+
   decode(recorded: RecordedEvent): E {
     const cached = this.validated.get(recorded.data);
     if (cached !== undefined && cached[0] === recorded.metadata && cached[1].type === recorded.type) return cached[1];
