@@ -1,9 +1,10 @@
 import type { Candidate } from '../correlation/correlator.js';
-import type { EventStore } from '../eventstore/event-store.js';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.js';
 import { OpxError } from '../shared/errors.js';
 import { contentHash, eventId } from '../shared/ids.js';
 import { candidateCodec } from './candidate-codec.js';
 import {
+  candidateIdOfStream,
   candidateStreamId,
   type CandidateCreated,
   type CandidateStreamEvent,
@@ -79,14 +80,15 @@ export function candidateCreated(candidate: Candidate): CandidateCreated {
 /**
  * CP-5: candidates live in their own stream, `candidate-<candidateId>`, created once at revision 0.
  *
- * Reads: `get` always reads the stream (the orchestrator calls it first for every event it
- * handles), `refresh` does too, and `load` may answer from the histories this process has read or
- * written since (CP-6 and CP-7 call it right after `get`, and report their own appends through
- * `appended`). A remembered history is always a prefix of the stream, never ahead of it, so it is
- * safe to decide on: a write guarded by its revision fails with WrongExpectedVersion if the stream
- * moved, and the writer then refreshes. What a remembered history lacks can only make a writer
- * refuse, so CP-6 and CP-7 refresh before refusing for something absent. This saves two reads of
- * three per handled event, which over EventStoreDB are round trips.
+ * Reads: `get` and `load` may answer from the histories this process has seen since: read,
+ * written (its own appends, reported through `appended`, and `create`), or delivered to it by a
+ * subscription (`observe`). `refresh` always reads. A remembered history is always a prefix of
+ * the stream, never ahead of it, so it is safe to decide on: a write guarded by its revision fails
+ * with WrongExpectedVersion if the stream moved, and the writer then refreshes. What a remembered
+ * history lacks can only make a writer refuse, so CP-6 and CP-7 refresh before refusing for
+ * something absent. The candidate itself (revision 0) never changes once recorded. So a
+ * delivered CandidateCreated is orchestrated with no read at all: over EventStoreDB, a round trip
+ * saved per event; a duplicate delivery finds out from the expected revision, never from a read.
  */
 export class CandidateStore {
   private readonly known = new Map<string, CandidateHistory>();
@@ -102,13 +104,37 @@ export class CandidateStore {
    */
   async create(candidate: Candidate): Promise<void> {
     const created = candidateCreated(candidate);
-    const event = candidateCodec.encode(created, created.metadata.$correlationId);
+    const id = created.metadata.$correlationId;
+    const event = candidateCodec.encode(created, id);
     await this.store.append(candidateStreamId(candidate.candidateId), [event], 'no_stream');
+    // Revision 0 is now this event (written, or already there with the same id): a prefix.
+    if (!this.known.has(candidate.candidateId)) this.remember(evolve(undefined, created, id, 0n));
   }
 
-  /** The candidate, as CP-5 recorded it, read from its stream; throws {@link CandidateNotFound}. */
+  /**
+   * A recorded event of a candidate stream that reached this process (a subscription delivery):
+   * remembered when it extends what is known by one revision (or starts the stream at revision
+   * 0), so handling it needs no read. An event that does not decode is left to the handler,
+   * which refuses it (fail-fast); this never throws.
+   */
+  observe(recorded: RecordedEvent): void {
+    const candidateId = candidateIdOfStream(recorded.streamId);
+    if (candidateId === undefined) return;
+    const known = this.known.get(candidateId);
+    const next = known === undefined ? 0n : known.revision + 1n;
+    if (recorded.revision !== next) return;
+    try {
+      const event = candidateCodec.decode(recorded);
+      if (known !== undefined) this.appended(known, event, recorded.id);
+      else if (event.type === 'CandidateCreated' && event.data.candidateId === candidateId) this.remember(evolve(undefined, event, recorded.id, 0n));
+    } catch {
+      // Malformed or out of place: not remembered; the handler (or a later read) decides.
+    }
+  }
+
+  /** The candidate, as CP-5 recorded it (possibly as remembered: it never changes); throws {@link CandidateNotFound}. */
   async get(candidateId: string): Promise<Candidate> {
-    return (await this.refresh(candidateId)).candidate;
+    return (await this.load(candidateId)).candidate;
   }
 
   /** The candidate stream folded, possibly as remembered (see the class comment); throws {@link CandidateNotFound}. */

@@ -127,6 +127,28 @@ describe(CandidateWorker.name, () => {
     expect(port.groups).to.deep.equal(['opx-orchestrator']);
   });
 
+  it('tells CP-5 of each delivery before handling it, so the handler needs no read', async () => {
+    const port = new FakeSubscriptions();
+    const seen: string[] = [];
+    const observing: HandlerContext = {
+      ...context,
+      orchestrator: {
+        processCandidate: async (candidateId, authority, at) => {
+          seen.push(`handled ${candidateId}`);
+          return context.orchestrator.processCandidate(candidateId, authority, at);
+        },
+      },
+    };
+    const candidates = { observe: (event: RecordedEvent) => void seen.push(`observed ${event.streamId.slice('candidate-'.length)}`) };
+    const worker = new CandidateWorker({ subscriptions: port, context: observing, candidates, logger: silentLogger }, { concurrency: 1 });
+    worker.start();
+    port.push(candidateEvent(1));
+    port.push(candidateEvent(2));
+    await until(() => port.acked.length === 2);
+    await worker.stop();
+    expect(seen).to.deep.equal(['observed cand-1', 'handled cand-1', 'observed cand-2', 'handled cand-2']);
+  });
+
   it('never processes two events of one candidate stream at the same time', async () => {
     const port = new FakeSubscriptions();
     const worker = new CandidateWorker({ subscriptions: port, context, logger: silentLogger }, { concurrency: 8 });

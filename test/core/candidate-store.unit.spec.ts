@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+
+import { candidateStreamId } from '../../src/candidates/candidate-events.js';
+import type { RecordedEvent } from '../../src/eventstore/event-store.js';
+import { handleCandidateStreamEvent } from '../../src/orchestration/candidate-event-handler.js';
+import { InvalidInput } from '../../src/shared/errors.js';
+import { CandidateFixtures } from './support/fixtures.js';
+import { InterceptingEventStore } from './support/ports.js';
+import { OpxWorld } from './support/world.js';
+
+/** A second process on the same store, whose reads are counted: a worker that was handed a delivery. */
+function secondProcess(writer: OpxWorld): { world: OpxWorld; reads: () => string[] } {
+  let spy: InterceptingEventStore | undefined;
+  const world = OpxWorld.create({ memory: writer.memory, wrapStore: (memory) => (spy = new InterceptingEventStore(memory)) });
+  return { world, reads: () => spy?.reads ?? [] };
+}
+
+const at = (world: OpxWorld, candidateId: string, revision: number): RecordedEvent => world.candidateEvents(candidateId)[revision] as RecordedEvent;
+
+describe('CP-5 remembered histories (CandidateStore.observe)', () => {
+  it('orchestrates a delivered CandidateCreated without reading its stream', async () => {
+    const writer = OpxWorld.create();
+    const candidate = await writer.givenCandidate(CandidateFixtures.promotable);
+    const { world, reads } = secondProcess(writer);
+
+    world.candidates.observe(at(writer, candidate.candidateId, 0));
+    await handleCandidateStreamEvent(at(writer, candidate.candidateId, 0), world.context);
+
+    expect(writer.candidateTypes(candidate.candidateId)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
+    expect(reads().filter((s) => s === candidateStreamId(candidate.candidateId))).to.deep.equal([]);
+  });
+
+  it('reads the stream when nothing was delivered or remembered (a process that never saw it)', async () => {
+    const writer = OpxWorld.create();
+    const candidate = await writer.givenCandidate(CandidateFixtures.promotable);
+    const { world, reads } = secondProcess(writer);
+
+    await handleCandidateStreamEvent(at(writer, candidate.candidateId, 0), world.context);
+
+    expect(reads()).to.include(candidateStreamId(candidate.candidateId));
+    expect(writer.candidateTypes(candidate.candidateId)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
+  });
+
+  for (const [name, fixture, outputs] of [
+    ['PROMOTE', CandidateFixtures.promotable, ['PromotionDecided', 'IncidentCreated']],
+    ['DEFER', CandidateFixtures.deferrable, ['PromotionDecided']],
+  ] as const) {
+    it(`a redelivery to a process that only knows revision 0 records nothing new (${name}): the expected revision tells it`, async () => {
+      const writer = OpxWorld.create();
+      const candidate = await writer.givenDelivered(fixture);
+      const recorded = writer.candidateEvents(candidate.candidateId).map((e) => e.id);
+      const { world } = secondProcess(writer);
+
+      world.candidates.observe(at(writer, candidate.candidateId, 0));
+      const first = await world.process(candidate.candidateId);
+
+      expect(writer.candidateTypes(candidate.candidateId)).to.deep.equal(['CandidateCreated', ...outputs]);
+      expect(writer.candidateEvents(candidate.candidateId).map((e) => e.id)).to.deep.equal(recorded);
+      expect(first.decisionId).to.equal((writer.candidateEvents(candidate.candidateId)[1]?.data as { decisionId: string }).decisionId);
+      expect(writer.incidentStreams()).to.have.length(name === 'PROMOTE' ? 1 : 0);
+    });
+  }
+
+  it('remembers only what extends the known prefix by one revision', async () => {
+    const writer = OpxWorld.create();
+    const candidate = await writer.givenDelivered(CandidateFixtures.promotable);
+    const { world, reads } = secondProcess(writer);
+
+    world.candidates.observe(at(writer, candidate.candidateId, 2)); // revision 2 of an unknown stream: ignored
+    await world.candidates.load(candidate.candidateId);
+    expect(reads()).to.deep.equal([candidateStreamId(candidate.candidateId)]);
+
+    const fresh = secondProcess(writer);
+    fresh.world.candidates.observe(at(writer, candidate.candidateId, 0));
+    fresh.world.candidates.observe(at(writer, candidate.candidateId, 2)); // a gap: ignored
+    expect((await fresh.world.candidates.load(candidate.candidateId)).revision).to.equal(0n);
+    fresh.world.candidates.observe(at(writer, candidate.candidateId, 1));
+    fresh.world.candidates.observe(at(writer, candidate.candidateId, 2));
+    const history = await fresh.world.candidates.load(candidate.candidateId);
+    expect(history.revision).to.equal(2n);
+    expect(history.incidents).to.have.length(1);
+    expect(fresh.reads()).to.deep.equal([]);
+  });
+
+  it('never throws on a malformed delivery and remembers nothing of it; the handler refuses it', async () => {
+    const writer = OpxWorld.create();
+    const candidate = await writer.givenCandidate(CandidateFixtures.promotable);
+    const good = at(writer, candidate.candidateId, 0);
+    const bad: RecordedEvent = { ...good, data: { ...good.data, signalCount: 'four' } };
+    const { world, reads } = secondProcess(writer);
+
+    expect(() => world.candidates.observe(bad)).to.not.throw();
+    await expect(handleCandidateStreamEvent(bad, world.context)).to.be.rejectedWith(InvalidInput, /signalCount/);
+    await world.candidates.load(candidate.candidateId);
+    expect(reads()).to.deep.equal([candidateStreamId(candidate.candidateId)]);
+  });
+
+  it('remembers what it created, so the in-process loop orchestrates without a read', async () => {
+    let spy: InterceptingEventStore | undefined;
+    const world = OpxWorld.create({ wrapStore: (memory) => (spy = new InterceptingEventStore(memory)) });
+    const candidate = await world.givenDelivered(CandidateFixtures.promotable);
+
+    expect(world.candidateTypes(candidate.candidateId)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
+    expect(spy?.reads).to.deep.equal([]);
+  });
+});
