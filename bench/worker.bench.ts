@@ -14,9 +14,10 @@ import { freePort, startStoreProcess, startWorkerProcess, type ManagedProcess, t
  * End-to-end worker benchmark over the official client against the embedded server (its own
  * process): CandidateCreated appended -> final output recorded (IncidentCreated on PROMOTE,
  * else PromotionDecided), observed through a catch-up subscription.
- * - throughput: N candidates appended as fast as possible, with 1, 2 and 4 worker processes;
- * - latency: p50/p99 at half the best rate, appends paced.
- * Figures are printed; nothing is asserted. Env: BENCH_CANDIDATES (default 2000),
+ * - throughput: N candidates appended as fast as possible, with 1, 2 and 4 worker processes,
+ *   after 1,000 candidates of warm-up;
+ * - latency: p50/p99 at half the best rate, appends paced, after a warm-up at that rate (also reported).
+ * Figures are printed; nothing is asserted. Env: BENCH_CANDIDATES (default 4000),
  * BENCH_STORE=sqlite (default memory), BENCH_WORKERS="1,2,4", BENCH_CONCURRENCY (default 32).
  */
 
@@ -30,7 +31,15 @@ interface Figures {
 export interface BenchResult {
   readonly store: 'memory' | 'sqlite';
   readonly throughput: readonly Figures[];
-  readonly latency: { readonly workers: number; readonly ratePerSecond: number; readonly candidates: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
+  readonly latency: {
+    readonly workers: number;
+    readonly ratePerSecond: number;
+    readonly candidates: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    readonly maxMs: number;
+    readonly cold: { readonly candidates: number; readonly p50Ms: number; readonly p99Ms: number };
+  };
 }
 
 const env = (name: string): string | undefined => process.env[name];
@@ -136,26 +145,40 @@ async function paced(candidates: readonly Candidate[], store: EsdbEventStore, st
   await Promise.all(writes);
 }
 
+/** Candidates a fresh cluster handles before its throughput is measured (V8 warms up on them). */
+const WARM_UP_CANDIDATES = 1000;
+
+/** Seconds of paced load a fresh cluster gets before latency is measured. */
+const WARM_UP_SECONDS = 3;
+
+/** Completion latencies (ms, sorted) of the candidates in `started`. */
+const latencies = (done: ReadonlyMap<string, number>, started: ReadonlyMap<string, number>): number[] =>
+  [...started].flatMap(([id, at]) => (done.has(id) ? [(done.get(id) as number) - at] : [])).sort((a, b) => a - b);
+
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 export async function run(): Promise<BenchResult> {
-  const total = Number(env('BENCH_CANDIDATES') ?? 2000);
+  const total = Number(env('BENCH_CANDIDATES') ?? 4000);
   const storeKind = env('BENCH_STORE') === 'sqlite' ? 'sqlite' : 'memory';
   const workerCounts = (env('BENCH_WORKERS') ?? '1,2,4').split(',').map(Number);
   const concurrency = Number(env('BENCH_CONCURRENCY') ?? 32);
   const throughput: Figures[] = [];
   let run = 0;
   for (const workers of workerCounts) {
+    const warmUp = candidatesFor(run++, WARM_UP_CANDIDATES);
     const candidates = candidatesFor(run++, total);
     const figures = await withCluster(workers, concurrency, storeKind, async (store) => {
       const watcher = new CompletionWatcher(store);
+      await appendAll(warmUp, store, new Map(), 32);
+      await watcher.until(warmUp.length, 120_000);
       const started = new Map<string, number>();
       const t0 = performance.now();
       await appendAll(candidates, store, started, 32);
-      const complete = await watcher.until(candidates.length, 120_000);
+      const complete = await watcher.until(warmUp.length + candidates.length, 120_000);
       const seconds = (Math.max(...watcher.done.values()) - t0) / 1000;
       await watcher.close();
-      return { workers, candidates: watcher.done.size, seconds, perSecond: (complete ? candidates.length : watcher.done.size) / seconds };
+      const finished = watcher.done.size - warmUp.length;
+      return { workers, candidates: finished, seconds, perSecond: (complete ? candidates.length : finished) / seconds };
     });
     throughput.push(figures);
     console.log(`throughput: ${workers} worker(s): ${figures.candidates} candidates in ${figures.seconds.toFixed(2)} s = ${figures.perSecond.toFixed(0)} candidates/s`);
@@ -164,19 +187,36 @@ export async function run(): Promise<BenchResult> {
   const best = throughput.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   const rate = Math.max(1, Math.floor(best.perSecond / 2));
   const count = Math.min(total, Math.max(200, rate * 10));
+  const warmUp = candidatesFor(run++, rate * WARM_UP_SECONDS);
   const candidates = candidatesFor(run++, count);
   const latency = await withCluster(best.workers, concurrency, storeKind, async (store) => {
     const watcher = new CompletionWatcher(store);
+    // A fresh cluster's first second runs in V8's interpreter (p99 ~150-200 ms, see `cold`):
+    // production workers run for days, so the figure the target speaks of is taken warm.
+    const coldStarted = new Map<string, number>();
+    await paced(warmUp, store, coldStarted, rate);
+    await watcher.until(warmUp.length, 120_000);
+    const cold = latencies(watcher.done, coldStarted);
     const started = new Map<string, number>();
     await paced(candidates, store, started, rate);
-    await watcher.until(candidates.length, 120_000);
+    await watcher.until(warmUp.length + candidates.length, 120_000);
     await watcher.close();
-    const latencies = [...watcher.done].map(([id, at]) => at - (started.get(id) ?? at)).sort((a, b) => a - b);
-    return { workers: best.workers, ratePerSecond: rate, candidates: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies[latencies.length - 1] ?? Number.NaN };
+    const warm = latencies(watcher.done, started);
+    return {
+      workers: best.workers,
+      ratePerSecond: rate,
+      candidates: warm.length,
+      p50Ms: percentile(warm, 50),
+      p99Ms: percentile(warm, 99),
+      maxMs: warm[warm.length - 1] ?? Number.NaN,
+      cold: { candidates: cold.length, p50Ms: percentile(cold, 50), p99Ms: percentile(cold, 99) },
+    };
   });
   console.log(
-    `latency at half peak: ${latency.workers} worker(s), ${latency.ratePerSecond} candidates/s, ${latency.candidates} candidates: p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms, max ${latency.maxMs.toFixed(1)} ms`,
+    `latency at half peak: ${latency.workers} worker(s), ${latency.ratePerSecond} candidates/s, ${latency.candidates} candidates after a ${WARM_UP_SECONDS} s warm-up: ` +
+      `p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms (target < 50), max ${latency.maxMs.toFixed(1)} ms`,
   );
+  console.log(`  the warm-up itself (a cold cluster): p50 ${latency.cold.p50Ms.toFixed(1)} ms, p99 ${latency.cold.p99Ms.toFixed(1)} ms`);
   return { store: storeKind, throughput, latency };
 }
 
