@@ -81,15 +81,63 @@ export class EmbeddedReader implements EventStore {
   }
 
   private toRecorded(e: StoredEvent): RecordedEvent {
-    return {
-      id: e.eventId,
-      type: e.type,
-      streamId: e.streamId,
-      revision: e.revision,
-      position: e.position,
-      data: JSON.parse(this.decoder.decode(e.data)) as JsonObject,
-      metadata: e.metadata.byteLength === 0 ? {} : (JSON.parse(this.decoder.decode(e.metadata)) as JsonObject),
-      created: new Date(millisFromTicks(e.created)),
-    };
+    return new StoredRecordedEvent(e, this.decoder);
+  }
+}
+
+/**
+ * A stored event as a RecordedEvent whose data and metadata are parsed when first read: a long
+ * scan of `$all` that looks only at stream, revision and type (the replay audit's) parses nothing.
+ */
+class StoredRecordedEvent implements RecordedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly position: bigint;
+  #stored: StoredEvent | undefined;
+  #data: JsonObject | undefined;
+  #metadata: JsonObject | undefined;
+  #created: Date | undefined;
+
+  constructor(
+    stored: StoredEvent,
+    private readonly decoder: InstanceType<typeof TextDecoder>,
+  ) {
+    this.id = stored.eventId;
+    this.type = stored.type;
+    this.streamId = stored.streamId;
+    this.revision = stored.revision;
+    this.position = stored.position;
+    this.#stored = stored;
+  }
+
+  get data(): JsonObject {
+    this.#parse();
+    return this.#data as JsonObject;
+  }
+
+  get metadata(): JsonObject {
+    this.#parse();
+    return this.#metadata as JsonObject;
+  }
+
+  get created(): Date {
+    this.#parse();
+    return this.#created as Date;
+  }
+
+  #parse(): void {
+    const e = this.#stored;
+    if (e === undefined) return;
+    this.#data = JSON.parse(this.decoder.decode(e.data)) as JsonObject;
+    this.#metadata = e.metadata.byteLength === 0 ? {} : (JSON.parse(this.decoder.decode(e.metadata)) as JsonObject);
+    this.#created = new Date(millisFromTicks(e.created));
+    this.#stored = undefined;
+  }
+
+  /** As a plain record (spread and JSON see the parsed fields). */
+  toJSON(): object {
+    return { id: this.id, type: this.type, streamId: this.streamId, revision: this.revision, position: this.position, data: this.data, metadata: this.metadata, created: this.created };
   }
 }
