@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 import type { AuthorityContext } from '../authority/authority.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
@@ -7,6 +7,7 @@ import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
 import { OpxError } from '../shared/errors.js';
+import { sha256Hex } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
 import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
@@ -154,5 +155,5 @@ export class IncidentOrchestrator {
 export function buildPromotionRequest(candidate: Candidate, authority: AuthorityContext, currentTime: string): PromotionRequest {
   const { candidateId, policyId, policyVersion } = candidate;
   const context = [candidateId, policyId, policyVersion, authority.authorityType, authority.authorityId, authority.sessionId, authority.justification, currentTime];
-  return { candidateId, policyId, policyVersion, authority, requestContextHash: createHash('sha256').update(JSON.stringify(context)).digest('hex') };
+  return { candidateId, policyId, policyVersion, authority, requestContextHash: sha256Hex(JSON.stringify(context)) };
 }

@@ -1,0 +1,36 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
+
+import { contentHash, domainId, eventId, OPX_EVENT_ID_NAMESPACE } from '../../src/shared/ids.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+
+describe('deterministic ids', () => {
+  const names = [
+    '',
+    'PromotionDecided:dec-0123456789abcdef01234567',
+    'IncidentOpened:inc-ffffffffffffffffffffffff',
+    'ümlaut, 日本語 and 🚨 emoji',
+    'x'.repeat(10_000),
+    ...Array.from({ length: 200 }, (_, i) => `IncidentStateChanged:inc-${i}:${i + 1}:ACKNOWLEDGE_INCIDENT:HUMAN_OPERATOR:alice@opx:2026-03-01T00:00:00.000Z`),
+  ];
+
+  it('eventId is exactly uuid.v5 of the UTF-8 name in the OPX namespace (so recorded ids never change)', () => {
+    for (const name of names) expect(eventId(name), name.slice(0, 40)).to.equal(uuidv5(name, OPX_EVENT_ID_NAMESPACE));
+  });
+
+  it('eventId is a version 5, RFC variant UUID', () => {
+    for (const name of names) expect(eventId(name)).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('domainId is the first 24 hex of SHA-256 over the JCS form of its parts', () => {
+    const parts = ['cand-1', 'standard-promotion', '1.0.0', 'ümlaut "quoted" \\ slash'];
+    const expected = createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 24);
+    expect(domainId('dec', parts)).to.equal(`dec-${expected}`);
+  });
+
+  it('contentHash is SHA-256 over the JCS form, whatever the key order', () => {
+    expect(contentHash({ b: 1, a: [2, 'x'] })).to.equal(contentHash({ a: [2, 'x'], b: 1 }));
+    expect(contentHash({ a: 1 })).to.equal(createHash('sha256').update('{"a":1}').digest('hex'));
+  });
+});
