@@ -91,39 +91,34 @@ export class IncidentOrchestrator {
           throw new OpxError('opx.orchestration.unknown_decision', `CP-6 returned an unknown decision '${String(unknown)}'`);
         }
       }
-      await this.logAttempt({ ...started.fields(candidate), ...this.finish(started), decision: result.decision, decisionId: result.decisionId, reason: result.reason, status: 'success', ...(result.incidentId === undefined ? {} : { incidentId: result.incidentId }) });
+      const attempt: OrchestrationAttempt = { ...this.attemptOf(started, candidate), decision: result.decision, decisionId: result.decisionId, reason: result.reason, status: 'success' };
+      if (result.incidentId !== undefined) attempt.incidentId = result.incidentId;
+      await this.logAttempt(attempt);
       return result;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await this.emit({ eventType: 'OrchestrationFailed', candidateId, error: message, failedAt: currentTime });
-      await this.logAttempt({ ...started.fields(candidate), ...this.finish(started), reason: 'orchestration failed', status: 'error', error: message });
+      await this.logAttempt({ ...this.attemptOf(started, candidate), reason: 'orchestration failed', status: 'error', error: message });
       throw error;
     }
   }
 
-  private startAttempt(candidateId: string, authority: AuthorityContext) {
-    const startedAt = this.observability.clock.now();
-    const t0 = this.observability.clock.monotonicMs();
+  private startAttempt(candidateId: string, authority: AuthorityContext): StartedAttempt {
     // Every attempt is an occurrence, never a duplicate of another: a random id (the attempt log is
     // observability, outside every decision and outside the replay).
-    const attemptId = randomUUID();
-    return {
-      startedAt,
-      t0,
-      fields: (candidate: Candidate | undefined) => ({
-        candidateId,
-        attemptId,
-        authorityType: authority.authorityType,
-        authorityId: authority.authorityId,
-        policyId: candidate?.policyId ?? '',
-        policyVersion: candidate?.policyVersion ?? '',
-      }),
-    };
+    return { candidateId, authority, attemptId: randomUUID(), startedAt: this.observability.clock.now(), t0: this.observability.clock.monotonicMs() };
   }
 
-  private finish(started: { startedAt: Date; t0: number }): Pick<OrchestrationAttempt, 'startedAt' | 'completedAt' | 'durationMs' | 'ttl'> {
+  /** The fields every attempt has, success or not, timed now. */
+  private attemptOf(started: StartedAttempt, candidate: Candidate | undefined): AttemptFields {
     const completedAt = this.observability.clock.now();
     return {
+      candidateId: started.candidateId,
+      attemptId: started.attemptId,
+      authorityType: started.authority.authorityType,
+      authorityId: started.authority.authorityId,
+      policyId: candidate?.policyId ?? '',
+      policyVersion: candidate?.policyVersion ?? '',
       startedAt: started.startedAt.toISOString(),
       completedAt: completedAt.toISOString(),
       durationMs: Math.max(0, this.observability.clock.monotonicMs() - started.t0),
@@ -145,6 +140,19 @@ export class IncidentOrchestrator {
     });
   }
 }
+
+interface StartedAttempt {
+  readonly candidateId: string;
+  readonly authority: AuthorityContext;
+  readonly attemptId: string;
+  readonly startedAt: Date;
+  readonly t0: number;
+}
+
+type AttemptFields = Pick<
+  OrchestrationAttempt,
+  'candidateId' | 'attemptId' | 'authorityType' | 'authorityId' | 'policyId' | 'policyVersion' | 'startedAt' | 'completedAt' | 'durationMs' | 'ttl'
+>;
 
 /**
  * Step 3 of the frozen algorithm: the policy comes from the candidate, never from here (INV-P2.3.7).

@@ -113,7 +113,8 @@ export class ReplayAudit {
     try {
       const recorded = await collect(source.readStream(streamId));
       const scratch = new InMemoryEventStore(() => new Date(0));
-      const context = this.handlerContext(scratch);
+      const candidates = new CandidateStore(scratch);
+      const context = this.handlerContext(scratch, candidates);
       const replayed = (): readonly RecordedEvent[] => scratch.snapshot(streamId);
       let complete = true;
       for (const [index, event] of recorded.entries()) {
@@ -131,7 +132,10 @@ export class ReplayAudit {
         audit.inputsReplayed++;
         try {
           await scratch.append(streamId, [event], index === 0 ? 'no_stream' : BigInt(index - 1));
-          await handleCandidateStreamEvent(replayed()[index] as RecordedEvent, context);
+          // Delivered to the handler as the worker delivers it: CP-5 is told of it first.
+          const delivered = replayed()[index] as RecordedEvent;
+          candidates.observe(delivered);
+          await handleCandidateStreamEvent(delivered, context);
         } catch (error) {
           audit.diverge({ streamId, revision: String(index), kind: 'handler-error', message: `replaying ${event.type} failed: ${(error as Error).message}` });
           complete = false;
@@ -187,8 +191,7 @@ export class ReplayAudit {
   }
 
   /** The same handlers, CP-6 and CP-7 as production, wired to a scratch store. */
-  private handlerContext(scratch: EventStore): HandlerContext {
-    const candidateStore = new CandidateStore(scratch);
+  private handlerContext(scratch: EventStore, candidateStore: CandidateStore): HandlerContext {
     const orchestrator = new IncidentOrchestrator(
       {
         candidateStore,
