@@ -246,10 +246,12 @@ class Tally {
   private readonly divergentStreams = new Set<string>();
   private readonly drift = new Map<string, { -readonly [K in keyof PolicyDrift]: PolicyDrift[K] }>();
   /**
-   * Incident streams replays opened whose recorded IncidentOpened has not passed yet: ids only,
-   * held from a candidate's first event to its incident's, so bounded by what is in flight.
+   * Incident streams replays opened whose recorded IncidentOpened has not passed yet, held from a
+   * candidate's first event to its incident's: for a history recorded ingest-first (every
+   * candidate created, then every one decided) that is every promoted candidate, so they are
+   * held compactly (see {@link IncidentStreamTally}).
    */
-  private readonly openedByReplay = new Set<string>();
+  private readonly openedByReplay = new IncidentStreamTally();
 
   constructor(private readonly config: OpxConfig) {}
 
@@ -304,6 +306,40 @@ class Tally {
       });
   }
 }
+
+/**
+ * A multiset of incident stream ids. An OPX incident id is `inc-` and 24 hex digits of SHA-256;
+ * such a stream is counted under the number its first 13 hex digits make (52 bits, exact in a
+ * double: a few dozen bytes an entry instead of a string's hundred), any other id under itself.
+ * Counting (not a set) keeps two ids that share a prefix apart; what a shared prefix could do
+ * is let an orphan IncidentOpened pass as opened, with odds of n / 2^52 for n incidents in
+ * flight (about 4e-11 at a million-event history).
+ */
+export class IncidentStreamTally {
+  private readonly counts = new Map<number | string, number>();
+
+  add(streamId: string): void {
+    const key = IncidentStreamTally.key(streamId);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  /** Takes one out; false when there was none. */
+  delete(streamId: string): boolean {
+    const key = IncidentStreamTally.key(streamId);
+    const count = this.counts.get(key);
+    if (count === undefined) return false;
+    if (count === 1) this.counts.delete(key);
+    else this.counts.set(key, count - 1);
+    return true;
+  }
+
+  private static key(streamId: string): number | string {
+    const hex = OPX_INCIDENT_STREAM.exec(streamId)?.[1];
+    return hex === undefined ? streamId : Number.parseInt(hex, 16);
+  }
+}
+
+const OPX_INCIDENT_STREAM = new RegExp(`^${INCIDENT_STREAM_PREFIX}inc-([0-9a-f]{13})[0-9a-f]{11}$`);
 
 /**
  * Runs tasks `width` at a time and hands their results to `sink` in the order they were pushed,

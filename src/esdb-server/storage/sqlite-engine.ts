@@ -18,6 +18,11 @@ export interface SqliteEngineOptions {
    * crash but may lose the last commits on power loss; it is ~20x faster on this hardware.
    */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Streams whose last revision is kept in memory (default 100,000). A server reads it on every
+   * append; a one-pass reader of history (the replay audit) reads each stream once and wants few.
+   */
+  readonly lastRevisionCacheSize?: number;
 }
 
 interface EventRow {
@@ -73,7 +78,7 @@ CREATE TABLE IF NOT EXISTS subscription_checkpoints (
 `;
 
 /** Streams whose last revision is kept in memory before the cache starts over. */
-const LAST_REVISION_CACHE_LIMIT = 100_000;
+const DEFAULT_LAST_REVISION_CACHE_SIZE = 100_000;
 
 const COLUMNS = 'position, stream, revision, event_id, type, content_type, data, metadata, created';
 
@@ -97,8 +102,10 @@ export class SqliteEngine implements StorageEngine {
    * Updated after each successful insert; cleared when a transaction rolls back.
    */
   readonly #lastRevisions = new Map<string, bigint | undefined>();
+  readonly #lastRevisionCacheSize: number;
 
   constructor(dataDir: string, options: SqliteEngineOptions = {}) {
+    this.#lastRevisionCacheSize = options.lastRevisionCacheSize ?? DEFAULT_LAST_REVISION_CACHE_SIZE;
     mkdirSync(dataDir, { recursive: true });
     this.#db = new Database(join(dataDir, SQLITE_FILE_NAME));
     this.#db.pragma('journal_mode = WAL');
@@ -156,7 +163,7 @@ export class SqliteEngine implements StorageEngine {
     if (this.#lastRevisions.has(streamId)) return this.#lastRevisions.get(streamId);
     const row = this.#streamLast.get(streamId) as { r: bigint | null };
     const revision = row.r ?? undefined;
-    if (this.#lastRevisions.size >= LAST_REVISION_CACHE_LIMIT) this.#lastRevisions.clear();
+    if (this.#lastRevisions.size >= this.#lastRevisionCacheSize) this.#lastRevisions.clear();
     this.#lastRevisions.set(streamId, revision);
     return revision;
   }

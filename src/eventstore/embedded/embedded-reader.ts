@@ -22,7 +22,8 @@ export class EmbeddedReader implements EventStore {
 
   /** Opens the SQLite store in `dataDir` (the caller holds the data-dir lock). */
   static open(dataDir: string): EmbeddedReader {
-    const engine = new SqliteEngine(dataDir);
+    // Long reads touch each stream about once: a small last-revision cache keeps memory flat.
+    const engine = new SqliteEngine(dataDir, { lastRevisionCacheSize: 1_024 });
     return new EmbeddedReader(new EventStoreCore(engine, systemClock), () => engine.close());
   }
 
