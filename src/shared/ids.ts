@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 
-import { parse as parseUuid, stringify as formatUuid } from 'uuid';
+import { parse as parseUuid } from 'uuid';
 
 import { canonicalJson } from './canonical-json.js';
 
@@ -12,15 +12,19 @@ const NAMESPACE_BYTES = Buffer.from(parseUuid(OPX_EVENT_ID_NAMESPACE));
 
 /**
  * A deterministic event id: the same name always yields the same UUID v5 (RFC 9562 5.5: SHA-1
- * of namespace and UTF-8 name, version and variant bits set), formatted by `uuid`. The hash is
- * node's one-shot `crypto.hash`, about a third of `uuid.v5`'s cost; test/core/ids.unit.spec.ts
- * holds it equal to `uuid.v5` on every kind of name.
+ * of namespace and UTF-8 name, version and variant bits set, then the 8-4-4-4-12 hex form).
+ * The hash is node's one-shot `crypto.hash`, about a third of `uuid.v5`'s cost;
+ * test/core/ids.unit.spec.ts holds it equal to `uuid.v5` on every kind of name.
  */
 export function eventId(name: string): string {
-  const bytes = hash('sha1', Buffer.concat([NAMESPACE_BYTES, Buffer.from(name, 'utf8')]), 'buffer');
+  const input = Buffer.allocUnsafe(NAMESPACE_BYTES.length + Buffer.byteLength(name, 'utf8'));
+  NAMESPACE_BYTES.copy(input, 0);
+  input.write(name, NAMESPACE_BYTES.length, 'utf8');
+  const bytes = hash('sha1', input, 'buffer');
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  return formatUuid(bytes);
+  const hex = bytes.toString('hex', 0, 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** SHA-256 (hex) of the RFC 8785 canonical form of a value. */
