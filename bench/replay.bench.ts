@@ -7,6 +7,7 @@
  * Beside each, the rate at which the same events are merely read the same way (no audit): the
  * ceiling that reading alone puts on the audit in that mode.
  *
+ * BENCH_REPLAY_MODES picks the modes (default both: embedded-data-dir,official-client).
  * History is generated once per N (the in-process scenario on generateSampleSignals at scale,
  * exported as history lines, cached in bench-results/) and imported into a fresh data dir; each
  * measurement runs in its own process so its peak RSS is its own.
@@ -169,7 +170,8 @@ export async function run(): Promise<void> {
     const imported = await importIntoDataDir(dir, file);
     console.log(`  imported ${imported} events into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const targets = { 'embedded-data-dir': 150_000, 'official-client': 50_000 } as const;
-    for (const mode of ['embedded-data-dir', 'official-client'] as const) {
+    const modes = (process.env['BENCH_REPLAY_MODES'] ?? 'embedded-data-dir,official-client').split(',') as Array<Measurement['mode']>;
+    for (const mode of modes) {
       const m = await inChild(mode, dir);
       console.log(
         `  ${mode.padEnd(18)} ${m.events} events in ${m.seconds.toFixed(2)} s = ${Math.round(m.eventsPerSecond).toLocaleString('en')} events/s ` +
