@@ -7,7 +7,8 @@
  * Beside each, the rate at which the same events are merely read the same way (no audit): the
  * ceiling that reading alone puts on the audit in that mode.
  *
- * BENCH_REPLAY_MODES picks the modes (default both: embedded-data-dir,official-client).
+ * BENCH_REPLAY_MODES picks the modes (default both: embedded-data-dir,official-client), BENCH_HISTORY
+ * the shapes of history (default both: ingest-first,interleaved; see HistoryShape).
  * History is generated once per N (the in-process scenario on generateSampleSignals at scale,
  * exported as history lines, cached in bench-results/) and imported into a fresh data dir; each
  * measurement runs in its own process so its peak RSS is its own.
@@ -38,7 +39,9 @@ import { CANDIDATE_STREAM_PREFIX } from '../src/candidates/candidate-events.js';
 import { INCIDENT_STREAM_PREFIX } from '../src/incidents/incident-events.js';
 import { exportHistory } from '../src/replay/history-file.js';
 import { DEFAULT_REPLAY_CONCURRENCY, ReplayAudit } from '../src/replay/replay-audit.js';
+import { ingestCandidates, processCandidateInputs } from '../src/runtime/in-process.js';
 import { runScenario } from '../src/runtime/scenario.js';
+import { correlate } from '../src/correlation/correlator.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
 import { GOLDEN_HISTORY_PATH } from '../test/support/golden.js';
 
@@ -66,17 +69,28 @@ const EVENTS_PER_GROUP = 3.15;
  * Generating it runs the whole scenario in memory: for 1,000,000 events give node a larger heap
  * (NODE_OPTIONS=--max-old-space-size=8192); the measurements themselves run with the defaults.
  */
-async function historyFile(events: number): Promise<string> {
+async function historyFile(events: number, shape: HistoryShape): Promise<string> {
   mkdirSync(RESULTS, { recursive: true });
   // Keyed by the golden history's hash: it changes whenever what the handlers record changes, and
   // a history recorded by older code would (rightly) replay DIVERGENT.
   const version = createHash('sha256').update(readFileSync(GOLDEN_HISTORY_PATH)).digest('hex').slice(0, 12);
-  const cache = join(RESULTS, `replay-history-${events}-${version}.jsonl`);
+  const cache = join(RESULTS, `replay-history-${events}-${shape === 'ingest-first' ? '' : `${shape}-`}${version}.jsonl`);
   if (existsSync(cache)) return cache;
   const t0 = performance.now();
   const container = createOpxContainer();
   const signals = generateSampleSignals({ groups: Math.ceil(events / EVENTS_PER_GROUP), seed: 7, start: '2026-01-01T00:00:00.000Z' });
-  await runScenario(container, signals, { manualPromotions: 50 });
+  if (shape === 'ingest-first') await runScenario(container, signals, { manualPromotions: 50 });
+  else {
+    // As a worker keeps up with ingestion: each candidate decided right after it is recorded.
+    const store = container.get(TOKENS.EventStore);
+    const candidates = container.get(TOKENS.CandidateStore);
+    const context = container.get(TOKENS.HandlerContext);
+    let position: bigint | undefined;
+    for (const candidate of correlate(signals, container.get(TOKENS.Config).correlationRules)) {
+      await ingestCandidates([candidate], candidates);
+      position = (await processCandidateInputs(store, context, position)).position;
+    }
+  }
   const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
   const fd = openSync(cache, 'w');
   for (let i = 0; i < lines.length; i += 10_000) writeSync(fd, lines.slice(i, i + 10_000).join('\n') + '\n');
@@ -160,27 +174,36 @@ function inChild(mode: Measurement['mode'], dir: string): Promise<Measurement> {
   });
 }
 
+/**
+ * ingest-first: every candidate recorded, then every one decided (`opx signals ingest` of a big
+ * file, then `opx process`); interleaved: decided as they come (a worker keeping up).
+ */
+type HistoryShape = 'ingest-first' | 'interleaved';
+
 export async function run(): Promise<void> {
   const events = Number(process.env['BENCH_EVENTS'] ?? 200_000);
-  console.log(`== replay audit over ${events} recorded events ==`);
-  const file = await historyFile(events);
-  const dir = mkdtempSync(join(tmpdir(), 'opx-replay-bench-'));
-  try {
-    const t0 = performance.now();
-    const imported = await importIntoDataDir(dir, file);
-    console.log(`  imported ${imported} events into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const targets = { 'embedded-data-dir': 150_000, 'official-client': 50_000 } as const;
-    const modes = (process.env['BENCH_REPLAY_MODES'] ?? 'embedded-data-dir,official-client').split(',') as Array<Measurement['mode']>;
-    for (const mode of modes) {
-      const m = await inChild(mode, dir);
-      console.log(
-        `  ${mode.padEnd(18)} ${m.events} events in ${m.seconds.toFixed(2)} s = ${Math.round(m.eventsPerSecond).toLocaleString('en')} events/s ` +
-          `(target >= ${targets[mode].toLocaleString('en')}), peak RSS ${m.peakRssMb.toFixed(0)} MB (target < 256), verdict ${m.verdict}`,
-      );
-      console.log(`  ${''.padEnd(18)} the same events merely read once, no audit: ${Math.round(m.rawReadPerSecond).toLocaleString('en')} events/s`);
+  const shapes = (process.env['BENCH_HISTORY'] ?? 'ingest-first,interleaved').split(',') as HistoryShape[];
+  for (const shape of shapes) {
+    console.log(`== replay audit over ${events} recorded events, history recorded ${shape} ==`);
+    const file = await historyFile(events, shape);
+    const dir = mkdtempSync(join(tmpdir(), 'opx-replay-bench-'));
+    try {
+      const t0 = performance.now();
+      const imported = await importIntoDataDir(dir, file);
+      console.log(`  imported ${imported} events into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const targets = { 'embedded-data-dir': 150_000, 'official-client': 50_000 } as const;
+      const modes = (process.env['BENCH_REPLAY_MODES'] ?? 'embedded-data-dir,official-client').split(',') as Array<Measurement['mode']>;
+      for (const mode of modes) {
+        const m = await inChild(mode, dir);
+        console.log(
+          `  ${mode.padEnd(18)} ${m.events} events in ${m.seconds.toFixed(2)} s = ${Math.round(m.eventsPerSecond).toLocaleString('en')} events/s ` +
+            `(target >= ${targets[mode].toLocaleString('en')}), peak RSS ${m.peakRssMb.toFixed(0)} MB (target < 256), verdict ${m.verdict}`,
+        );
+        console.log(`  ${''.padEnd(18)} the same events merely read once, no audit: ${Math.round(m.rawReadPerSecond).toLocaleString('en')} events/s`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -53,13 +53,16 @@ export interface ReplayReport {
 }
 
 export interface ReplayOptions {
-  /** Candidate streams audited at once (reads overlap; memory is a few streams per unit). */
+  /** Candidate streams audited whole at once (reads overlap; memory is a few streams per unit). */
   readonly concurrency?: number;
+  /** Candidate streams replayed live, from the scan itself, at once (see {@link ReplayAudit}). */
+  readonly liveWindow?: number;
   readonly onProgress?: (eventsRead: number) => void;
 }
 
 export const MAX_REPORTED_DIVERGENCES = 100;
 export const DEFAULT_REPLAY_CONCURRENCY = 16;
+export const DEFAULT_LIVE_WINDOW = 256;
 
 const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 
@@ -67,21 +70,29 @@ const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttempts: async () => [] } as unknown as OrchestrationStore;
 
 /**
- * The replay audit. It scans the candidate and incident streams in global order and audits each
- * candidate stream when its first event passes: the whole recorded stream is read, every input in
- * it (CandidateCreated, ManualPromotionRequested) is fed, in order, through the same handlers,
- * CP-6 and CP-7 into a scratch store, and every output those write, on the candidate stream and on
- * the incident streams it opens, is compared with the recorded one: type, id, data and metadata
- * must have identical RFC 8785 canonical bytes (decided structurally, see sameCanonicalJson;
- * serialized only to report a divergence). Revision, position and `created` are server-assigned
- * and not compared. Every recorded IncidentOpened must also have been opened by its candidate's
- * replay (no incident without a promotion), and every human transition must decode.
+ * The replay audit. It scans the candidate and incident streams in global order, feeds every
+ * recorded input (CandidateCreated, ManualPromotionRequested) through the same handlers, CP-6 and
+ * CP-7 into a scratch store, and compares every output those write, on the candidate stream and
+ * on the incident streams it opens, with the recorded one: type, id, data and metadata must have
+ * identical RFC 8785 canonical bytes (decided structurally, see sameCanonicalJson; serialized only
+ * to report a divergence). Revision, position and `created` are server-assigned and not compared.
+ * Every recorded IncidentOpened must have been opened by its candidate's replay (no incident
+ * without a promotion), and every human transition must decode.
  *
- * Memory is flat whatever the history's length or interleaving: a unit of work is one candidate
- * stream, at most `concurrency` are in flight (so reads over the network overlap), and results
+ * Two ways to replay one candidate stream, with the same {@link CandidateReplay}:
+ * - live: from the scan itself, event by event, while it awaits outputs; once it has all it
+ *   produced, it is dropped. With a worker running, a candidate's outputs follow its input within
+ *   moments, so a live replay lives briefly and costs no read.
+ * - whole: when `liveWindow` live replays already await their outputs (a history recorded
+ *   ingest-first: every candidate created, then every one decided), or when a stream's event comes
+ *   after its live replay was dropped (a manual promotion days later), the stream is read whole
+ *   and replayed from it, `concurrency` at a time so reads over the network overlap; the scan then
+ *   skips what that read covered.
+ * Memory is flat whatever the history's length: at most `liveWindow` live replays, `concurrency`
+ * whole ones, and compact records of what whole reads covered until the scan passes it. Results
  * are reported in history order whatever order they finish in. An input that is the last event of
- * its stream when read has not been handled yet (a live system): it is replayed, so an input the
- * handlers cannot take is still reported, but its outputs are not expected; it counts as pending.
+ * its stream has not been handled yet (a live system): it is replayed, so an input the handlers
+ * cannot take is still reported, but its outputs are not expected; it counts as pending.
  */
 export class ReplayAudit {
   constructor(private readonly config: OpxConfig) {}
@@ -89,93 +100,92 @@ export class ReplayAudit {
   async run(source: EventStore, options: ReplayOptions = {}): Promise<ReplayReport> {
     const tally = new Tally(this.config);
     const pipeline = new OrderedPipeline<StreamAudit>(options.concurrency ?? DEFAULT_REPLAY_CONCURRENCY, (audit) => tally.add(audit));
+    const liveWindow = options.liveWindow ?? DEFAULT_LIVE_WINDOW;
+    const live = new Map<string, CandidateReplay>();
+    const liveIncidents = new Map<string, CandidateReplay>();
+    const covered = new CoveredStreams();
+    // What live replays find, in scan order, handed to the tally between whole replays' results.
+    let liveAudit = new StreamAudit();
+    const flushLive = async (): Promise<void> => {
+      if (liveAudit.isEmpty()) return;
+      const audit = liveAudit;
+      liveAudit = new StreamAudit();
+      await pipeline.push(async () => audit);
+    };
+    const settle = (replay: CandidateReplay): void => {
+      if (replay.pending) return;
+      live.delete(replay.streamId);
+      for (const incident of replay.incidentStreams()) liveIncidents.delete(incident);
+    };
     for await (const recorded of source.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX, INCIDENT_STREAM_PREFIX] })) {
       tally.eventsRead++;
       if (options.onProgress !== undefined && tally.eventsRead % 10_000 === 0) options.onProgress(tally.eventsRead);
       if (recorded.revision === 0n) tally.streamsChecked++;
       if (recorded.streamId.startsWith(CANDIDATE_STREAM_PREFIX)) {
-        if (recorded.revision === 0n) await pipeline.push(() => this.auditCandidate(source, recorded.streamId));
+        let replay = live.get(recorded.streamId);
+        if (replay === undefined) {
+          if (covered.covers(recorded.streamId, recorded.revision)) continue;
+          if (recorded.revision !== 0n || live.size >= liveWindow) {
+            covered.reading(recorded.streamId);
+            await flushLive();
+            await pipeline.push(() => this.auditWhole(source, recorded.streamId, recorded.revision, covered));
+            continue;
+          }
+          replay = new CandidateReplay(recorded.streamId, this.config);
+          live.set(recorded.streamId, replay);
+        }
+        await replay.accept(recorded, liveAudit);
+        for (const incident of replay.incidentStreams()) liveIncidents.set(incident, replay);
+        if (replay.broken) covered.forever(recorded.streamId);
+        settle(replay);
       } else if (recorded.type === 'IncidentOpened') {
-        const audit = this.auditIncidentOrigin(recorded);
-        await pipeline.push(async () => audit);
+        const replay = liveIncidents.get(recorded.streamId);
+        if (replay !== undefined) {
+          replay.acceptIncident(recorded, liveAudit);
+          liveIncidents.delete(recorded.streamId);
+          settle(replay);
+        } else {
+          // Opened by a whole replay (the tally knows by then), or by none.
+          await flushLive();
+          const audit = new StreamAudit();
+          audit.incidentSeen = recorded.streamId;
+          await pipeline.push(async () => audit);
+        }
       } else {
+        await flushLive();
         const audit = this.auditHumanTransition(recorded);
         await pipeline.push(async () => audit);
       }
+      if (liveAudit.eventsCompared >= LIVE_AUDIT_BATCH) await flushLive();
     }
+    for (const replay of live.values()) replay.finish(liveAudit);
+    await flushLive();
     await pipeline.drain();
     return tally.report();
   }
 
-  /** Replays one candidate stream's inputs and compares every output they produce. */
-  private async auditCandidate(source: EventStore, streamId: string): Promise<StreamAudit> {
+  /**
+   * Reads one candidate stream whole and replays it; compares what it has from revision `from`
+   * on (what came before was compared by a live replay), and the incident streams those outputs
+   * open, read too.
+   */
+  private async auditWhole(source: EventStore, streamId: string, from: bigint, covered: CoveredStreams): Promise<StreamAudit> {
     const audit = new StreamAudit();
     try {
       const recorded = await collect(source.readStream(streamId));
-      const scratch = new InMemoryEventStore(() => new Date(0));
-      const candidates = new CandidateStore(scratch);
-      const context = this.handlerContext(scratch, candidates);
-      const replayed = (): readonly RecordedEvent[] => scratch.snapshot(streamId);
-      let complete = true;
-      for (const [index, event] of recorded.entries()) {
-        if (!INPUTS.has(event.type)) {
-          if (event.type === 'PromotionDecided') audit.decisions.push(event);
-          audit.compare(event, replayed()[index]);
-          continue;
-        }
-        const last = index === recorded.length - 1;
-        if (replayed().length !== index) {
-          audit.diverge({ streamId, revision: String(index), kind: 'handler-error', message: `cannot replay ${event.type}: the replayed stream has ${replayed().length} events before it, history ${index}` });
-          complete = false;
-          break;
-        }
-        audit.inputsReplayed++;
-        try {
-          await scratch.append(streamId, [event], index === 0 ? 'no_stream' : BigInt(index - 1));
-          // Delivered to the handler as the worker delivers it: CP-5 is told of it first.
-          const delivered = replayed()[index] as RecordedEvent;
-          candidates.observe(delivered);
-          await handleCandidateStreamEvent(delivered, context);
-        } catch (error) {
-          audit.diverge({ streamId, revision: String(index), kind: 'handler-error', message: `replaying ${event.type} failed: ${(error as Error).message}` });
-          complete = false;
-          break;
-        }
-        if (last) {
-          // Handled fine, but history has no outputs after it yet: not handled when read (live).
-          audit.inputsPending++;
-          complete = false;
-        }
-      }
-      if (complete) {
-        for (const extra of replayed().slice(recorded.length)) {
-          audit.diverge({ streamId, revision: extra.revision.toString(), kind: 'not-recorded', message: `the replay produced ${extra.type}, which history does not have` });
-        }
-      }
-      // The incident streams opened by outputs history also has (a pending input's are not due yet).
-      for (const output of replayed().slice(0, recorded.length)) {
-        if (output.type !== 'IncidentCreated') continue;
-        const incidentStream = incidentStreamId((output.data as { incidentId: string }).incidentId);
+      covered.through(streamId, recorded.at(-1)?.revision ?? from);
+      const replay = new CandidateReplay(streamId, this.config, from);
+      for (const event of recorded) await replay.accept(event, audit);
+      for (const incidentStream of replay.incidentsDue()) {
         audit.incidentsOpened.push(incidentStream);
         const [opened] = await collect(source.readStream(incidentStream, { maxCount: 1 }));
-        const produced = scratch.snapshot(incidentStream)[0];
-        if (opened === undefined) audit.diverge({ streamId: incidentStream, revision: '0', kind: 'not-recorded', message: `the replay opened ${incidentStream}, which history does not have` });
-        else audit.compare(opened, produced);
+        if (opened !== undefined) replay.acceptIncident(opened, audit);
       }
+      replay.finish(audit);
     } catch (error) {
+      covered.through(streamId, from);
       audit.diverge({ streamId, revision: '?', kind: 'handler-error', message: `auditing ${streamId} failed: ${(error as Error).message}` });
     }
-    return audit;
-  }
-
-  /**
-   * A recorded IncidentOpened must have been opened by its candidate's replay (INV-P2.3.2, no
-   * incident without a promotion). The candidate's unit comes first in history order, so the tally
-   * knows by then which incident streams the replay opened.
-   */
-  private auditIncidentOrigin(opened: RecordedEvent): StreamAudit {
-    const audit = new StreamAudit();
-    audit.incidentSeen = opened.streamId;
     return audit;
   }
 
@@ -189,22 +199,210 @@ export class ReplayAudit {
     }
     return audit;
   }
+}
 
-  /** The same handlers, CP-6 and CP-7 as production, wired to a scratch store. */
-  private handlerContext(scratch: EventStore, candidateStore: CandidateStore): HandlerContext {
-    const orchestrator = new IncidentOrchestrator(
-      {
-        candidateStore,
-        promotionEngine: new PromotionEngine(scratch, candidateStore, this.config.policies, this.config.authorityMatrix),
-        incidentManager: new IncidentManager(scratch, candidateStore, this.config.authorityMatrix),
-        eventEmitter: { emit: async () => undefined },
-        orchestrationStore: discardingOrchestrationLog,
-      },
-      { clock: new FixedClock('1970-01-01T00:00:00.000Z'), logger: silentLogger },
-    );
-    return { orchestrator, logger: silentLogger };
+/**
+ * One candidate stream replayed event by event through the production handlers (CP-5/6/7 wired
+ * to a scratch store): a recorded input is handled as the worker handles a delivery, a recorded
+ * output is compared with what the handlers wrote at its revision, and the incident streams the
+ * replay opens are compared with the recorded ones as they come. Outputs below `compareFrom`
+ * were compared by an earlier replay of the same stream: they are replayed, not compared again.
+ */
+class CandidateReplay {
+  private readonly scratch = new InMemoryEventStore(() => new Date(0));
+  private readonly candidates = new CandidateStore(this.scratch);
+  private readonly context: HandlerContext;
+  /** Recorded events of the stream accepted so far: the revision the next one must have. */
+  private seen = 0;
+  private lastWasInput = false;
+  /** After a divergence the handlers could not get past: nothing more of the stream is compared. */
+  broken = false;
+  /** Incident streams the replay opened, by the revision of the IncidentCreated that opened each. */
+  private readonly incidents = new Map<string, { readonly revision: number; seen: boolean }>();
+
+  constructor(
+    readonly streamId: string,
+    config: OpxConfig,
+    private readonly compareFrom = 0n,
+  ) {
+    this.context = replayContext(this.scratch, this.candidates, config);
+  }
+
+  /** Still awaiting something history should show: its outputs, or an incident stream they opened. */
+  get pending(): boolean {
+    if (this.broken) return false;
+    if (this.lastWasInput || this.replayed().length > this.seen) return true;
+    for (const incident of this.incidents.values()) if (!incident.seen && incident.revision < this.seen) return true;
+    return false;
+  }
+
+  incidentStreams(): IterableIterator<string> {
+    return this.incidents.keys();
+  }
+
+  /** Incident streams opened by outputs history has shown and this replay compares, not seen yet. */
+  incidentsDue(): string[] {
+    return [...this.incidents].filter(([, i]) => !i.seen && i.revision < this.seen && BigInt(i.revision) >= this.compareFrom).map(([stream]) => stream);
+  }
+
+  async accept(recorded: RecordedEvent, audit: StreamAudit): Promise<void> {
+    if (this.broken) return;
+    const index = Number(recorded.revision);
+    const at = { streamId: this.streamId, revision: String(index) };
+    if (index !== this.seen) {
+      audit.diverge({ ...at, kind: 'handler-error', message: `cannot replay ${recorded.type}: history shows revision ${index} after ${this.seen} events of the stream` });
+      this.broken = true;
+      return;
+    }
+    this.seen++;
+    const compared = recorded.revision >= this.compareFrom;
+    if (!INPUTS.has(recorded.type)) {
+      this.lastWasInput = false;
+      if (!compared) return;
+      if (recorded.type === 'PromotionDecided') audit.decisions.push(recorded);
+      audit.compare(recorded, this.replayed()[index]);
+      return;
+    }
+    this.lastWasInput = true;
+    if (this.replayed().length !== index) {
+      audit.diverge({ ...at, kind: 'handler-error', message: `cannot replay ${recorded.type}: the replayed stream has ${this.replayed().length} events before it, history ${index}` });
+      this.broken = true;
+      return;
+    }
+    if (compared) audit.inputsReplayed++;
+    try {
+      await this.scratch.append(this.streamId, [recorded], index === 0 ? 'no_stream' : BigInt(index - 1));
+      // Delivered to the handler as the worker delivers it: CP-5 is told of it first.
+      const delivered = this.replayed()[index] as RecordedEvent;
+      this.candidates.observe(delivered);
+      await handleCandidateStreamEvent(delivered, this.context);
+    } catch (error) {
+      audit.diverge({ ...at, kind: 'handler-error', message: `replaying ${recorded.type} failed: ${(error as Error).message}` });
+      this.broken = true;
+      return;
+    }
+    for (const output of this.replayed().slice(index + 1)) {
+      if (output.type === 'IncidentCreated') {
+        this.incidents.set(incidentStreamId((output.data as { incidentId: string }).incidentId), { revision: Number(output.revision), seen: false });
+      }
+    }
+  }
+
+  /** The recorded IncidentOpened of an incident stream this replay opened. */
+  acceptIncident(opened: RecordedEvent, audit: StreamAudit): void {
+    const incident = this.incidents.get(opened.streamId);
+    if (incident !== undefined) incident.seen = true;
+    audit.compare(opened, this.scratch.snapshot(opened.streamId)[0]);
+  }
+
+  /** History has no more of the stream: what the replay produced and history lacks diverges. */
+  finish(audit: StreamAudit): void {
+    if (this.broken) return;
+    for (const incidentStream of this.incidentsDue()) {
+      audit.diverge({ streamId: incidentStream, revision: '0', kind: 'not-recorded', message: `the replay opened ${incidentStream}, which history does not have` });
+    }
+    if (this.lastWasInput) {
+      // Handled fine, but history has no outputs after it yet: not handled when recorded (live).
+      audit.inputsPending++;
+      return;
+    }
+    for (const extra of this.replayed().slice(this.seen)) {
+      audit.diverge({ streamId: this.streamId, revision: extra.revision.toString(), kind: 'not-recorded', message: `the replay produced ${extra.type}, which history does not have` });
+    }
+  }
+
+  private replayed(): readonly RecordedEvent[] {
+    return this.scratch.snapshot(this.streamId);
   }
 }
+
+/** The same handlers, CP-6 and CP-7 as production, wired to a scratch store. */
+function replayContext(scratch: EventStore, candidateStore: CandidateStore, config: OpxConfig): HandlerContext {
+  const orchestrator = new IncidentOrchestrator(
+    {
+      candidateStore,
+      promotionEngine: new PromotionEngine(scratch, candidateStore, config.policies, config.authorityMatrix),
+      incidentManager: new IncidentManager(scratch, candidateStore, config.authorityMatrix),
+      eventEmitter: { emit: async () => undefined },
+      orchestrationStore: discardingOrchestrationLog,
+    },
+    { clock: new FixedClock('1970-01-01T00:00:00.000Z'), logger: silentLogger },
+  );
+  return { orchestrator, logger: silentLogger };
+}
+
+/**
+ * The candidate streams whole replays read, and through which revision: the scan skips those
+ * events. Held until the scan passes the last one read, so for a history recorded ingest-first
+ * about one per candidate at a time; an OPX candidate stream (`candidate-cand-` and 24 hex
+ * digits) is held as two numbers (its first 13 hex digits; the next 8 with the revision), any
+ * other under its id. Two streams sharing the 13 digits differ in the other 8 and are told
+ * apart: one of them is then not skipped and is read again, never skipped wrongly.
+ */
+class CoveredStreams {
+  private readonly compact = new Map<number, number>();
+  private readonly byId = new Map<string, number>();
+
+  /** A whole read of the stream is under way: skip its events until it says how far it read. */
+  reading(streamId: string): void {
+    this.set(streamId, READING);
+  }
+
+  /** A stream whose replay broke: the scan skips the rest of it (the divergence is reported once). */
+  forever(streamId: string): void {
+    this.set(streamId, FOREVER);
+  }
+
+  through(streamId: string, revision: bigint): void {
+    this.set(streamId, revision < BigInt(MAX_COMPACT_REVISION) ? Number(revision) : FOREVER);
+  }
+
+  /** Whether a whole read already covered this event; forgets the stream once the scan passes its last one. */
+  covers(streamId: string, revision: bigint): boolean {
+    const through = this.get(streamId);
+    if (through === undefined) return false;
+    if (through === READING || through === FOREVER || revision < BigInt(through)) return true;
+    this.delete(streamId);
+    return revision === BigInt(through);
+  }
+
+  private set(streamId: string, through: number): void {
+    const key = compactKey(streamId);
+    if (key === undefined) this.byId.set(streamId, through);
+    else this.compact.set(key.key, key.check * 2 ** COVER_BITS + through + 2);
+  }
+
+  private get(streamId: string): number | undefined {
+    const key = compactKey(streamId);
+    if (key === undefined) return this.byId.get(streamId);
+    const value = this.compact.get(key.key);
+    if (value === undefined || Math.floor(value / 2 ** COVER_BITS) !== key.check) return undefined;
+    return (value % 2 ** COVER_BITS) - 2;
+  }
+
+  private delete(streamId: string): void {
+    const key = compactKey(streamId);
+    if (key === undefined) this.byId.delete(streamId);
+    else this.compact.delete(key.key);
+  }
+}
+
+/** Revisions a compact entry holds: 20 bits, less the two markers. */
+const COVER_BITS = 20;
+const MAX_COMPACT_REVISION = 2 ** COVER_BITS - 3;
+const READING = -2;
+const FOREVER = -1;
+const OPX_CANDIDATE_STREAM = new RegExp(`^${CANDIDATE_STREAM_PREFIX}cand-([0-9a-f]{13})([0-9a-f]{8})[0-9a-f]{3}$`);
+
+function compactKey(streamId: string): { key: number; check: number } | undefined {
+  const match = OPX_CANDIDATE_STREAM.exec(streamId);
+  if (match === null) return undefined;
+  // check: 32 bits; with the 20 revision bits, 52 bits: exact in a double.
+  return { key: Number.parseInt(match[1] as string, 16), check: Number.parseInt(match[2] as string, 16) };
+}
+
+/** Live replays' findings are handed to the tally in batches of this many compared events. */
+const LIVE_AUDIT_BATCH = 1_000;
 
 /** What auditing one unit found: counts, divergences, and the decisions to check for drift. */
 class StreamAudit {
@@ -217,6 +415,10 @@ class StreamAudit {
   readonly incidentsOpened: string[] = [];
   /** A recorded IncidentOpened on this stream passed in history. */
   incidentSeen: string | undefined;
+
+  isEmpty(): boolean {
+    return this.eventsCompared === 0 && this.inputsReplayed === 0 && this.inputsPending === 0 && this.divergences.length === 0 && this.decisions.length === 0;
+  }
 
   compare(recorded: RecordedEvent, replayed: RecordedEvent | undefined): void {
     this.eventsCompared++;

@@ -16,6 +16,11 @@ export interface IngestResult {
 /** Signals -> correlation (Phase 2.2) -> CandidateCreated at revision 0 of each candidate stream. */
 export async function ingestSignals(signals: readonly Signal[], rules: CorrelationRuleSet, candidates: CandidateStore): Promise<IngestResult> {
   const correlated = correlate(signals, rules);
+  return { candidates: correlated, conflicts: await ingestCandidates(correlated, candidates) };
+}
+
+/** Records correlated candidates (CP-5); returns the ids that already held a different candidate. */
+export async function ingestCandidates(correlated: readonly Candidate[], candidates: CandidateStore): Promise<string[]> {
   const conflicts: string[] = [];
   for (const candidate of correlated) {
     try {
@@ -25,7 +30,7 @@ export async function ingestSignals(signals: readonly Signal[], rules: Correlati
       conflicts.push(candidate.candidateId);
     }
   }
-  return { candidates: correlated, conflicts };
+  return conflicts;
 }
 
 const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);

@@ -20,7 +20,7 @@ export function replayCommand(action: Action): Command {
     )
     .option('--report <file>', 'also write the full report as JSON to this file')
     .option('--policy <id@version>', 'what-if: which recorded automatic decisions would change under this policy version')
-    .option('--concurrency <n>', 'candidate streams audited at once (memory stays a few streams per unit)', (v) => positiveInt(v, '--concurrency'))
+    .option('--concurrency <n>', 'candidate streams read and audited whole at once (reads overlap; memory stays a few streams per unit)', (v) => positiveInt(v, '--concurrency'))
     .action(
       action<{ report?: string; policy?: string; concurrency?: number }>(async (ctx, _args, o) =>
         o.policy === undefined ? audit(ctx, o.report, o.concurrency) : whatIfReplay(ctx, o.policy, o.report),
