@@ -134,7 +134,8 @@ export class ReplayAudit {
           replay = new CandidateReplay(recorded.streamId, this.config);
           live.set(recorded.streamId, replay);
         }
-        await replay.accept(recorded, liveAudit);
+        const handling = replay.accept(recorded, liveAudit);
+        if (handling !== undefined) await handling;
         for (const incident of replay.incidentStreams()) liveIncidents.set(incident, replay);
         if (replay.broken) covered.forever(recorded.streamId);
         settle(replay);
@@ -175,7 +176,10 @@ export class ReplayAudit {
       const recorded = await collect(source.readStream(streamId));
       covered.through(streamId, recorded.at(-1)?.revision ?? from);
       const replay = new CandidateReplay(streamId, this.config, from);
-      for (const event of recorded) await replay.accept(event, audit);
+      for (const event of recorded) {
+        const handling = replay.accept(event, audit);
+        if (handling !== undefined) await handling;
+      }
       for (const incidentStream of replay.incidentsDue()) {
         audit.incidentsOpened.push(incidentStream);
         const [opened] = await collect(source.readStream(incidentStream, { maxCount: 1 }));
@@ -219,12 +223,14 @@ class CandidateReplay {
   broken = false;
   /** Incident streams the replay opened, by the revision of the IncidentCreated that opened each. */
   private readonly incidents = new Map<string, { readonly revision: number; seen: boolean }>();
+  private readonly compareFrom: number;
 
   constructor(
     readonly streamId: string,
     config: OpxConfig,
-    private readonly compareFrom = 0n,
+    compareFrom = 0n,
   ) {
+    this.compareFrom = Number(compareFrom);
     this.context = replayContext(this.scratch, this.candidates, config);
   }
 
@@ -242,34 +248,32 @@ class CandidateReplay {
 
   /** Incident streams opened by outputs history has shown and this replay compares, not seen yet. */
   incidentsDue(): string[] {
-    return [...this.incidents].filter(([, i]) => !i.seen && i.revision < this.seen && BigInt(i.revision) >= this.compareFrom).map(([stream]) => stream);
+    const due: string[] = [];
+    for (const [stream, incident] of this.incidents) {
+      if (!incident.seen && incident.revision < this.seen && incident.revision >= this.compareFrom) due.push(stream);
+    }
+    return due;
   }
 
-  async accept(recorded: RecordedEvent, audit: StreamAudit): Promise<void> {
-    if (this.broken) return;
+  /** One recorded event of the stream, in order: a promise only when it is an input to handle. */
+  accept(recorded: RecordedEvent, audit: StreamAudit): Promise<void> | undefined {
+    if (this.broken) return undefined;
     const index = Number(recorded.revision);
-    const at = { streamId: this.streamId, revision: String(index) };
-    if (index !== this.seen) {
-      audit.diverge({ ...at, kind: 'handler-error', message: `cannot replay ${recorded.type}: history shows revision ${index} after ${this.seen} events of the stream` });
-      this.broken = true;
-      return;
-    }
+    if (index !== this.seen) return this.fail(audit, index, `cannot replay ${recorded.type}: history shows revision ${index} after ${this.seen} events of the stream`);
     this.seen++;
-    const compared = recorded.revision >= this.compareFrom;
-    if (!INPUTS.has(recorded.type)) {
-      this.lastWasInput = false;
-      if (!compared) return;
-      if (recorded.type === 'PromotionDecided') audit.decisions.push(recorded);
-      audit.compare(recorded, this.replayed()[index]);
-      return;
-    }
+    if (INPUTS.has(recorded.type)) return this.handle(recorded, index, audit);
+    this.lastWasInput = false;
+    if (index < this.compareFrom) return undefined;
+    if (recorded.type === 'PromotionDecided') audit.decisions.push(recorded);
+    audit.compare(recorded, this.replayed()[index]);
+    return undefined;
+  }
+
+  private async handle(recorded: RecordedEvent, index: number, audit: StreamAudit): Promise<void> {
     this.lastWasInput = true;
-    if (this.replayed().length !== index) {
-      audit.diverge({ ...at, kind: 'handler-error', message: `cannot replay ${recorded.type}: the replayed stream has ${this.replayed().length} events before it, history ${index}` });
-      this.broken = true;
-      return;
-    }
-    if (compared) audit.inputsReplayed++;
+    const before = this.replayed().length;
+    if (before !== index) return this.fail(audit, index, `cannot replay ${recorded.type}: the replayed stream has ${before} events before it, history ${index}`);
+    if (index >= this.compareFrom) audit.inputsReplayed++;
     try {
       await this.scratch.append(this.streamId, [recorded], index === 0 ? 'no_stream' : BigInt(index - 1));
       // Delivered to the handler as the worker delivers it: CP-5 is told of it first.
@@ -277,15 +281,19 @@ class CandidateReplay {
       this.candidates.observe(delivered);
       await handleCandidateStreamEvent(delivered, this.context);
     } catch (error) {
-      audit.diverge({ ...at, kind: 'handler-error', message: `replaying ${recorded.type} failed: ${(error as Error).message}` });
-      this.broken = true;
-      return;
+      return this.fail(audit, index, `replaying ${recorded.type} failed: ${(error as Error).message}`);
     }
-    for (const output of this.replayed().slice(index + 1)) {
-      if (output.type === 'IncidentCreated') {
-        this.incidents.set(incidentStreamId((output.data as { incidentId: string }).incidentId), { revision: Number(output.revision), seen: false });
-      }
+    const produced = this.replayed();
+    for (let i = index + 1; i < produced.length; i++) {
+      const output = produced[i] as RecordedEvent;
+      if (output.type === 'IncidentCreated') this.incidents.set(incidentStreamId((output.data as { incidentId: string }).incidentId), { revision: i, seen: false });
     }
+  }
+
+  private fail(audit: StreamAudit, index: number, message: string): undefined {
+    audit.diverge({ streamId: this.streamId, revision: String(index), kind: 'handler-error', message });
+    this.broken = true;
+    return undefined;
   }
 
   /** The recorded IncidentOpened of an incident stream this replay opened. */
@@ -359,11 +367,13 @@ class CoveredStreams {
 
   /** Whether a whole read already covered this event; forgets the stream once the scan passes its last one. */
   covers(streamId: string, revision: bigint): boolean {
+    if (this.compact.size === 0 && this.byId.size === 0) return false;
     const through = this.get(streamId);
     if (through === undefined) return false;
-    if (through === READING || through === FOREVER || revision < BigInt(through)) return true;
+    const at = Number(revision);
+    if (through === READING || through === FOREVER || at < through) return true;
     this.delete(streamId);
-    return revision === BigInt(through);
+    return at === through;
   }
 
   private set(streamId: string, through: number): void {
@@ -392,13 +402,29 @@ const COVER_BITS = 20;
 const MAX_COMPACT_REVISION = 2 ** COVER_BITS - 3;
 const READING = -2;
 const FOREVER = -1;
-const OPX_CANDIDATE_STREAM = new RegExp(`^${CANDIDATE_STREAM_PREFIX}cand-([0-9a-f]{13})([0-9a-f]{8})[0-9a-f]{3}$`);
+const OPX_CANDIDATE_STREAM_PREFIX = `${CANDIDATE_STREAM_PREFIX}cand-`;
 
 function compactKey(streamId: string): { key: number; check: number } | undefined {
-  const match = OPX_CANDIDATE_STREAM.exec(streamId);
-  if (match === null) return undefined;
-  // check: 32 bits; with the 20 revision bits, 52 bits: exact in a double.
-  return { key: Number.parseInt(match[1] as string, 16), check: Number.parseInt(match[2] as string, 16) };
+  // `candidate-cand-` and 24 hex digits; check: the next 32 bits, which with the 20 revision
+  // bits make 52: exact in a double.
+  if (streamId.length !== OPX_CANDIDATE_STREAM_PREFIX.length + 24 || !streamId.startsWith(OPX_CANDIDATE_STREAM_PREFIX)) return undefined;
+  const at = OPX_CANDIDATE_STREAM_PREFIX.length;
+  const key = hexValue(streamId, at, at + 13);
+  const check = hexValue(streamId, at + 13, at + 21);
+  if (key === undefined || check === undefined || hexValue(streamId, at + 21, at + 24) === undefined) return undefined;
+  return { key, check };
+}
+
+/** The number lowercase hex digits `from`..`to` of `text` make, or undefined if one is not one. */
+function hexValue(text: string, from: number, to: number): number | undefined {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (digit < 0) return undefined;
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 /** Live replays' findings are handed to the tally in batches of this many compared events. */
