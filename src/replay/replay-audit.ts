@@ -348,7 +348,7 @@ function replayContext(scratch: EventStore, candidateStore: CandidateStore, conf
  * apart: one of them is then not skipped and is read again, never skipped wrongly.
  */
 class CoveredStreams {
-  private readonly compact = new Map<number, number>();
+  private readonly compact = new NumberTable();
   private readonly byId = new Map<string, number>();
 
   /** A whole read of the stream is under way: skip its events until it says how far it read. */
@@ -394,6 +394,71 @@ class CoveredStreams {
     const key = compactKey(streamId);
     if (key === undefined) this.byId.delete(streamId);
     else this.compact.delete(key.key);
+  }
+}
+
+/**
+ * A map from numbers (below 2^53) to numbers in two typed arrays, open addressing with linear
+ * probing: no object and no heap number per entry, so a few hundred thousand entries cost a few
+ * MB and nothing for the garbage collector to trace.
+ */
+export class NumberTable {
+  private keys = new Float64Array(1024);
+  private values = new Float64Array(1024);
+  /** 0 empty, 1 full, 2 deleted. */
+  private states = new Uint8Array(1024);
+  private used = 0;
+  size = 0;
+
+  get(key: number): number | undefined {
+    const slot = this.find(key);
+    return slot < 0 ? undefined : this.values[slot];
+  }
+
+  set(key: number, value: number): void {
+    const slot = this.find(key);
+    if (slot >= 0) {
+      this.values[slot] = value;
+      return;
+    }
+    if ((this.used + 1) * 4 > this.states.length * 3) this.resize();
+    const mask = this.states.length - 1;
+    let i = key % this.states.length;
+    while (this.states[i] === 1) i = (i + 1) & mask;
+    if (this.states[i] === 0) this.used++;
+    this.keys[i] = key;
+    this.values[i] = value;
+    this.states[i] = 1;
+    this.size++;
+  }
+
+  delete(key: number): boolean {
+    const slot = this.find(key);
+    if (slot < 0) return false;
+    this.states[slot] = 2;
+    this.size--;
+    return true;
+  }
+
+  private find(key: number): number {
+    const mask = this.states.length - 1;
+    for (let i = key % this.states.length; ; i = (i + 1) & mask) {
+      const state = this.states[i];
+      if (state === 0) return -1;
+      if (state === 1 && this.keys[i] === key) return i;
+    }
+  }
+
+  private resize(): void {
+    const { keys, values, states } = this;
+    // Grow when mostly full; rebuild at the same size when mostly deleted.
+    const capacity = this.size * 2 > states.length ? states.length * 2 : states.length;
+    this.keys = new Float64Array(capacity);
+    this.values = new Float64Array(capacity);
+    this.states = new Uint8Array(capacity);
+    this.used = 0;
+    this.size = 0;
+    for (let i = 0; i < states.length; i++) if (states[i] === 1) this.set(keys[i] as number, values[i] as number);
   }
 }
 
