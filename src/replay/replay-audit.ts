@@ -136,7 +136,7 @@ export class ReplayAudit {
         }
         const handling = replay.accept(recorded, liveAudit);
         if (handling !== undefined) await handling;
-        for (const incident of replay.incidentStreams()) liveIncidents.set(incident, replay);
+        for (const incident of replay.awaitedIncidents()) liveIncidents.set(incident, replay);
         if (replay.broken) covered.forever(recorded.streamId);
         settle(replay);
       } else if (recorded.type === 'IncidentOpened') {
@@ -242,8 +242,14 @@ class CandidateReplay {
     return false;
   }
 
+  /** Every incident stream the replay opened. */
   incidentStreams(): IterableIterator<string> {
     return this.incidents.keys();
+  }
+
+  /** Incident streams the replay opened whose recorded IncidentOpened has not come yet. */
+  *awaitedIncidents(): Generator<string> {
+    for (const [stream, incident] of this.incidents) if (!incident.seen) yield stream;
   }
 
   /** Incident streams opened by outputs history has shown and this replay compares, not seen yet. */
@@ -342,59 +348,114 @@ function replayContext(scratch: EventStore, candidateStore: CandidateStore, conf
 /**
  * The candidate streams whole replays read, and through which revision: the scan skips those
  * events. Held until the scan passes the last one read, so for a history recorded ingest-first
- * about one per candidate at a time; an OPX candidate stream (`candidate-cand-` and 24 hex
- * digits) is held as two numbers (its first 13 hex digits; the next 8 with the revision), any
- * other under its id. Two streams sharing the 13 digits differ in the other 8 and are told
- * apart: one of them is then not skipped and is read again, never skipped wrongly.
+ * about one per candidate at a time: compactly (see {@link StreamIdTable}).
  */
 class CoveredStreams {
-  private readonly compact = new NumberTable();
-  private readonly byId = new Map<string, number>();
+  private readonly revisions = new StreamIdTable(`${CANDIDATE_STREAM_PREFIX}cand-`);
 
   /** A whole read of the stream is under way: skip its events until it says how far it read. */
   reading(streamId: string): void {
-    this.set(streamId, READING);
+    this.revisions.set(streamId, READING);
   }
 
   /** A stream whose replay broke: the scan skips the rest of it (the divergence is reported once). */
   forever(streamId: string): void {
-    this.set(streamId, FOREVER);
+    this.revisions.set(streamId, FOREVER);
   }
 
   through(streamId: string, revision: bigint): void {
-    this.set(streamId, revision < BigInt(MAX_COMPACT_REVISION) ? Number(revision) : FOREVER);
+    this.revisions.set(streamId, FIRST_REVISION + Number(revision));
   }
 
   /** Whether a whole read already covered this event; forgets the stream once the scan passes its last one. */
   covers(streamId: string, revision: bigint): boolean {
-    if (this.compact.size === 0 && this.byId.size === 0) return false;
-    const through = this.get(streamId);
-    if (through === undefined) return false;
+    const value = this.revisions.get(streamId);
+    if (value === undefined) return false;
+    if (value === READING || value === FOREVER) return true;
+    const through = value - FIRST_REVISION;
     const at = Number(revision);
-    if (through === READING || through === FOREVER || at < through) return true;
-    this.delete(streamId);
+    if (at < through) return true;
+    this.revisions.delete(streamId);
     return at === through;
   }
+}
 
-  private set(streamId: string, through: number): void {
-    const key = compactKey(streamId);
-    if (key === undefined) this.byId.set(streamId, through);
-    else this.compact.set(key.key, key.check * 2 ** COVER_BITS + through + 2);
+const READING = 0;
+const FOREVER = 1;
+/** Revision r is held as FIRST_REVISION + r (the values below it are the markers). */
+const FIRST_REVISION = 2;
+
+/**
+ * Stream ids to numbers, held compactly when the number is below 2^20 and the id is an OPX id under
+ * `prefix` (the prefix and 24 hex digits of SHA-256, as candidate and incident ids are): its
+ * first 13 hex digits are the key of a {@link NumberTable} entry whose value carries the next 8
+ * (a check) beside the number, no object or heap number per entry. An id under the same 13
+ * digits as one already held, but another check, goes to a plain map, as does any other id: the
+ * table is exact, never mistaking one stream for another.
+ */
+class StreamIdTable {
+  private readonly compact = new NumberTable();
+  private readonly byId = new Map<string, number>();
+
+  constructor(private readonly prefix: string) {}
+
+  get(streamId: string): number | undefined {
+    const bits = this.bits(streamId);
+    if (bits !== undefined) {
+      const value = this.compact.get(bits.key);
+      if (value !== undefined && Math.floor(value / VALUE_SPAN) === bits.check) return value % VALUE_SPAN;
+    }
+    return this.byId.size === 0 ? undefined : this.byId.get(streamId);
   }
 
-  private get(streamId: string): number | undefined {
-    const key = compactKey(streamId);
-    if (key === undefined) return this.byId.get(streamId);
-    const value = this.compact.get(key.key);
-    if (value === undefined || Math.floor(value / 2 ** COVER_BITS) !== key.check) return undefined;
-    return (value % 2 ** COVER_BITS) - 2;
+  set(streamId: string, value: number): void {
+    const bits = this.bits(streamId);
+    if (bits !== undefined) {
+      const held = this.compact.get(bits.key);
+      const mine = held !== undefined && Math.floor(held / VALUE_SPAN) === bits.check;
+      if (value < VALUE_SPAN && (held === undefined || mine)) {
+        this.compact.set(bits.key, bits.check * VALUE_SPAN + value);
+        if (this.byId.size > 0) this.byId.delete(streamId); // it may have been held there while larger
+        return;
+      }
+      if (mine) this.compact.delete(bits.key);
+    }
+    this.byId.set(streamId, value);
   }
 
-  private delete(streamId: string): void {
-    const key = compactKey(streamId);
-    if (key === undefined) this.byId.delete(streamId);
-    else this.compact.delete(key.key);
+  delete(streamId: string): boolean {
+    const bits = this.bits(streamId);
+    if (bits !== undefined) {
+      const held = this.compact.get(bits.key);
+      if (held !== undefined && Math.floor(held / VALUE_SPAN) === bits.check) return this.compact.delete(bits.key);
+    }
+    return this.byId.delete(streamId);
   }
+
+  /** `prefix` and 24 hex digits: the first 13 (52 bits) as the key, the next 8 (32 bits) as the check. */
+  private bits(streamId: string): { key: number; check: number } | undefined {
+    const at = this.prefix.length;
+    if (streamId.length !== at + 24 || !streamId.startsWith(this.prefix)) return undefined;
+    const key = hexValue(streamId, at, at + 13);
+    const check = hexValue(streamId, at + 13, at + 21);
+    if (key === undefined || check === undefined || hexValue(streamId, at + 21, at + 24) === undefined) return undefined;
+    return { key, check };
+  }
+}
+
+/** Values a {@link StreamIdTable} holds compactly: below 2^20, so check * 2^20 + value stays below 2^52. */
+const VALUE_SPAN = 2 ** 20;
+
+/** The number lowercase hex digits `from`..`to` of `text` make, or undefined if one is not one. */
+function hexValue(text: string, from: number, to: number): number | undefined {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (digit < 0) return undefined;
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 /**
@@ -462,36 +523,6 @@ export class NumberTable {
   }
 }
 
-/** Revisions a compact entry holds: 20 bits, less the two markers. */
-const COVER_BITS = 20;
-const MAX_COMPACT_REVISION = 2 ** COVER_BITS - 3;
-const READING = -2;
-const FOREVER = -1;
-const OPX_CANDIDATE_STREAM_PREFIX = `${CANDIDATE_STREAM_PREFIX}cand-`;
-
-function compactKey(streamId: string): { key: number; check: number } | undefined {
-  // `candidate-cand-` and 24 hex digits; check: the next 32 bits, which with the 20 revision
-  // bits make 52: exact in a double.
-  if (streamId.length !== OPX_CANDIDATE_STREAM_PREFIX.length + 24 || !streamId.startsWith(OPX_CANDIDATE_STREAM_PREFIX)) return undefined;
-  const at = OPX_CANDIDATE_STREAM_PREFIX.length;
-  const key = hexValue(streamId, at, at + 13);
-  const check = hexValue(streamId, at + 13, at + 21);
-  if (key === undefined || check === undefined || hexValue(streamId, at + 21, at + 24) === undefined) return undefined;
-  return { key, check };
-}
-
-/** The number lowercase hex digits `from`..`to` of `text` make, or undefined if one is not one. */
-function hexValue(text: string, from: number, to: number): number | undefined {
-  let value = 0;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-    if (digit < 0) return undefined;
-    value = value * 16 + digit;
-  }
-  return value;
-}
-
 /** Live replays' findings are handed to the tally in batches of this many compared events. */
 const LIVE_AUDIT_BATCH = 1_000;
 
@@ -502,7 +533,7 @@ class StreamAudit {
   inputsPending = 0;
   readonly divergences: Divergence[] = [];
   readonly decisions: RecordedEvent[] = [];
-  /** Incident streams the replay of this candidate opened. */
+  /** Incident streams a whole replay of this candidate opened (for the tally's origin check). */
   readonly incidentsOpened: string[] = [];
   /** A recorded IncidentOpened on this stream passed in history. */
   incidentSeen: string | undefined;
@@ -539,10 +570,9 @@ class Tally {
   private readonly divergentStreams = new Set<string>();
   private readonly drift = new Map<string, { -readonly [K in keyof PolicyDrift]: PolicyDrift[K] }>();
   /**
-   * Incident streams replays opened whose recorded IncidentOpened has not passed yet, held from a
-   * candidate's first event to its incident's: for a history recorded ingest-first (every
-   * candidate created, then every one decided) that is every promoted candidate, so they are
-   * held compactly (see {@link IncidentStreamTally}).
+   * Incident streams whole replays opened whose recorded IncidentOpened has not passed yet (a live
+   * replay checks its own as they pass): for a history recorded ingest-first, about every promoted
+   * candidate at some point, so they are held compactly (see {@link IncidentStreamTally}).
    */
   private readonly openedByReplay = new IncidentStreamTally();
 
@@ -600,39 +630,23 @@ class Tally {
   }
 }
 
-/**
- * A multiset of incident stream ids. An OPX incident id is `inc-` and 24 hex digits of SHA-256;
- * such a stream is counted under the number its first 13 hex digits make (52 bits, exact in a
- * double: a few dozen bytes an entry instead of a string's hundred), any other id under itself.
- * Counting (not a set) keeps two ids that share a prefix apart; what a shared prefix could do
- * is let an orphan IncidentOpened pass as opened, with odds of n / 2^52 for n incidents in
- * flight (about 4e-11 at a million-event history).
- */
+/** A multiset of incident stream ids (exact, compact: see {@link StreamIdTable}). */
 export class IncidentStreamTally {
-  private readonly counts = new Map<number | string, number>();
+  private readonly counts = new StreamIdTable(`${INCIDENT_STREAM_PREFIX}inc-`);
 
   add(streamId: string): void {
-    const key = IncidentStreamTally.key(streamId);
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.counts.set(streamId, (this.counts.get(streamId) ?? 0) + 1);
   }
 
   /** Takes one out; false when there was none. */
   delete(streamId: string): boolean {
-    const key = IncidentStreamTally.key(streamId);
-    const count = this.counts.get(key);
+    const count = this.counts.get(streamId);
     if (count === undefined) return false;
-    if (count === 1) this.counts.delete(key);
-    else this.counts.set(key, count - 1);
+    if (count === 1) this.counts.delete(streamId);
+    else this.counts.set(streamId, count - 1);
     return true;
   }
-
-  private static key(streamId: string): number | string {
-    const hex = OPX_INCIDENT_STREAM.exec(streamId)?.[1];
-    return hex === undefined ? streamId : Number.parseInt(hex, 16);
-  }
 }
-
-const OPX_INCIDENT_STREAM = new RegExp(`^${INCIDENT_STREAM_PREFIX}inc-([0-9a-f]{13})[0-9a-f]{11}$`);
 
 /**
  * Runs tasks `width` at a time and hands their results to `sink` in the order they were pushed,

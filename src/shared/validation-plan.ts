@@ -19,10 +19,7 @@ import { getMetadataStorage, ValidationTypes, type ValidationArguments } from 'c
  * against class-validator itself on thousands of mutated payloads of every schema the flow uses.
  */
 export class SchemaPlan {
-  private constructor(
-    private readonly properties: ReadonlyMap<string, PropertyPlan>,
-    private readonly keys: readonly string[],
-  ) {}
+  private constructor(private readonly properties: ReadonlyMap<string, PropertyPlan>) {}
 
   /** The plan of `schema`, or undefined when class-validator must always decide for it. */
   static of(schema: Schema): SchemaPlan | undefined {
@@ -39,8 +36,7 @@ export class SchemaPlan {
       if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
       if (!this.properties.has(key)) return false;
     }
-    for (const key of this.keys) {
-      const property = this.properties.get(key) as PropertyPlan;
+    for (const [key, property] of this.properties) {
       const item = object[key];
       if (!property.conditions.every((condition) => condition(object, item))) continue; // @IsOptional &c.
       for (const check of property.checks) {
@@ -110,7 +106,7 @@ export class SchemaPlan {
       if (property.nested === undefined && defaultMetadataStorage.findTypeMetadata(schema, name) !== undefined) return undefined;
     }
     compiling.delete(schema);
-    return new SchemaPlan(properties, [...properties.keys()]);
+    return new SchemaPlan(properties);
   }
 }
 

@@ -34,4 +34,13 @@ describe(IncidentStreamTally.name, () => {
     expect(tally.delete('incident-legacy-4')).to.equal(false);
     expect(tally.delete('incident-legacy-42')).to.equal(true);
   });
+
+  it('stays exact past the counts it holds compactly (2^20)', () => {
+    const tally = new IncidentStreamTally();
+    const stream = id('0123456789abcdef01234567');
+    const times = 2 ** 20 + 2;
+    for (let i = 0; i < times; i++) tally.add(stream);
+    for (let i = 0; i < times; i++) expect(tally.delete(stream)).to.equal(true);
+    expect(tally.delete(stream)).to.equal(false);
+  });
 });

@@ -11,10 +11,18 @@ import type {
 import type { HandlerContext } from '../../src/orchestration/candidate-event-handler.js';
 import type { OrchestrationResult } from '../../src/orchestration/incident-orchestrator.js';
 import { candidateCodec } from '../../src/candidates/candidate-codec.js';
-import { candidateCreated } from '../../src/candidates/candidate-store.js';
+import { candidateCreated, CandidateStore } from '../../src/candidates/candidate-store.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { backoffDelay, KeyedSerialQueue, Semaphore } from '../../src/worker/concurrency.js';
 import { CandidateWorker } from '../../src/worker/worker.js';
+import { workerModule } from '../../src/worker/module.js';
+import { WORKER_TOKENS } from '../../src/worker/tokens.js';
+import { candidateStreamId } from '../../src/candidates/candidate-events.js';
+import { createOpxContainer } from '../../src/container/modules.js';
+import { TOKENS } from '../../src/container/tokens.js';
+import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
+import { CandidateFixtures, ConfigFixtures } from '../core/support/fixtures.js';
+import { InterceptingEventStore } from '../core/support/ports.js';
 
 /** A persistent-subscriptions port that delivers what the test pushes and records acks and nacks. */
 class FakeSubscriptions implements PersistentSubscriptions {
@@ -125,6 +133,27 @@ describe(CandidateWorker.name, () => {
     expect(maxRunning).to.equal(4);
     expect(port.nacked).to.deep.equal([]);
     expect(port.groups).to.deep.equal(['opx-orchestrator']);
+  });
+
+  it('built by workerModule (as `opx worker` is), orchestrates a delivered CandidateCreated with no read of its stream', async () => {
+    const memory = new InMemoryEventStore();
+    const candidate = CandidateFixtures.promotable;
+    await new CandidateStore(memory).create(candidate); // recorded by another process
+    const spy = new InterceptingEventStore(memory);
+    const container = createOpxContainer({ config: ConfigFixtures.bundled });
+    container.rebind(TOKENS.EventStore).toConstantValue(spy);
+    container.rebind(TOKENS.Logger).toConstantValue(silentLogger);
+    const port = new FakeSubscriptions();
+    container.bind(WORKER_TOKENS.PersistentSubscriptions).toConstantValue(port);
+    container.load(workerModule({ registry: new Registry() }));
+    const worker = container.get(WORKER_TOKENS.CandidateWorker);
+    worker.start();
+    const streamId = candidateStreamId(candidate.candidateId);
+    port.push(memory.snapshot(streamId)[0] as RecordedEvent);
+    await until(() => port.acked.length === 1);
+    await worker.stop();
+    expect(memory.snapshot(streamId).map((e) => e.type)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
+    expect(spy.reads.filter((s) => s === streamId)).to.deep.equal([]);
   });
 
   it('tells CP-5 of each delivery before handling it, so the handler needs no read', async () => {

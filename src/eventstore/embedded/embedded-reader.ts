@@ -89,6 +89,8 @@ export class EmbeddedReader implements EventStore {
 /**
  * A stored event as a RecordedEvent whose data and metadata are parsed when first read: a long
  * scan of `$all` that looks only at stream, revision and type (the replay audit's) parses nothing.
+ * data, metadata and created are getters: read them, as every consumer of the port does; a
+ * spread copy (`{ ...event }`) would not carry them.
  */
 class StoredRecordedEvent implements RecordedEvent {
   readonly id: string;
@@ -135,10 +137,5 @@ class StoredRecordedEvent implements RecordedEvent {
     this.#metadata = e.metadata.byteLength === 0 ? {} : (JSON.parse(this.decoder.decode(e.metadata)) as JsonObject);
     this.#created = new Date(millisFromTicks(e.created));
     this.#stored = undefined;
-  }
-
-  /** As a plain record (spread and JSON see the parsed fields). */
-  toJSON(): object {
-    return { id: this.id, type: this.type, streamId: this.streamId, revision: this.revision, position: this.position, data: this.data, metadata: this.metadata, created: this.created };
   }
 }
