@@ -1,8 +1,11 @@
 /**
  * Replay-audit throughput over N recorded events (env BENCH_EVENTS, default 200,000; the issue's
  * target run is 1,000,000): events/s and peak RSS,
- *   (a) from an embedded data dir, as `opx replay --data DIR` reads it (EmbeddedReader, no gRPC);
- *   (b) through the official client: the embedded server over the same data dir, over gRPC.
+ *   (a) from an embedded data dir: `opx replay --data DIR` (read in-process, no gRPC);
+ *   (b) through the official client: `opx replay --connection URL` to the embedded server over the
+ *       same data dir, in a process of its own as EventStoreDB would be.
+ * Each is the real command, `opx replay --json`, in a process of its own (bench/cli-run.ts): its
+ * time runs from the command line to the report, its peak RSS is the kernel's (every thread).
  * Targets: (a) >= 150,000 events/s, (b) >= 50,000 events/s, peak RSS < 256 MB. Figures only.
  * Beside each, the rate at which the same events are merely read the same way (no audit): the
  * ceiling that reading alone puts on the audit in that mode.
@@ -10,8 +13,7 @@
  * BENCH_REPLAY_MODES picks the modes (default both: embedded-data-dir,official-client), BENCH_HISTORY
  * the shapes of history (default both: ingest-first,interleaved; see HistoryShape).
  * History is generated once per N (the in-process scenario on generateSampleSignals at scale,
- * exported as history lines, cached in bench-results/) and imported into a fresh data dir; each
- * measurement runs in its own process so its peak RSS is its own.
+ * exported as history lines, cached in bench-results/) and imported into a fresh data dir.
  *   node dist/bench/replay.bench.js
  */
 import 'reflect-metadata';
@@ -24,7 +26,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadConfig } from '../src/container/config.js';
 import { createOpxContainer } from '../src/container/modules.js';
 import { TOKENS } from '../src/container/tokens.js';
 import { systemClock } from '../src/esdb-server/clock.js';
@@ -38,7 +39,7 @@ import type { HistoryLine } from '../src/replay/history-file.js';
 import { CANDIDATE_STREAM_PREFIX } from '../src/candidates/candidate-events.js';
 import { INCIDENT_STREAM_PREFIX } from '../src/incidents/incident-events.js';
 import { exportHistory } from '../src/replay/history-file.js';
-import { DEFAULT_REPLAY_CONCURRENCY, ReplayAudit } from '../src/replay/replay-audit.js';
+import type { ReplayReport } from '../src/replay/replay-audit.js';
 import { ingestCandidates, processCandidateInputs } from '../src/runtime/in-process.js';
 import { runScenario } from '../src/runtime/scenario.js';
 import { correlate } from '../src/correlation/correlator.js';
@@ -47,8 +48,16 @@ import { GOLDEN_HISTORY_PATH } from '../test/support/golden.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SERVER_MAIN = fileURLToPath(new URL('../src/esdb-server/main.js', import.meta.url));
+const CLI_RUN = fileURLToPath(new URL('./cli-run.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench-results/', import.meta.url));
 const PHASE_ENV = 'OPX_REPLAY_BENCH_PHASE';
+
+interface CliRun {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly seconds: number;
+  readonly maxRssKb: number;
+}
 
 interface Measurement {
   readonly mode: 'embedded-data-dir' | 'official-client';
@@ -121,51 +130,75 @@ async function importIntoDataDir(dir: string, file: string): Promise<number> {
   return count;
 }
 
-/** One measurement, in this process (spawned by {@link run}). */
-async function measure(mode: Measurement['mode'], dir: string): Promise<Measurement> {
-  let close: () => Promise<void>;
-  let store: EventStore;
+/**
+ * Where the audit reads from, in this process: the data dir itself, or the embedded server over
+ * it in its own process (as EventStoreDB would be), reached through the official client.
+ */
+async function openSource(mode: Measurement['mode'], dir: string): Promise<{ args: string[]; store: () => EventStore; close: () => Promise<void> }> {
   if (mode === 'embedded-data-dir') {
-    const reader = EmbeddedReader.open(dir); // what `opx replay --data DIR` reads with
-    store = reader;
-    close = () => reader.close();
-  } else {
-    // The server in its own process, as EventStoreDB would be: this process's RSS is the audit's.
-    const server = spawn(process.execPath, [SERVER_MAIN, '--port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const connectionString = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const line = out.split('\n')[0];
-        if (out.includes('\n') && line !== undefined) resolve((JSON.parse(line) as { connectionString: string }).connectionString);
-      });
-      server.on('exit', (code) => reject(new Error(`embedded server exited with ${String(code)}`)));
-    });
-    const client = EsdbEventStore.fromConnectionString(connectionString);
-    store = client;
-    close = async () => {
-      await client.close();
-      server.kill('SIGTERM');
-    };
+    let reader: EmbeddedReader | undefined;
+    return { args: ['--data', dir], store: () => (reader ??= EmbeddedReader.open(dir)), close: async () => reader?.close() };
   }
-  const t0 = performance.now();
-  const report = await new ReplayAudit(loadConfig()).run(store, { concurrency: Number(process.env['BENCH_REPLAY_CONCURRENCY'] ?? DEFAULT_REPLAY_CONCURRENCY) });
-  const seconds = (performance.now() - t0) / 1000;
-  // The kernel's high-water mark for this process (ru_maxrss, KiB): a sampling timer would not
-  // run while the in-process reader keeps the event loop in microtasks.
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  const t1 = performance.now();
-  let touched = 0;
-  for await (const event of store.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX, INCIDENT_STREAM_PREFIX] })) touched += event.data === undefined ? 0 : 1;
-  const rawReadPerSecond = touched / ((performance.now() - t1) / 1000);
-  await close();
-  return { mode, events: report.eventsRead, seconds, eventsPerSecond: report.eventsRead / seconds, peakRssMb, verdict: report.verdict, rawReadPerSecond };
+  const server = spawn(process.execPath, [SERVER_MAIN, '--port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const connectionString = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line !== undefined) resolve((JSON.parse(line) as { connectionString: string }).connectionString);
+    });
+    server.on('exit', (code) => reject(new Error(`embedded server exited with ${String(code)}`)));
+  });
+  let client: EsdbEventStore | undefined;
+  return {
+    args: ['--connection', connectionString],
+    store: () => (client ??= EsdbEventStore.fromConnectionString(connectionString)),
+    close: async () => {
+      await client?.close();
+      server.kill('SIGTERM');
+    },
+  };
+}
+
+/**
+ * One measurement: `opx replay --json` exactly as an operator runs it (its own process, see
+ * cli-run.ts; the audit in its worker thread), timed and its peak RSS taken by the kernel; then,
+ * in this process, the same events merely read the same way.
+ */
+async function measure(mode: Measurement['mode'], dir: string): Promise<Measurement> {
+  const source = await openSource(mode, dir);
+  try {
+    const concurrency = process.env['BENCH_REPLAY_CONCURRENCY'];
+    const run = await runCliProcess(['replay', ...source.args, '--json', ...(concurrency === undefined ? [] : ['--concurrency', concurrency])]);
+    const report = JSON.parse(run.stdout) as ReplayReport;
+    const t1 = performance.now();
+    let touched = 0;
+    for await (const event of source.store().readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX, INCIDENT_STREAM_PREFIX] })) touched += event.data === undefined ? 0 : 1;
+    const rawReadPerSecond = touched / ((performance.now() - t1) / 1000);
+    return { mode, events: report.eventsRead, seconds: run.seconds, eventsPerSecond: report.eventsRead / run.seconds, peakRssMb: run.maxRssKb / 1024, verdict: report.verdict, rawReadPerSecond };
+  } finally {
+    await source.close();
+  }
+}
+
+/** Runs `opx` (dist/bench/cli-run.js: the CLI in a process of its own) and returns what it measured. */
+function runCliProcess(args: readonly string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    // With node's defaults, not the generator's NODE_OPTIONS (a large heap would inflate the RSS).
+    const { NODE_OPTIONS: _generatorOnly, ...env } = process.env;
+    const child = spawn(process.execPath, [CLI_RUN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => {
+      const run = code === 0 ? (JSON.parse(out.trim().split('\n').at(-1) ?? '') as CliRun) : undefined;
+      if (run === undefined || run.exitCode !== 0) reject(new Error(`opx ${args.join(' ')} exited with ${code} (${run?.exitCode ?? '?'})`));
+      else resolve(run);
+    });
+  });
 }
 
 function inChild(mode: Measurement['mode'], dir: string): Promise<Measurement> {
   return new Promise((resolve, reject) => {
-    // Without the generator's NODE_OPTIONS (a large heap limit makes V8 collect lazily and would
-    // inflate the measured RSS): the measurement runs with node's defaults.
     const { NODE_OPTIONS: _generatorOnly, ...env } = process.env;
     const child = spawn(process.execPath, [SELF], { env: { ...env, [PHASE_ENV]: `${mode}:${dir}` }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

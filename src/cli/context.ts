@@ -10,7 +10,7 @@ import type { EventStore } from '../eventstore/event-store.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { InvalidInput, OpxError } from '../shared/errors.js';
 import { Output, type CliIo } from './output.js';
-import { openHistory, openStore, selectStore, type OpenedStore, type StoreOptions } from './store-selection.js';
+import { lockDataDir, openHistory, openStore, selectStore, type OpenedStore, type StoreOptions, type StoreSelection } from './store-selection.js';
 
 /** The global options every command inherits. */
 export interface GlobalOptions extends StoreOptions {
@@ -27,6 +27,7 @@ export class CliContext {
   private opened: OpenedStore | undefined;
   private loadedConfig: OpxConfig | undefined;
   private container: Container | undefined;
+  private releaseLock: (() => void) | undefined;
 
   constructor(
     readonly options: GlobalOptions,
@@ -41,10 +42,16 @@ export class CliContext {
     return new CliContext(command.optsWithGlobals<GlobalOptions>(), io, commandPath(command));
   }
 
+  /** Where the config is read from: OPX_CONFIG_DIR, or the package's config/. */
+  get configDir(): string {
+    const fromEnv = process.env['OPX_CONFIG_DIR'];
+    return fromEnv === undefined || fromEnv.trim() === '' ? DEFAULT_CONFIG_DIR : fromEnv;
+  }
+
   get config(): OpxConfig {
     if (this.loadedConfig !== undefined) return this.loadedConfig;
     const fromEnv = process.env['OPX_CONFIG_DIR'];
-    const dir = fromEnv === undefined || fromEnv.trim() === '' ? DEFAULT_CONFIG_DIR : fromEnv;
+    const dir = this.configDir;
     try {
       this.loadedConfig = loadConfig(dir);
     } catch (error) {
@@ -63,6 +70,16 @@ export class CliContext {
   async history(): Promise<EventStore> {
     this.opened ??= await openHistory(selectStore(this.options), `opx ${this.commandName}`);
     return this.opened.store;
+  }
+
+  /**
+   * The selected store, for another thread of this process to open itself (the replay audit's
+   * worker): a data dir is locked here for this process, until {@link close}.
+   */
+  historySelection(): StoreSelection {
+    const selection = selectStore(this.options);
+    if (selection.kind === 'data' && this.releaseLock === undefined) this.releaseLock = lockDataDir(selection.dir, `opx ${this.commandName}`);
+    return selection;
   }
 
   get storeDescription(): string {
@@ -89,6 +106,8 @@ export class CliContext {
     const opened = this.opened;
     this.opened = undefined;
     if (opened !== undefined) await opened.close();
+    this.releaseLock?.();
+    this.releaseLock = undefined;
   }
 }
 

@@ -1,10 +1,9 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { startEmbeddedServer, type EmbeddedServer } from '../esdb-server/server.js';
+import type { EmbeddedServer } from '../esdb-server/server.js';
 import type { EventStore } from '../eventstore/event-store.js';
-import { EmbeddedReader } from '../eventstore/embedded/embedded-reader.js';
-import { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
+import type { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { StoreUnavailable } from '../shared/errors.js';
 import { CliUsageError } from './exit-codes.js';
@@ -130,7 +129,10 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Opens the selected store. The embedded default starts the embedded server in this process on
+ * Opens the selected store. The adapters are imported by the first command that opens a store of
+ * their kind, not at start-up: `opx --help`, and the replay audit's calling thread, load neither
+ * the client with gRPC nor the server (some 30 MB of RSS each).
+ * The embedded default starts the embedded server in this process on
  * an ephemeral loopback port over the data dir (SQLite) and talks to it with the official client,
  * exactly as it would talk to EventStoreDB. A remote connection is probed once, so an unreachable
  * server is reported up front (exit 3) rather than in the middle of a command.
@@ -146,11 +148,13 @@ export async function openStore(selection: StoreSelection, purpose: string): Pro
       const release = lockDataDir(selection.dir, purpose);
       let server: EmbeddedServer;
       try {
+        const { startEmbeddedServer } = await import('../esdb-server/server.js');
         server = await startEmbeddedServer({ dataDir: selection.dir });
       } catch (error) {
         release();
         throw new StoreUnavailable(`cannot open the embedded store at ${resolve(selection.dir)}: ${(error as Error).message}`, { cause: error });
       }
+      const { EsdbEventStore } = await import('../eventstore/esdb/esdb-event-store.js');
       const store = EsdbEventStore.fromConnectionString(server.connectionString);
       return {
         store,
@@ -163,6 +167,7 @@ export async function openStore(selection: StoreSelection, purpose: string): Pro
       };
     }
     case 'connection': {
+      const { EsdbEventStore } = await import('../eventstore/esdb/esdb-event-store.js');
       let store: EsdbEventStore;
       try {
         store = EsdbEventStore.fromConnectionString(selection.connectionString);
@@ -206,10 +211,10 @@ export async function openHistory(selection: StoreSelection, purpose: string): P
   if (selection.kind !== 'data') return openStore(selection, purpose);
   const release = lockDataDir(selection.dir, purpose);
   try {
-    const reader = EmbeddedReader.open(selection.dir);
+    const reader = await openDataDirReader(selection.dir);
     return {
-      store: reader,
-      description: `${describeSelection(selection)} (read in-process)`,
+      store: reader.store,
+      description: reader.description,
       close: async () => {
         await reader.close();
         release();
@@ -217,6 +222,20 @@ export async function openHistory(selection: StoreSelection, purpose: string): P
     };
   } catch (error) {
     release();
-    throw new StoreUnavailable(`cannot open the embedded store at ${resolve(selection.dir)}: ${(error as Error).message}`, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * A data dir's reader, in this thread, for a caller that holds the data dir's lock already (the
+ * replay audit's worker thread, whose process took it): see {@link openHistory}.
+ */
+export async function openDataDirReader(dir: string): Promise<OpenedStore> {
+  const { EmbeddedReader } = await import('../eventstore/embedded/embedded-reader.js');
+  try {
+    const reader = EmbeddedReader.open(dir);
+    return { store: reader, description: `${describeSelection({ kind: 'data', dir, explicit: true })} (read in-process)`, close: () => reader.close() };
+  } catch (error) {
+    throw new StoreUnavailable(`cannot open the embedded store at ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -349,6 +349,38 @@ describe('opx (the operator CLI)', function () {
     });
   });
 
+  describe('replay in its bounded worker thread (embedded data dir)', () => {
+    const cwd = tempDir('heap');
+    const data = join(cwd, 'data');
+    before(() => withDataDir(data, (store) => importHistory(store, goldenHistoryLines())));
+
+    it('refuses a data dir another live process owns (exit 3), as every command does', async () => {
+      const locked = tempDir('replay-locked');
+      writeFileSync(join(locked, 'opx.lock'), JSON.stringify({ pid: process.pid, purpose: 'a test' }));
+      const run = await opx(['--data', locked, 'replay'], { cwd });
+      expect(run.code).to.equal(3);
+      expect(run.stderr).to.include(`in use by process ${process.pid}`);
+    });
+
+    it('exits 2 on a --heap-mb that is not a positive integer', async () => {
+      const run = await opx(['--data', data, 'replay', '--heap-mb', '0'], { cwd });
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.include('--heap-mb must be a positive integer');
+    });
+
+    it('reports a heap too small by name (exit 1, nothing on stdout), then releases the data dir for the next command', async () => {
+      const starved = await opx(['--data', data, '--json', 'replay', '--heap-mb', '2'], { cwd });
+      expect(starved.code).to.equal(1);
+      expect(starved.stdout).to.equal('');
+      const { error } = JSON.parse(starved.stderr) as { error: { code: string; message: string; exitCode: number } };
+      expect(error).to.include({ code: 'opx.replay.heap_exhausted', exitCode: 1 });
+      expect(error.message).to.include('2 MB').and.include('--heap-mb');
+      const next = await opx(['--data', data, '--json', 'replay', '--heap-mb', '64'], { cwd });
+      expect(next.code, next.stderr).to.equal(0);
+      expect(next.json<ReplayReport>().verdict).to.equal('IDENTICAL');
+    });
+  });
+
   describe('store serve', () => {
     it('serves a store other commands reach with --connection, and stops on SIGTERM', async () => {
       const cwd = tempDir('serve');

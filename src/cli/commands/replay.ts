@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ReplayAudit, type ReplayReport } from '../../replay/replay-audit.js';
 import { whatIf } from '../../replay/what-if.js';
 import type { CliContext } from '../context.js';
+import { auditInThread, DEFAULT_AUDIT_HEAP_MB } from '../replay-thread.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
 import { jsonReplacer } from '../output.js';
 import type { Action } from './action.js';
@@ -21,9 +22,12 @@ export function replayCommand(action: Action): Command {
     .option('--report <file>', 'also write the full report as JSON to this file')
     .option('--policy <id@version>', 'what-if: which recorded automatic decisions would change under this policy version')
     .option('--concurrency <n>', 'candidate streams read and audited whole at once (reads overlap; memory stays a few streams per unit)', (v) => positiveInt(v, '--concurrency'))
+    .option('--heap-mb <n>', `heap limit of the audit, which runs in a worker thread (default ${DEFAULT_AUDIT_HEAP_MB}; memory is flat, so it need not grow with history)`, (v) =>
+      positiveInt(v, '--heap-mb'),
+    )
     .action(
-      action<{ report?: string; policy?: string; concurrency?: number }>(async (ctx, _args, o) =>
-        o.policy === undefined ? audit(ctx, o.report, o.concurrency) : whatIfReplay(ctx, o.policy, o.report),
+      action<{ report?: string; policy?: string; concurrency?: number; heapMb?: number }>(async (ctx, _args, o) =>
+        o.policy === undefined ? audit(ctx, o.report, { concurrency: o.concurrency, heapMb: o.heapMb ?? DEFAULT_AUDIT_HEAP_MB }) : whatIfReplay(ctx, o.policy, o.report),
       ),
     );
 }
@@ -34,12 +38,22 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-async function audit(ctx: CliContext, reportFile: string | undefined, concurrency: number | undefined): Promise<ExitCode> {
-  const store = await ctx.history();
+/**
+ * The audit of a data dir or EventStoreDB runs in a worker thread with a fixed heap (see
+ * replay-thread.ts); a throwaway in-memory store lives in this thread, so it is audited here.
+ */
+async function audit(ctx: CliContext, reportFile: string | undefined, limits: { concurrency: number | undefined; heapMb: number }): Promise<ExitCode> {
+  const config = ctx.config; // read here first: a bad config is reported before any thread starts
+  const selection = ctx.historySelection();
+  const options = limits.concurrency === undefined ? {} : { concurrency: limits.concurrency };
   const progress = ctx.output.progress('replaying');
   let report: ReplayReport;
   try {
-    report = await new ReplayAudit(ctx.config).run(store, { onProgress: (n) => progress.update(n), ...(concurrency === undefined ? {} : { concurrency }) });
+    const onProgress = (n: number): void => progress.update(n);
+    report =
+      selection.kind === 'memory'
+        ? await new ReplayAudit(config).run(await ctx.history(), { ...options, onProgress })
+        : (await auditInThread({ selection, configDir: ctx.configDir, options }, { heapMb: limits.heapMb, onProgress })).report;
   } finally {
     progress.stop();
   }

@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 
 import { Command } from 'commander';
 
-import { serve } from '../../esdb-server/main.js';
 import type { CliContext } from '../context.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
 import { lockDataDir } from '../store-selection.js';
@@ -44,6 +43,7 @@ async function serveStore(ctx: CliContext, o: ServeOptions): Promise<ExitCode> {
   try {
     const stopped = waitForSignal();
     // The embedded server's own entry point; its `listening` JSON line is kept for --json.
+    const { serve } = await import('../../esdb-server/main.js'); // the server only for the command that serves
     const server = await serve({ port: o.port, host: o.host, ...(dataDir === undefined ? { memory: true } : { data: dataDir }) }, () => undefined);
     const { connectionString } = server;
     const close = (): Promise<void> => server.close();

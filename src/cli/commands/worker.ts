@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 
-import { main as runWorker } from '../../worker/main.js';
 import type { CliContext } from '../context.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
 import { selectStore } from '../store-selection.js';
@@ -48,6 +47,7 @@ async function startWorker(ctx: CliContext, o: WorkerOptions): Promise<ExitCode>
     ['--max-retry-count', o.maxRetryCount],
     ['--message-timeout-ms', o.messageTimeoutMs],
   ];
+  const { main: runWorker } = await import('../../worker/main.js'); // loaded by the command that runs it
   const code = await runWorker(['--connection', selection.connectionString, ...flags.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value]))]);
   return code === 0 ? EXIT.OK : code === 2 ? EXIT.USAGE : EXIT.REFUSED;
 }
