@@ -25,9 +25,9 @@ export interface DomainEvent {
 /**
  * Validates events at the serialization boundary, on write and on read, against one
  * class-validator schema per type for data and one for metadata. Validation is remembered by
- * payload identity (recorded payloads are frozen): an event this process wrote and reads back, or
- * reads twice, is validated once; a payload that arrives from the wire is always new, so always
- * validated.
+ * payload identity (recorded payloads are frozen): an input this process validated and reads back
+ * (a CandidateCreated it recorded, then handles), or an event it reads twice, is validated once; a
+ * payload that arrives from the wire is always new, so always validated.
  */
 export class EventCodec<E extends DomainEvent> {
   /** Validated payloads by identity: data object -> [metadata object, event]. */
@@ -57,14 +57,16 @@ export class EventCodec<E extends DomainEvent> {
 
   /**
    * An event built by the domain's own typed code from validated inputs (a decision, an incident):
-   * the compiler has checked its shape, so it is written without a second runtime check, and
-   * remembered as valid so reading it back in-process costs nothing. Anything that reaches the
-   * process from outside (a read from EventStoreDB, a file, a request) is a new object and is
-   * always validated by {@link decode}; `test/core` proves every output of a run passes it.
-   * A deliberate departure from "validate on write" on the hot path: see README, Performance.
+   * the compiler has checked its shape, so it is written without a second runtime check. Anything
+   * that reaches the process from outside (a read from EventStoreDB, a file, a request) is a new
+   * object and is always validated by {@link decode}; `test/core` proves every output of a run
+   * passes it. A deliberate departure from "validate on write" on the hot path: see README,
+   * Performance. Unlike {@link encode} it does not remember the payload as validated: the hot
+   * paths that write outputs (orchestration, and the replay audit, which writes hundreds of
+   * thousands into scratch stores) never read one back, and a WeakMap entry per output cost the
+   * audit ~7% of its throughput; a reader that does meet one in-process validates it.
    */
   encodeTrusted(event: E, id: string): EventToAppend {
-    this.validated.set(event.data, [event.metadata, event]);
     return { id, type: event.type, data: event.data as JsonObject, metadata: event.metadata as JsonObject };
   }
 
