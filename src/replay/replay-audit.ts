@@ -104,6 +104,7 @@ export class ReplayAudit {
     const live = new Map<string, CandidateReplay>();
     const liveIncidents = new Map<string, CandidateReplay>();
     const covered = new CoveredStreams();
+    const scratch = new ScratchPool(this.config);
     // What live replays find, in scan order, handed to the tally between whole replays' results.
     let liveAudit = new StreamAudit();
     const flushLive = async (): Promise<void> => {
@@ -128,10 +129,10 @@ export class ReplayAudit {
           if (recorded.revision !== 0n || live.size >= liveWindow) {
             covered.reading(recorded.streamId);
             await flushLive();
-            await pipeline.push(() => this.auditWhole(source, recorded.streamId, recorded.revision, covered));
+            await pipeline.push(() => this.auditWhole(source, recorded.streamId, recorded.revision, covered, scratch.for(recorded.revision)));
             continue;
           }
-          replay = new CandidateReplay(recorded.streamId, this.config);
+          replay = new CandidateReplay(recorded.streamId, scratch.for(0n));
           live.set(recorded.streamId, replay);
         }
         const handling = replay.accept(recorded, liveAudit);
@@ -170,12 +171,12 @@ export class ReplayAudit {
    * on (what came before was compared by a live replay), and the incident streams those outputs
    * open, read too.
    */
-  private async auditWhole(source: EventStore, streamId: string, from: bigint, covered: CoveredStreams): Promise<StreamAudit> {
+  private async auditWhole(source: EventStore, streamId: string, from: bigint, covered: CoveredStreams, scratch: Scratch): Promise<StreamAudit> {
     const audit = new StreamAudit();
     try {
       const recorded = await collect(source.readStream(streamId));
       covered.through(streamId, recorded.at(-1)?.revision ?? from);
-      const replay = new CandidateReplay(streamId, this.config, from);
+      const replay = new CandidateReplay(streamId, scratch, from);
       for (const event of recorded) {
         const handling = replay.accept(event, audit);
         if (handling !== undefined) await handling;
@@ -213,8 +214,8 @@ export class ReplayAudit {
  * were compared by an earlier replay of the same stream: they are replayed, not compared again.
  */
 class CandidateReplay {
-  private readonly scratch = new InMemoryEventStore(() => new Date(0));
-  private readonly candidates = new CandidateStore(this.scratch);
+  private readonly scratch: InMemoryEventStore;
+  private readonly candidates: CandidateStore;
   private readonly context: HandlerContext;
   /** Recorded events of the stream accepted so far: the revision the next one must have. */
   private seen = 0;
@@ -227,11 +228,11 @@ class CandidateReplay {
 
   constructor(
     readonly streamId: string,
-    config: OpxConfig,
+    scratch: Scratch,
     compareFrom = 0n,
   ) {
     this.compareFrom = Number(compareFrom);
-    this.context = replayContext(this.scratch, this.candidates, config);
+    ({ store: this.scratch, candidates: this.candidates, context: this.context } = scratch);
   }
 
   /** Still awaiting something history should show: its outputs, or an incident stream they opened. */
@@ -330,6 +331,52 @@ class CandidateReplay {
   }
 }
 
+/** The same handlers, CP-5, CP-6 and CP-7 as production, wired to a scratch store. */
+class Scratch {
+  readonly store = new InMemoryEventStore(epoch);
+  readonly candidates = new CandidateStore(this.store);
+  readonly context: HandlerContext;
+
+  constructor(config: OpxConfig) {
+    this.context = replayContext(this.store, this.candidates, config);
+  }
+}
+
+/** The scratch store's `created` (server-assigned, never compared). */
+const epoch = (): Date => new Date(0);
+/** No decision reads the clock (the attempt log does, and a replay discards it). */
+const REPLAY_CLOCK = new FixedClock('1970-01-01T00:00:00.000Z');
+
+/**
+ * Scratch graphs for the replays of candidate streams from their first event: one graph serves
+ * {@link SCRATCH_SHARE} such replays in a row, then the next is built, so a replay costs a graph's
+ * construction only now and then. Sharing is sound because each of those replays is of another
+ * stream: a stream has one revision 0, so at most one replay from it, and CP-5/6/7 touch only the
+ * candidate's own stream and the incident streams its decisions open. A graph is dropped with the
+ * last replay using it (at most SCRATCH_SHARE streams' events held per replay still running). A
+ * replay from a later revision may follow an earlier replay of the same stream, so it gets a
+ * graph of its own.
+ */
+class ScratchPool {
+  private current: Scratch | undefined;
+  private served = 0;
+
+  constructor(private readonly config: OpxConfig) {}
+
+  /** A graph for a replay of a stream from revision `from`. */
+  for(from: bigint): Scratch {
+    if (from !== 0n) return new Scratch(this.config);
+    if (this.current === undefined || this.served >= SCRATCH_SHARE) {
+      this.current = new Scratch(this.config);
+      this.served = 0;
+    }
+    this.served++;
+    return this.current;
+  }
+}
+
+const SCRATCH_SHARE = 16;
+
 /** The same handlers, CP-6 and CP-7 as production, wired to a scratch store. */
 function replayContext(scratch: EventStore, candidateStore: CandidateStore, config: OpxConfig): HandlerContext {
   const orchestrator = new IncidentOrchestrator(
@@ -340,7 +387,7 @@ function replayContext(scratch: EventStore, candidateStore: CandidateStore, conf
       eventEmitter: { emit: async () => undefined },
       orchestrationStore: discardingOrchestrationLog,
     },
-    { clock: new FixedClock('1970-01-01T00:00:00.000Z'), logger: silentLogger },
+    { clock: REPLAY_CLOCK, logger: silentLogger },
   );
   return { orchestrator, logger: silentLogger };
 }

@@ -141,6 +141,22 @@ describe('Replay audit: live and whole replays', () => {
     }
   });
 
+  it('replays a stream a human came back to right after its first replay (two replays of one stream never share a scratch store)', async () => {
+    const lines = golden.map(parse);
+    const promoted = lines.find((e) => e.type === 'ManualPromotionRequested') as HistoryLine;
+    const candidateId = (promoted.data as { candidateId: string }).candidateId;
+    // Only that candidate: its first replay and the one from the human's request are neighbours.
+    const alone = lines.filter((e) => e.streamId === promoted.streamId || (e.data as { candidateId?: string }).candidateId === candidateId);
+    expect(alone.map((e) => e.type)).to.include.members(['CandidateCreated', 'ManualPromotionRequested', 'IncidentOpened']);
+    for (const liveWindow of [1, 16]) {
+      const store = await storeWith(alone);
+      const report = await new ReplayAudit(config).run(store, { liveWindow });
+      expect(report.divergences, `live window ${liveWindow}`).to.deep.equal([]);
+      expect(report.inputsReplayed).to.equal(2);
+      expect(store.reads.filter((s) => s === promoted.streamId)).to.have.length(1); // the second replay's
+    }
+  });
+
   it('live, with a window the history fits in, it reads no candidate stream but those a human came back to (the manual promotions)', async () => {
     const store = await storeWith(golden);
     const report = await new ReplayAudit(config).run(store, { liveWindow: 10_000 });
