@@ -62,7 +62,12 @@ const REPLAY_RUNS = 5;
  */
 type HistoryShape = 'ingest-first' | 'interleaved';
 
-async function replayThroughput(groups: number, shape: HistoryShape): Promise<{ events: number; coldPerSecond: number; warmPerSecond: number; heapAfter: number }> {
+/**
+ * A recorded history of `groups` signal groups, exported and imported into a fresh in-memory store:
+ * the container that recorded it is dropped here, so the replay is measured in a heap holding
+ * only the history it reads, as in `opx replay`.
+ */
+async function recordedHistory(groups: number, shape: HistoryShape): Promise<InMemoryEventStore> {
   const config = loadConfig();
   const container = createOpxContainer({ config });
   const signals = generateSampleSignals({ groups, seed: 11 });
@@ -78,10 +83,14 @@ async function replayThroughput(groups: number, shape: HistoryShape): Promise<{ 
       position = (await processCandidateInputs(store, context, position)).position;
     }
   }
-  const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
   const source = new InMemoryEventStore();
-  await importHistory(source, lines);
-  lines.length = 0;
+  await importHistory(source, await exportHistory(store, PROJECTED_STREAM_PREFIXES));
+  return source;
+}
+
+async function replayThroughput(groups: number, shape: HistoryShape): Promise<{ events: number; coldPerSecond: number; warmPerSecond: number; heapAfter: number }> {
+  const config = loadConfig();
+  const source = await recordedHistory(groups, shape);
   const rates: number[] = [];
   let events = 0;
   let heapAfter = 0;
