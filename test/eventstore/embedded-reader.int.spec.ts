@@ -45,6 +45,22 @@ describe(EmbeddedReader.name, () => {
     expect(all.every((e, i) => i === 0 || e.position > (all[i - 1] as RecordedEvent).position)).to.equal(true);
   });
 
+  it("gives every event the position, revision and created time the server's own reads give it", async () => {
+    const server = await startEmbeddedServer({ dataDir: dir });
+    const client = EsdbEventStore.fromConnectionString(server.connectionString);
+    try {
+      const stamps = (events: readonly RecordedEvent[]) => events.map((e) => `${e.id} ${e.position} ${e.revision} ${e.created.getTime()}`);
+      const served = await collect(client.readAll());
+      expect(served.length).to.equal(lines.length);
+      expect(stamps(await collect(reader.readAll()))).to.deep.equal(stamps(served));
+      const stream = (served[0] as RecordedEvent).streamId;
+      expect(stamps(await collect(reader.readStream(stream)))).to.deep.equal(stamps(await collect(client.readStream(stream))));
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   it('filters $all by stream prefix, after a position, up to maxCount', async () => {
     const all = await collect(reader.readAll({ streamPrefixes: ['incident-'] }));
     expect(all.length).to.be.greaterThan(0);

@@ -37,6 +37,9 @@ interface EventRow {
   created: bigint;
 }
 
+/** A row of {@link SqliteEngine.readHistoryForward}: payloads as UTF-8 text, `created` in ms since the Unix epoch. */
+export type HistoryRow = readonly [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, createdMs: number];
+
 const toStored = (row: EventRow): StoredEvent => ({
   position: row.position,
   streamId: row.stream,
@@ -93,6 +96,7 @@ export class SqliteEngine implements StorageEngine {
   readonly #streamForward: Database.Statement;
   readonly #streamBackward: Database.Statement;
   readonly #allForward: Database.Statement;
+  readonly #historyForward: Database.Statement;
   readonly #allBackward: Database.Statement;
   readonly #findInStream: Database.Statement;
   readonly #appendTx: (events: readonly NewEvent[]) => StoredEvent[];
@@ -124,6 +128,11 @@ export class SqliteEngine implements StorageEngine {
       `SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
     );
     this.#allForward = prepare(`SELECT ${COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?`);
+    // Integers as numbers (no BigInt per value; positions and revisions stay far below 2^53, and
+    // `created` is turned from ticks into milliseconds by SQLite), payloads as TEXT, rows as arrays.
+    this.#historyForward = this.#db
+      .prepare(`SELECT position, stream, revision, event_id, type, CAST(data AS TEXT), CAST(metadata AS TEXT), created / 10000 FROM events WHERE position >= ? ORDER BY position LIMIT ?`)
+      .raw(true);
     this.#allBackward = prepare(`SELECT ${COLUMNS} FROM events WHERE position <= ? ORDER BY position DESC LIMIT ?`);
     this.#findInStream = prepare(`SELECT ${COLUMNS} FROM events WHERE event_id = ? AND stream = ? LIMIT 1`);
     this.#position = (this.#lastPosition.get() as { p: bigint }).p;
@@ -200,6 +209,15 @@ export class SqliteEngine implements StorageEngine {
 
   readAllForward(fromPosition: bigint, limit: number): StoredEvent[] {
     return (this.#allForward.all(fromPosition, limit) as EventRow[]).map(toStored);
+  }
+
+  /**
+   * A page of `$all` for a one-pass reader of JSON history (the replay audit's EmbeddedReader):
+   * the same rows as {@link readAllForward}, about twice as cheap to read (SQLite hands over the
+   * UTF-8 payloads as strings, so no Buffer and no decoding per payload).
+   */
+  readHistoryForward(fromPosition: number, limit: number): HistoryRow[] {
+    return this.#historyForward.all(fromPosition, limit) as HistoryRow[];
   }
 
   readAllBackward(fromPosition: bigint, limit: number): StoredEvent[] {

@@ -1,6 +1,6 @@
 import { millisFromTicks, systemClock } from '../../esdb-server/clock.js';
 import type { StoredEvent } from '../../esdb-server/storage/engine.js';
-import { SqliteEngine } from '../../esdb-server/storage/sqlite-engine.js';
+import { SqliteEngine, type HistoryRow } from '../../esdb-server/storage/sqlite-engine.js';
 import { EventStoreCore } from '../../esdb-server/store.js';
 import type { EventStore, JsonObject, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../event-store.js';
 
@@ -16,31 +16,33 @@ export class EmbeddedReader implements EventStore {
   private readonly decoder = new TextDecoder();
 
   private constructor(
+    private readonly engine: SqliteEngine,
     private readonly core: EventStoreCore,
-    private readonly release: () => void,
   ) {}
 
   /** Opens the SQLite store in `dataDir` (the caller holds the data-dir lock). */
   static open(dataDir: string): EmbeddedReader {
     // Long reads touch each stream about once: a small last-revision cache keeps memory flat.
     const engine = new SqliteEngine(dataDir, { lastRevisionCacheSize: 1_024 });
-    return new EmbeddedReader(new EventStoreCore(engine, systemClock), () => engine.close());
+    return new EmbeddedReader(engine, new EventStoreCore(engine, systemClock));
   }
 
+  /** `$all` in pages straight from the engine (the core adds nothing to a read of `$all`). */
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    let from = options.after === undefined ? 0n : options.after + 1n;
+    let from = options.after === undefined ? 0 : Number(options.after) + 1;
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     for (;;) {
-      const page = this.core.readAllForward(from, PAGE);
-      for (const e of page) {
-        if (e.streamId.startsWith('$')) continue;
-        if (options.streamPrefixes !== undefined && !options.streamPrefixes.some((p) => e.streamId.startsWith(p))) continue;
+      const page = this.engine.readHistoryForward(from, PAGE);
+      for (const row of page) {
+        const streamId = row[1];
+        if (streamId.startsWith('$')) continue;
+        if (options.streamPrefixes !== undefined && !options.streamPrefixes.some((p) => streamId.startsWith(p))) continue;
         if (remaining-- <= 0) return;
-        yield this.toRecorded(e);
+        yield StoredRecordedEvent.fromRow(row);
       }
       const last = page.at(-1);
       if (page.length < PAGE || last === undefined) return;
-      from = last.position + 1n;
+      from = last[0] + 1;
     }
   }
 
@@ -78,11 +80,11 @@ export class EmbeddedReader implements EventStore {
   }
 
   async close(): Promise<void> {
-    this.release();
+    this.engine.close();
   }
 
   private toRecorded(e: StoredEvent): RecordedEvent {
-    return new StoredRecordedEvent(e, this.decoder);
+    return StoredRecordedEvent.fromStored(e, this.decoder);
   }
 }
 
@@ -93,26 +95,34 @@ export class EmbeddedReader implements EventStore {
  * spread copy (`{ ...event }`) would not carry them.
  */
 class StoredRecordedEvent implements RecordedEvent {
-  readonly id: string;
-  readonly type: string;
-  readonly streamId: string;
-  readonly revision: bigint;
-  readonly position: bigint;
-  #stored: StoredEvent | undefined;
+  #dataText: string | undefined;
+  #metadataText = '';
+  #createdMs = 0;
   #data: JsonObject | undefined;
   #metadata: JsonObject | undefined;
   #created: Date | undefined;
 
-  constructor(
-    stored: StoredEvent,
-    private readonly decoder: InstanceType<typeof TextDecoder>,
+  private constructor(
+    readonly id: string,
+    readonly type: string,
+    readonly streamId: string,
+    readonly revision: bigint,
+    readonly position: bigint,
+    dataText: string,
+    metadataText: string,
+    createdMs: number,
   ) {
-    this.id = stored.eventId;
-    this.type = stored.type;
-    this.streamId = stored.streamId;
-    this.revision = stored.revision;
-    this.position = stored.position;
-    this.#stored = stored;
+    this.#dataText = dataText;
+    this.#metadataText = metadataText;
+    this.#createdMs = createdMs;
+  }
+
+  static fromStored(e: StoredEvent, decoder: InstanceType<typeof TextDecoder>): StoredRecordedEvent {
+    return new StoredRecordedEvent(e.eventId, e.type, e.streamId, e.revision, e.position, decoder.decode(e.data), decoder.decode(e.metadata), millisFromTicks(e.created));
+  }
+
+  static fromRow(row: HistoryRow): StoredRecordedEvent {
+    return new StoredRecordedEvent(row[3], row[4], row[1], BigInt(row[2]), BigInt(row[0]), row[5], row[6], row[7]);
   }
 
   get data(): JsonObject {
@@ -131,11 +141,12 @@ class StoredRecordedEvent implements RecordedEvent {
   }
 
   #parse(): void {
-    const e = this.#stored;
-    if (e === undefined) return;
-    this.#data = JSON.parse(this.decoder.decode(e.data)) as JsonObject;
-    this.#metadata = e.metadata.byteLength === 0 ? {} : (JSON.parse(this.decoder.decode(e.metadata)) as JsonObject);
-    this.#created = new Date(millisFromTicks(e.created));
-    this.#stored = undefined;
+    const text = this.#dataText;
+    if (text === undefined) return;
+    this.#data = JSON.parse(text) as JsonObject;
+    this.#metadata = this.#metadataText === '' ? {} : (JSON.parse(this.#metadataText) as JsonObject);
+    this.#created = new Date(this.#createdMs);
+    this.#dataText = undefined;
+    this.#metadataText = '';
   }
 }
