@@ -57,12 +57,18 @@ export interface ReplayOptions {
   readonly concurrency?: number;
   /** Candidate streams replayed live, from the scan itself, at once (see {@link ReplayAudit}). */
   readonly liveWindow?: number;
+  /**
+   * Deferred inputs held at once by the second cursor (see {@link DeferredInputs}); 0 turns
+   * deferral off, so an input met with the live window full is read whole at once.
+   */
+  readonly inputWindow?: number;
   readonly onProgress?: (eventsRead: number) => void;
 }
 
 export const MAX_REPORTED_DIVERGENCES = 100;
 export const DEFAULT_REPLAY_CONCURRENCY = 16;
 export const DEFAULT_LIVE_WINDOW = 256;
+export const DEFAULT_INPUT_WINDOW = 4_096;
 
 const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 
@@ -83,13 +89,18 @@ const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttem
  * - live: from the scan itself, event by event, while it awaits outputs; once it has all it
  *   produced, it is dropped. With a worker running, a candidate's outputs follow its input within
  *   moments, so a live replay lives briefly and costs no read.
- * - whole: when `liveWindow` live replays already await their outputs (a history recorded
- *   ingest-first: every candidate created, then every one decided), or when a stream's event comes
- *   after its live replay was dropped (a manual promotion days later), the stream is read whole
- *   and replayed from it, `concurrency` at a time so reads over the network overlap; the scan then
- *   skips what that read covered.
- * Memory is flat whatever the history's length: at most `liveWindow` live replays, `concurrency`
- * whole ones, and compact records of what whole reads covered until the scan passes it. Results
+ * - deferred: an input met while `liveWindow` live replays already await their outputs (a history
+ *   recorded ingest-first: every candidate created, then every one decided) is passed over, and
+ *   fetched again by a second cursor over `$all` when its stream's outputs come; its replay is
+ *   then live (see {@link DeferredInputs}).
+ * - whole: when a stream's event comes after its live replay was dropped (a manual promotion
+ *   days later), when deferral is off (`inputWindow` 0) or the second cursor let the input go, or
+ *   when live replays pile up past twice the window, the stream is read whole and replayed from
+ *   it, `concurrency` at a time so reads over the network overlap; the scan then skips what that
+ *   read covered.
+ * Memory is flat whatever the history's length: at most about twice `liveWindow` live replays,
+ * `inputWindow` deferred inputs held, `concurrency` whole replays, and compact records of the
+ * deferred streams and of what whole reads covered until the scan passes it. Results
  * are reported in history order whatever order they finish in. An input that is the last event of
  * its stream has not been handled yet (a live system): it is replayed, so an input the handlers
  * cannot take is still reported, but its outputs are not expected; it counts as pending.
@@ -105,6 +116,28 @@ export class ReplayAudit {
     const liveIncidents = new Map<string, CandidateReplay>();
     const covered = new CoveredStreams();
     const scratch = new ScratchPool(this.config);
+    const inputs = new DeferredInputs(source, options.inputWindow ?? DEFAULT_INPUT_WINDOW);
+    /** Reads a candidate stream whole, in the pipeline; the scan skips what the read covers. */
+    const readWhole = async (streamId: string, from: bigint): Promise<void> => {
+      covered.reading(streamId);
+      await flushLive();
+      await pipeline.push(() => this.auditWhole(source, streamId, from, covered, scratch.for(from)));
+    };
+    /** A live replay of a stream from its input (the scan's, or a deferred one the second cursor found). */
+    const startLive = (streamId: string): CandidateReplay => {
+      const replay = new CandidateReplay(streamId, scratch.for(0n));
+      live.set(streamId, replay);
+      return replay;
+    };
+    /** Hands one event to its stream's live replay, then drops the replay once it awaits nothing. */
+    const feed = async (replay: CandidateReplay, recorded: RecordedEvent): Promise<void> => {
+      const handling = replay.accept(recorded, liveAudit);
+      if (handling !== undefined) await handling;
+      for (const incident of replay.awaitedIncidents()) liveIncidents.set(incident, replay);
+      if (replay.broken) covered.forever(recorded.streamId);
+      settle(replay);
+    };
+    let previous: bigint | undefined;
     // What live replays find, in scan order, handed to the tally between whole replays' results.
     let liveAudit = new StreamAudit();
     const flushLive = async (): Promise<void> => {
@@ -122,24 +155,30 @@ export class ReplayAudit {
       tally.eventsRead++;
       if (options.onProgress !== undefined && tally.eventsRead % 10_000 === 0) options.onProgress(tally.eventsRead);
       if (recorded.revision === 0n) tally.streamsChecked++;
+      const before = previous;
+      previous = recorded.position;
       if (recorded.streamId.startsWith(CANDIDATE_STREAM_PREFIX)) {
         let replay = live.get(recorded.streamId);
         if (replay === undefined) {
           if (covered.covers(recorded.streamId, recorded.revision)) continue;
-          if (recorded.revision !== 0n || live.size >= liveWindow) {
-            covered.reading(recorded.streamId);
-            await flushLive();
-            await pipeline.push(() => this.auditWhole(source, recorded.streamId, recorded.revision, covered, scratch.for(recorded.revision)));
+          if (inputs.isDeferred(recorded.streamId)) {
+            // Its input was deferred: the second cursor finds it (or it is read whole after all).
+            const input = live.size < liveWindow * 2 + 1 ? await inputs.take(recorded.streamId, readWhole) : undefined;
+            if (input === undefined) {
+              inputs.forget(recorded.streamId);
+              await readWhole(recorded.streamId, 0n);
+              continue;
+            }
+            replay = startLive(recorded.streamId);
+            await feed(replay, input);
+          } else if (recorded.revision === 0n && live.size >= liveWindow && inputs.defer(recorded, before)) {
             continue;
-          }
-          replay = new CandidateReplay(recorded.streamId, scratch.for(0n));
-          live.set(recorded.streamId, replay);
+          } else if (recorded.revision !== 0n || live.size >= liveWindow) {
+            await readWhole(recorded.streamId, recorded.revision);
+            continue;
+          } else replay = startLive(recorded.streamId);
         }
-        const handling = replay.accept(recorded, liveAudit);
-        if (handling !== undefined) await handling;
-        for (const incident of replay.awaitedIncidents()) liveIncidents.set(incident, replay);
-        if (replay.broken) covered.forever(recorded.streamId);
-        settle(replay);
+        await feed(replay, recorded);
       } else if (recorded.type === 'IncidentOpened') {
         const replay = liveIncidents.get(recorded.streamId);
         if (replay !== undefined) {
@@ -159,6 +198,15 @@ export class ReplayAudit {
         await pipeline.push(async () => audit);
       }
       if (liveAudit.eventsCompared >= LIVE_AUDIT_BATCH) await flushLive();
+    }
+    // Deferred inputs nothing claimed are the last events of their streams (not handled yet):
+    // each is replayed and finished at once.
+    for await (const input of inputs.unclaimed()) {
+      const replay = new CandidateReplay(input.streamId, scratch.for(0n));
+      const handling = replay.accept(input, liveAudit);
+      if (handling !== undefined) await handling;
+      replay.finish(liveAudit);
+      if (liveAudit.eventsCompared + liveAudit.inputsPending >= LIVE_AUDIT_BATCH) await flushLive();
     }
     for (const replay of live.values()) replay.finish(liveAudit);
     await flushLive();
@@ -390,6 +438,124 @@ function replayContext(scratch: EventStore, candidateStore: CandidateStore, conf
     { clock: REPLAY_CLOCK, logger: silentLogger },
   );
   return { orchestrator, logger: silentLogger };
+}
+
+/**
+ * Inputs the scan met with the live window full, kept as positions only and fetched again, when
+ * their stream's outputs come, by a second cursor over `$all` that follows the first: a history
+ * recorded ingest-first (every candidate created, then every one decided, in creation order) is
+ * then replayed live all through, with two sequential reads of history instead of one read per
+ * candidate stream. The cursor holds up to `window` deferred inputs it passed while looking for
+ * another (outputs in another order than their inputs); past that, the oldest is read whole. The
+ * deferred streams are held compactly (see {@link StreamIdTable}), their positions in a queue of
+ * numbers.
+ */
+class DeferredInputs {
+  private readonly deferred = new StreamIdTable(`${CANDIDATE_STREAM_PREFIX}cand-`);
+  private positions = new Float64Array(1024);
+  private head = 0;
+  private tail = 0;
+  /** Deferred inputs the cursor passed, not claimed yet, in history order. */
+  private readonly held = new Map<string, RecordedEvent>();
+  private cursor: AsyncIterator<RecordedEvent> | undefined;
+  /** Where the cursor starts: after the event the scan met just before the first deferred input. */
+  private start: bigint | undefined;
+
+  constructor(
+    private readonly source: EventStore,
+    private readonly window: number,
+  ) {}
+
+  isDeferred(streamId: string): boolean {
+    return this.deferred.get(streamId) !== undefined;
+  }
+
+  /** Defers an input (revision 0) the scan met, `after` the position of the event before it; false when deferral is off. */
+  defer(input: RecordedEvent, after: bigint | undefined): boolean {
+    if (this.window === 0) return false;
+    if (this.head === this.tail && this.held.size === 0 && this.cursor === undefined) this.start = after;
+    if (this.tail === this.positions.length) this.grow();
+    this.positions[this.tail++] = Number(input.position);
+    this.deferred.set(input.streamId, 1);
+    return true;
+  }
+
+  /** The stream is no longer deferred (read whole instead): the cursor drops its input when it passes it. */
+  forget(streamId: string): void {
+    this.deferred.delete(streamId);
+    this.held.delete(streamId);
+  }
+
+  /**
+   * The deferred input of `streamId`, found by the cursor: inputs it passes on the way are held,
+   * up to the window; the oldest one held beyond it is handed to `readWhole`. Undefined when the
+   * cursor cannot find it (it was handed to `readWhole` on the way).
+   */
+  async take(streamId: string, readWhole: (streamId: string, from: bigint) => Promise<void>): Promise<RecordedEvent | undefined> {
+    for (;;) {
+      const held = this.held.get(streamId);
+      if (held !== undefined) return this.claim(held);
+      if (!this.isDeferred(streamId)) return undefined;
+      const next = await this.nextDeferred();
+      if (next === undefined) return undefined;
+      if (next.streamId === streamId) return this.claim(next);
+      this.held.set(next.streamId, next);
+      if (this.held.size > this.window) {
+        const [oldest] = this.held.keys();
+        this.forget(oldest as string);
+        await readWhole(oldest as string, 0n);
+      }
+    }
+  }
+
+  /** Every deferred input nothing claimed, in history order, once the scan is over. */
+  async *unclaimed(): AsyncGenerator<RecordedEvent> {
+    try {
+      for (const input of [...this.held.values()]) yield this.claim(input);
+      for (let next = await this.nextDeferred(); next !== undefined; next = await this.nextDeferred()) yield this.claim(next);
+    } finally {
+      await this.cursor?.return?.();
+    }
+  }
+
+  private claim(input: RecordedEvent): RecordedEvent {
+    this.forget(input.streamId);
+    return input;
+  }
+
+  /** The next deferred input still deferred, from the cursor, or undefined when none is left. */
+  private async nextDeferred(): Promise<RecordedEvent | undefined> {
+    while (this.head < this.tail) {
+      const position = this.positions[this.head++] as number;
+      this.cursor ??= this.open();
+      for (;;) {
+        const next: IteratorResult<RecordedEvent> = await this.cursor.next();
+        if (next.done === true) throw new Error(`replay: the second cursor over $all ended before position ${position}`);
+        const value = next.value;
+        const at = Number(value.position);
+        if (at < position) continue;
+        if (at > position) throw new Error(`replay: the second cursor over $all passed position ${position} (at ${at})`);
+        if (this.isDeferred(value.streamId)) return value;
+        break; // read whole since: dropped
+      }
+    }
+    this.head = this.tail = 0;
+    return undefined;
+  }
+
+  private open(): AsyncIterator<RecordedEvent> {
+    const options = { streamPrefixes: [CANDIDATE_STREAM_PREFIX], ...(this.start === undefined ? {} : { after: this.start }) };
+    return this.source.readAll(options)[Symbol.asyncIterator]();
+  }
+
+  private grow(): void {
+    const live = this.positions.subarray(this.head, this.tail);
+    const next = new Float64Array(live.length * 2 > this.positions.length ? this.positions.length * 2 : this.positions.length);
+    next.set(live);
+    this.positions = next;
+    this.tail -= this.head;
+    this.head = 0;
+  }
 }
 
 /**

@@ -13,7 +13,7 @@ import type { ReadStreamOptions, RecordedEvent } from '../../src/eventstore/even
 import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projections/read-models.js';
 import { exportHistory, importHistory, type HistoryLine } from '../../src/replay/history-file.js';
-import { ReplayAudit, type Divergence, type ReplayReport } from '../../src/replay/replay-audit.js';
+import { DEFAULT_INPUT_WINDOW, ReplayAudit, type Divergence, type ReplayReport } from '../../src/replay/replay-audit.js';
 import { processCandidateInputs } from '../../src/runtime/in-process.js';
 import { generateSampleSignals } from '../../src/samples/sample-signals.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
@@ -55,22 +55,26 @@ async function interleavedHistory(): Promise<string[]> {
 const byPlace = (d: Divergence): string => `${d.streamId}@${d.revision}:${d.kind}:${d.path ?? ''}`;
 const places = (report: ReplayReport): string[] => report.divergences.map(byPlace).sort();
 
-const WINDOWS = [0, 1, 16, 10_000];
+/** Live windows, each without deferral (inputs met with the window full are read whole) and with a small and the default input window. */
+const MODES: ReadonlyArray<{ readonly liveWindow: number; readonly inputWindow: number }> = [0, 1, 16, 10_000].flatMap((liveWindow) =>
+  [0, 1, DEFAULT_INPUT_WINDOW].map((inputWindow) => ({ liveWindow, inputWindow })),
+);
 
 describe('Replay audit: live and whole replays', () => {
   const golden = goldenHistoryLines();
 
-  for (const liveWindow of WINDOWS) {
-    describe(`live window ${liveWindow}`, () => {
+  for (const mode of MODES) {
+    const { liveWindow } = mode;
+    describe(`live window ${liveWindow}, input window ${mode.inputWindow}`, () => {
       it('replays the golden history byte for byte', async () => {
-        const report = await new ReplayAudit(config).run(await storeWith(golden), { liveWindow });
+        const report = await new ReplayAudit(config).run(await storeWith(golden), mode);
         expect(report.divergences).to.deep.equal([]);
         expect(report).to.include({ verdict: 'IDENTICAL', inputsPending: 0 });
         expect(report.eventsCompared).to.be.greaterThan(golden.length / 2);
       });
 
       it('replays an interleaved (worker-shaped) history byte for byte', async () => {
-        const report = await new ReplayAudit(config).run(await storeWith(await interleavedHistory()), { liveWindow });
+        const report = await new ReplayAudit(config).run(await storeWith(await interleavedHistory()), mode);
         expect(report.divergences).to.deep.equal([]);
         expect(report.verdict).to.equal('IDENTICAL');
       });
@@ -82,7 +86,7 @@ describe('Replay audit: live and whole replays', () => {
           const original = lines[index] as HistoryLine;
           lines[index] = { ...original, data: { ...original.data, severity: 'SEV4' } };
         }
-        const report = await new ReplayAudit(config).run(await storeWith(lines), { liveWindow });
+        const report = await new ReplayAudit(config).run(await storeWith(lines), mode);
         expect(report.verdict).to.equal('DIVERGENT');
         const found = report.divergences.filter((d) => d.kind === 'different').map(byPlace);
         for (const index of targets) {
@@ -100,7 +104,7 @@ describe('Replay audit: live and whole replays', () => {
         const kept = lines.filter((e) => e !== dropped && !(e.type === 'IncidentOpened' && (e.data as { candidateId: string }).candidateId === candidateId));
         const opened = lines.find((e) => e.type === 'IncidentOpened' && e !== dropped) as HistoryLine;
         const forged: HistoryLine = { ...opened, streamId: 'incident-inc-forged', data: { ...opened.data, incidentId: 'inc-forged' } };
-        const report = await new ReplayAudit(config).run(await storeWith([...kept, forged]), { liveWindow });
+        const report = await new ReplayAudit(config).run(await storeWith([...kept, forged]), mode);
         expect(report.divergences.filter((d) => d.streamId === dropped.streamId).map((d) => d.kind)).to.deep.equal(['not-recorded']);
         expect(report.divergences.filter((d) => d.streamId === 'incident-inc-forged').map((d) => d.kind)).to.deep.equal(['not-reproduced']);
       });
@@ -117,7 +121,7 @@ describe('Replay audit: live and whole replays', () => {
           data: { candidateId, requestId: 'req-pending', authority: { authorityType: 'HUMAN_OPERATOR', authorityId: 'bob@opx', sessionId: 'req-pending', justification: 'checking' }, requestedAt: '2026-02-01T00:00:00.000Z' },
           metadata: { $correlationId: 'x', $causationId: 'y', schemaVersion: 1 },
         };
-        const report = await new ReplayAudit(config).run(await storeWith([...lines, pending]), { liveWindow });
+        const report = await new ReplayAudit(config).run(await storeWith([...lines, pending]), mode);
         expect(report).to.include({ verdict: 'IDENTICAL', inputsPending: 1 });
       });
     });
@@ -131,7 +135,7 @@ describe('Replay audit: live and whole replays', () => {
     }
     const store = await storeWith(lines);
     const reports = [];
-    for (const liveWindow of WINDOWS) for (const concurrency of [1, 32]) reports.push(await new ReplayAudit(config).run(store, { liveWindow, concurrency }));
+    for (const mode of MODES) for (const concurrency of [1, 32]) reports.push(await new ReplayAudit(config).run(store, { ...mode, concurrency }));
     const first = reports[0] as ReplayReport;
     expect(first.divergenceCount).to.be.at.least(2);
     for (const report of reports) {
@@ -174,9 +178,78 @@ describe('Replay audit: live and whole replays', () => {
     expect(store.reads).to.deep.equal([]);
   });
 
-  it('whole (window 0), it reads each candidate stream exactly once', async () => {
+  it('with deferral, an ingest-first history is replayed live even at window 0: it reads only the streams a human came back to', async () => {
     const store = await storeWith(golden);
-    await new ReplayAudit(config).run(store, { liveWindow: 0 });
+    const report = await new ReplayAudit(config).run(store, { liveWindow: 0 });
+    expect(report.verdict).to.equal('IDENTICAL');
+    const promotedByHand = new Set(golden.map(parse).filter((e) => e.type === 'ManualPromotionRequested').map((e) => e.streamId));
+    expect(new Set(store.reads.filter((s) => s.startsWith(CANDIDATE_STREAM_PREFIX)))).to.deep.equal(promotedByHand);
+  });
+
+  it('decisions recorded in another order than their candidates: identical at every input window, the cursor holding or reading whole what it passes', async () => {
+    const lines = golden.map(parse);
+    const firstOutput = lines.findIndex((e) => e.type !== 'CandidateCreated');
+    const groups = new Map<string, HistoryLine[]>();
+    for (const line of lines.slice(firstOutput)) {
+      const candidateId = (line.data as { candidateId: string }).candidateId;
+      groups.set(candidateId, [...(groups.get(candidateId) ?? []), line]);
+    }
+    const reversed = [...lines.slice(0, firstOutput), ...[...groups.values()].reverse().flat()];
+    const reads: number[] = [];
+    for (const inputWindow of [0, 1, 16, DEFAULT_INPUT_WINDOW]) {
+      const store = await storeWith(reversed);
+      const report = await new ReplayAudit(config).run(store, { liveWindow: 4, inputWindow });
+      expect(report.divergences, `input window ${inputWindow}`).to.deep.equal([]);
+      expect(report.inputsReplayed).to.equal(lines.filter((e) => e.type === 'CandidateCreated' || e.type === 'ManualPromotionRequested').length);
+      reads.push(store.reads.filter((s) => s.startsWith(CANDIDATE_STREAM_PREFIX)).length);
+    }
+    // Holding more of what it passes, the cursor reads fewer streams whole.
+    expect(reads).to.deep.equal([...reads].sort((a, b) => b - a));
+    expect(reads[0]).to.be.greaterThan(reads.at(-1) as number);
+  });
+
+  it('outputs recorded a revision at a time across candidates: identical whatever the windows, every input replayed once', async () => {
+    // Every candidate's decision, then every incident: live replays awaiting their incidents pile
+    // up, so deferred streams are read whole after all, and the cursor passes their inputs.
+    const lines = golden.map(parse);
+    const firstOutput = lines.findIndex((e) => e.type !== 'CandidateCreated');
+    const revisions = new Map<string, number>();
+    const ranked = lines.map((line, index) => {
+      const revision = revisions.get(line.streamId) ?? 0;
+      revisions.set(line.streamId, revision + 1);
+      const rank = index < firstOutput ? -1 : line.streamId.startsWith(CANDIDATE_STREAM_PREFIX) ? revision : 1_000;
+      return { line, index, rank };
+    });
+    const shuffled = ranked.sort((a, b) => a.rank - b.rank || a.index - b.index).map((r) => r.line);
+    const inputs = lines.filter((e) => e.type === 'CandidateCreated' || e.type === 'ManualPromotionRequested').length;
+    for (const mode of [
+      { liveWindow: 0, inputWindow: 1 },
+      { liveWindow: 2, inputWindow: 8 },
+      { liveWindow: 4, inputWindow: DEFAULT_INPUT_WINDOW },
+    ]) {
+      const report = await new ReplayAudit(config).run(await storeWith(shuffled), mode);
+      expect(report.divergences, JSON.stringify(mode)).to.deep.equal([]);
+      expect(report).to.include({ inputsReplayed: inputs, inputsPending: 0 });
+    }
+  });
+
+  it('deferred inputs the cursor passed and nothing claimed are replayed at the end, as pending', async () => {
+    const lines = golden.map(parse);
+    const created = lines.filter((e) => e.type === 'CandidateCreated');
+    const last = created.at(-1) as HistoryLine;
+    // Every candidate created, then only the last one decided: the cursor passes all the others.
+    const history = [...created, ...lines.filter((e) => e.type !== 'CandidateCreated' && (e.data as { candidateId: string }).candidateId === (last.data as { candidateId: string }).candidateId && e.type !== 'ManualPromotionRequested')];
+    for (const inputWindow of [1, DEFAULT_INPUT_WINDOW]) {
+      const report = await new ReplayAudit(config).run(await storeWith(history), { liveWindow: 0, inputWindow });
+      expect(report.divergences, `input window ${inputWindow}`).to.deep.equal([]);
+      const incidentStreams = new Set(history.filter((e) => !e.streamId.startsWith(CANDIDATE_STREAM_PREFIX)).map((e) => e.streamId)).size;
+      expect(report).to.include({ inputsReplayed: created.length, inputsPending: created.length - 1, streamsChecked: created.length + incidentStreams });
+    }
+  });
+
+  it('whole (window 0, no deferral), it reads each candidate stream exactly once', async () => {
+    const store = await storeWith(golden);
+    await new ReplayAudit(config).run(store, { liveWindow: 0, inputWindow: 0 });
     const candidateReads = store.reads.filter((s) => s.startsWith(CANDIDATE_STREAM_PREFIX));
     const streams = new Set(golden.map(parse).map((e) => e.streamId).filter((s) => s.startsWith(CANDIDATE_STREAM_PREFIX)));
     expect(candidateReads).to.have.length(streams.size);
