@@ -22,7 +22,16 @@ import { generateSampleSignals } from '../src/samples/sample-signals.js';
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-async function orchestrationThroughput(groups: number): Promise<void> {
+interface OrchestrationRun {
+  readonly handled: number;
+  readonly correlated: number;
+  readonly events: number;
+  readonly orchestrationMs: number;
+  readonly rawMs: number;
+}
+
+/** One run: a fresh container, the candidates recorded, then orchestrated (timed), then the raw appends (timed). */
+async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   const config = loadConfig();
   const container = createOpxContainer({ config });
   const store = container.get(TOKENS.EventStore) as InMemoryEventStore;
@@ -45,12 +54,24 @@ async function orchestrationThroughput(groups: number): Promise<void> {
   const t1 = performance.now();
   for (const e of written) raw.appendSync(e.streamId, [e], e.revision === 0n ? 'no_stream' : e.revision - 1n);
   const rawMs = performance.now() - t1;
+  return { handled, correlated: candidates.length, events: written.length, orchestrationMs, rawMs };
+}
 
-  console.log(`orchestration (in-process, in-memory store, ${fmt(handled)} candidates of ${fmt(candidates.length)} correlated):`);
-  console.log(`  candidates/s              ${fmt(handled / (orchestrationMs / 1000))}   (target >= 20,000)`);
-  console.log(`  events appended           ${fmt(written.length)} in ${orchestrationMs.toFixed(0)} ms`);
-  console.log(`  raw append of same events ${rawMs.toFixed(0)} ms (${fmt(written.length / (rawMs / 1000))} events/s)`);
-  console.log(`  ratio orchestration/raw   ${(orchestrationMs / rawMs).toFixed(2)}x   (target <= 3x)`);
+/** Runs of the orchestration figures: the VM's noise moves one run's ratio by ±20%, so the median of these is reported. */
+const ORCHESTRATION_RUNS = 3;
+
+async function orchestrationThroughput(groups: number): Promise<void> {
+  const runs: OrchestrationRun[] = [];
+  for (let i = 0; i < ORCHESTRATION_RUNS; i++) runs.push(await orchestrationRun(groups));
+  const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  const first = runs[0] as OrchestrationRun;
+  const perSecond = runs.map((r) => r.handled / (r.orchestrationMs / 1000));
+  const ratios = runs.map((r) => r.orchestrationMs / r.rawMs);
+  console.log(`orchestration (in-process, in-memory store, ${fmt(first.handled)} candidates of ${fmt(first.correlated)} correlated; median of ${ORCHESTRATION_RUNS} runs):`);
+  console.log(`  candidates/s              ${fmt(median([...perSecond]))}   (target >= 20,000; runs ${perSecond.map(fmt).join(', ')})`);
+  console.log(`  events appended           ${fmt(first.events)} in ${runs.map((r) => r.orchestrationMs.toFixed(0)).join(' / ')} ms`);
+  console.log(`  raw append of same events ${runs.map((r) => r.rawMs.toFixed(0)).join(' / ')} ms (${fmt(first.events / (median(runs.map((r) => r.rawMs)) / 1000))} events/s)`);
+  console.log(`  ratio orchestration/raw   ${median([...ratios]).toFixed(2)}x   (target <= 3x; runs ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
 }
 
 /**
