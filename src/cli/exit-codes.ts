@@ -25,7 +25,8 @@ Exit codes:
   0  success (replay IDENTICAL, projections match)
   1  divergence or policy drift found, or refused by a business rule
      (not deferred, authority lacks the right, illegal transition, concurrent change)
-  2  usage or input error (bad option, malformed file, unknown candidate/incident/policy)
+  2  usage or input error (bad option, malformed file, unknown candidate/incident/policy,
+     a replay audit that needs a larger --heap-mb)
   3  event store unavailable (cannot open the data dir, cannot reach --connection)`;
 
 /** A command line that cannot be acted on: wrong option combination, bad value. */
@@ -37,8 +38,14 @@ export class CliUsageError extends OpxError {
   }
 }
 
-/** Usage-class errors from the domain: the operator named something that does not exist or is malformed. */
-const USAGE_CODES = new Set<string>([CliUsageError.code, InvalidInput.code, CandidateNotFound.code, IncidentNotFound.code, UnknownPolicy.code]);
+/** The code of replay-thread.ts's AuditHeapExhausted (defined here: the audit thread must not import itself back through this module). */
+export const AUDIT_HEAP_EXHAUSTED = 'opx.replay.heap_exhausted';
+
+/**
+ * Usage-class errors: the operator named something that does not exist or is malformed, or gave
+ * the replay audit a heap too small for it (an option to set larger; exit 1 stays a divergence).
+ */
+const USAGE_CODES = new Set<string>([CliUsageError.code, InvalidInput.code, CandidateNotFound.code, IncidentNotFound.code, UnknownPolicy.code, AUDIT_HEAP_EXHAUSTED]);
 
 /** Node file-system errors on an input file the operator named. */
 const FILE_ERRORS = new Set(['ENOENT', 'EISDIR', 'ENOTDIR', 'EACCES']);

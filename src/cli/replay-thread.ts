@@ -19,6 +19,7 @@ import { isMainThread, parentPort, Worker, workerData, type MessagePort } from '
 
 import type { ReplayOptions, ReplayReport } from '../replay/replay-audit.js';
 import { OpxError } from '../shared/errors.js';
+import { AUDIT_HEAP_EXHAUSTED } from './exit-codes.js';
 import type { StoreSelection } from './store-selection.js';
 
 /** The audit thread's old-generation limit unless --heap-mb says otherwise (see README, Performance). */
@@ -38,7 +39,7 @@ export interface ThreadAuditResult {
 }
 
 export class AuditHeapExhausted extends OpxError {
-  static readonly code = 'opx.replay.heap_exhausted';
+  static readonly code = AUDIT_HEAP_EXHAUSTED;
 
   constructor(heapMb: number) {
     super(AuditHeapExhausted.code, `the replay audit needed more than its ${heapMb} MB heap; run it again with a larger --heap-mb (e.g. ${heapMb * 2})`);

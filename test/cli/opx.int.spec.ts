@@ -368,12 +368,12 @@ describe('opx (the operator CLI)', function () {
       expect(run.stderr).to.include('--heap-mb must be a positive integer');
     });
 
-    it('reports a heap too small by name (exit 1, nothing on stdout), then releases the data dir for the next command', async () => {
+    it('reports a heap too small by name (exit 2, not the divergence code; nothing on stdout), then releases the data dir for the next command', async () => {
       const starved = await opx(['--data', data, '--json', 'replay', '--heap-mb', '2'], { cwd });
-      expect(starved.code).to.equal(1);
+      expect(starved.code).to.equal(2);
       expect(starved.stdout).to.equal('');
       const { error } = JSON.parse(starved.stderr) as { error: { code: string; message: string; exitCode: number } };
-      expect(error).to.include({ code: 'opx.replay.heap_exhausted', exitCode: 1 });
+      expect(error).to.include({ code: 'opx.replay.heap_exhausted', exitCode: 2 });
       expect(error.message).to.include('2 MB').and.include('--heap-mb');
       const next = await opx(['--data', data, '--json', 'replay', '--heap-mb', '64'], { cwd });
       expect(next.code, next.stderr).to.equal(0);

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
+import { systemClock } from '../../src/esdb-server/clock.js';
 import { startEmbeddedServer } from '../../src/esdb-server/server.js';
+import { SqliteEngine } from '../../src/esdb-server/storage/sqlite-engine.js';
+import { EventStoreCore } from '../../src/esdb-server/store.js';
 import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.js';
 import { EmbeddedReader } from '../../src/eventstore/embedded/embedded-reader.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
@@ -58,6 +61,29 @@ describe(EmbeddedReader.name, () => {
     } finally {
       await client.close();
       await server.close();
+    }
+  });
+
+  it('parses a payload written with a UTF-8 byte order mark the same way in readAll and readStream', async () => {
+    const bomDir = mkdtempSync(join(tmpdir(), 'opx-embedded-reader-bom-'));
+    const engine = new SqliteEngine(bomDir);
+    const bom = (json: string): Uint8Array => new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(json)]);
+    const outcome = new EventStoreCore(engine, systemClock).append('foreign-1', { kind: 'no_stream' }, [
+      { eventId: '00000000-0000-4000-8000-000000000001', type: 'Foreign', contentType: 'application/json', data: bom('{"a":2}'), metadata: bom('{"m":1}') },
+    ]);
+    engine.close();
+    expect(outcome.kind).to.equal('success');
+    const bomReader = EmbeddedReader.open(bomDir);
+    try {
+      const [fromAll] = await collect(bomReader.readAll());
+      const [fromStream] = await collect(bomReader.readStream('foreign-1'));
+      expect(fromAll?.data).to.deep.equal({ a: 2 });
+      expect(fromAll?.metadata).to.deep.equal({ m: 1 });
+      expect(fromStream?.data).to.deep.equal(fromAll?.data);
+      expect(fromStream?.metadata).to.deep.equal(fromAll?.metadata);
+    } finally {
+      await bomReader.close();
+      rmSync(bomDir, { recursive: true, force: true });
     }
   });
 

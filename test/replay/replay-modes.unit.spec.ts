@@ -161,6 +161,23 @@ describe('Replay audit: live and whole replays', () => {
     }
   });
 
+  it('refuses an input on another candidate\'s stream wherever it sits in history (never replayed against the candidate it names)', async () => {
+    const lines = golden.map(parse);
+    const index = lines.findIndex((e) => e.type === 'CandidateCreated');
+    const original = lines[index] as HistoryLine;
+    const forged: HistoryLine = { ...original, streamId: 'candidate-cand-000000000000000000000001', id: '00000000-0000-5000-8000-000000000001' };
+    for (const at of [index + 1, index + 60]) {
+      const history = [...lines.slice(0, at), forged, ...lines.slice(at)];
+      for (const mode of MODES) {
+        const report = await new ReplayAudit(config).run(await storeWith(history), mode);
+        const found = report.divergences.filter((d) => d.streamId === forged.streamId);
+        expect(found.map((d) => d.kind), `at ${at}, ${JSON.stringify(mode)}`).to.deep.equal(['handler-error']);
+        expect(found[0]?.message).to.include(`names candidate '${(original.data as { candidateId: string }).candidateId}'`);
+        expect(report.divergentStreams).to.equal(1);
+      }
+    }
+  });
+
   it('live, with a window the history fits in, it reads no candidate stream but those a human came back to (the manual promotions)', async () => {
     const store = await storeWith(golden);
     const report = await new ReplayAudit(config).run(store, { liveWindow: 10_000 });

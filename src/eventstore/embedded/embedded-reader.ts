@@ -143,10 +143,13 @@ class StoredRecordedEvent implements RecordedEvent {
   #parse(): void {
     const text = this.#dataText;
     if (text === undefined) return;
-    this.#data = JSON.parse(text) as JsonObject;
-    this.#metadata = this.#metadataText === '' ? {} : (JSON.parse(this.#metadataText) as JsonObject);
+    this.#data = JSON.parse(withoutBom(text)) as JsonObject;
+    this.#metadata = this.#metadataText === '' ? {} : (JSON.parse(withoutBom(this.#metadataText)) as JsonObject);
     this.#created = new Date(this.#createdMs);
     this.#dataText = undefined;
     this.#metadataText = '';
   }
 }
+
+/** A leading byte order mark dropped, as TextDecoder drops it: SQLite's CAST to TEXT keeps it. */
+const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
