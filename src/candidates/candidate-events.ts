@@ -106,6 +106,21 @@ export interface IncidentCreatedEvent {
   readonly createdAt: string;
 }
 
+/**
+ * The IncidentCreatedEvent fields of `incident` (which may carry more, as CP-7's answer does), in a
+ * new object built field by field: an object rest or a non-leading spread copies through V8's slow
+ * path, which on the orchestration hot path was measurable.
+ */
+export const incidentCreatedEventOf = (incident: IncidentCreatedEvent): IncidentCreatedEvent => ({
+  eventType: 'IncidentCreated',
+  incidentId: incident.incidentId,
+  candidateId: incident.candidateId,
+  decisionId: incident.decisionId,
+  severity: incident.severity,
+  service: incident.service,
+  createdAt: incident.createdAt,
+});
+
 export interface IncidentCreatedMetadata extends EventMetadata {
   /** INV-P2.3.6: the authority of the decision, carried onto the incident. */
   readonly authority: AuthorityContext;

@@ -1,6 +1,6 @@
 import type { AuthorityMatrix } from '../authority/authority-matrix.js';
 import { candidateCodec } from '../candidates/candidate-codec.js';
-import { candidateStreamId, type IncidentCreatedEvent } from '../candidates/candidate-events.js';
+import { candidateStreamId, incidentCreatedEventOf, type IncidentCreatedEvent } from '../candidates/candidate-events.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import type { PromotionDecision } from '../promotion/promotion-engine.js';
@@ -29,21 +29,6 @@ export class IncidentNotFound extends OpxError {
     super(IncidentNotFound.code, `Incident '${incidentId}' not found`);
   }
 }
-
-/**
- * The answer of createIncidentFromPromotion, field by field rather than by object rest/spread
- * (which V8 copies through a slow runtime path: on the orchestration hot path that was measurable).
- */
-const createdIncident = (incident: IncidentCreatedEvent, alreadyRecorded: boolean): CreatedIncident => ({
-  eventType: 'IncidentCreated',
-  incidentId: incident.incidentId,
-  candidateId: incident.candidateId,
-  decisionId: incident.decisionId,
-  severity: incident.severity,
-  service: incident.service,
-  createdAt: incident.createdAt,
-  alreadyRecorded,
-});
 
 /** Same decision -> same incident (INV-P2.3.1, via CP-7 idempotency). */
 export const incidentIdOf = (decisionId: string): string => domainId('inc', [decisionId]);
@@ -100,7 +85,7 @@ export class IncidentManager {
       }
     }
     await this.openIncidentStream(incident, recordedDecision.authority, history.createdEventId, createdEventId);
-    return createdIncident(incident, alreadyRecorded);
+    return { ...incidentCreatedEventOf(incident), alreadyRecorded };
   }
 
   /** Idempotent: the same deterministic id at `no_stream` is a no-op the second time. */

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 
 import type { AuthorityContext } from '../authority/authority.js';
+import { incidentCreatedEventOf } from '../candidates/candidate-events.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
 import type { Candidate } from '../correlation/correlator.js';
-import type { CreatedIncident, IncidentManager } from '../incidents/incident-manager.js';
+import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
 import { OpxError } from '../shared/errors.js';
 import { sha256Hex } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
-import type { EventEmitter, IncidentCreatedEvent, OrchestrationEvent } from './orchestration-event.schema.js';
+import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
 import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
 
 /** Component 1 (frozen). */
@@ -71,7 +72,7 @@ export class IncidentOrchestrator {
         case 'PROMOTE': {
           const incident = await this.config.incidentManager.createIncidentFromPromotion(decision, currentTime);
           result = { success: true, decision: 'PROMOTE', incidentId: incident.incidentId, decisionId: decision.decisionId, reason: decision.reason };
-          event = incidentCreatedEvent(incident);
+          event = incidentCreatedEventOf(incident); // CP-7's answer without its `alreadyRecorded`
           if (!incident.alreadyRecorded) await this.emit(event);
           break;
         }
@@ -183,17 +184,6 @@ interface StartedAttempt {
 
 /** The attempt log's TTL field (Decision 4): 90 days after the attempt completed, in epoch seconds. */
 const ttlOf = (completedAt: Date): number => Math.floor(completedAt.getTime() / 1000) + ORCHESTRATION_LOG_MAX_AGE_SECONDS;
-
-/** The bus's IncidentCreated: CP-7's answer without its `alreadyRecorded` (field by field, as above). */
-const incidentCreatedEvent = (incident: CreatedIncident): IncidentCreatedEvent => ({
-  eventType: 'IncidentCreated',
-  incidentId: incident.incidentId,
-  candidateId: incident.candidateId,
-  decisionId: incident.decisionId,
-  severity: incident.severity,
-  service: incident.service,
-  createdAt: incident.createdAt,
-});
 
 /**
  * Step 3 of the frozen algorithm: the policy comes from the candidate, never from here (INV-P2.3.7).
