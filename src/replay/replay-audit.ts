@@ -104,8 +104,8 @@ const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttem
  *   read covered.
  * Memory is flat whatever the history's length: at most about twice `liveWindow` live replays,
  * `inputWindow` deferred inputs held, `concurrency` whole replays, and compact records of the
- * deferred streams and of what whole reads covered until the scan passes it. Results
- * are reported in history order whatever order they finish in. An input that is the last event of
+ * deferred streams and of what whole reads covered until the scan passes it. Results reach the
+ * tally in scan order whatever order the whole reads finish in. An input that is the last event of
  * its stream has not been handled yet (a live system): it is replayed, so an input the handlers
  * cannot take is still reported, but its outputs are not expected; it counts as pending.
  */
