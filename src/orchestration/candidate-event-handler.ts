@@ -4,11 +4,12 @@ import {
   CandidateCreatedSchema,
   ManualPromotionRequestedSchema,
   CANDIDATE_OUTPUT_TYPES,
+  candidateIdOfStream,
   type CandidateCreatedEvent,
   type ManualPromotionRequestedData,
 } from '../candidates/candidate-events.js';
 import type { RecordedEvent } from '../eventstore/event-store.js';
-import { OpxError } from '../shared/errors.js';
+import { InvalidInput, OpxError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { validateAs } from '../shared/validation.js';
 import type { IncidentOrchestrator, OrchestrationResult } from './incident-orchestrator.js';
@@ -74,13 +75,18 @@ const OUTPUT_TYPES = new Set<string>(CANDIDATE_OUTPUT_TYPES);
 /**
  * Routes a recorded candidate-stream event: inputs go to their handler, the handlers' own outputs
  * are acknowledged without work, and anything unknown or malformed throws (so a subscription
- * retries it and finally parks it).
+ * retries it and finally parks it), an input naming another candidate than its stream's too.
  */
 export async function handleCandidateStreamEvent(recorded: RecordedEvent, context: HandlerContext): Promise<Handled> {
   // The handlers' own outputs need no work, so no validation either; an input is validated
   // (data and metadata) before anything runs: fail-fast on malformed input.
   if (OUTPUT_TYPES.has(recorded.type)) return 'ignored';
   const event = candidateCodec.decode(recorded);
+  // An input acts on the candidate it names: on another candidate's stream it is malformed.
+  const own = candidateIdOfStream(recorded.streamId);
+  if ((event.type === 'CandidateCreated' || event.type === 'ManualPromotionRequested') && event.data.candidateId !== own) {
+    throw new InvalidInput(`${recorded.type} at ${recorded.streamId}@${recorded.revision}`, [`it names candidate '${event.data.candidateId}', not its stream's candidate '${String(own)}'`]);
+  }
   switch (event.type) {
     case 'CandidateCreated':
       await orchestrateCandidateCreated(event.data, context);

@@ -1,4 +1,4 @@
-import { CANDIDATE_INPUT_TYPES, CANDIDATE_STREAM_PREFIX, candidateIdOfStream } from '../candidates/candidate-events.js';
+import { CANDIDATE_INPUT_TYPES, CANDIDATE_STREAM_PREFIX } from '../candidates/candidate-events.js';
 import { CandidateStore } from '../candidates/candidate-store.js';
 import type { OpxConfig } from '../container/config.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.js';
@@ -333,14 +333,6 @@ class CandidateReplay {
     const before = this.replayed().length;
     if (before !== index) return this.fail(audit, index, `cannot replay ${recorded.type}: the replayed stream has ${before} events before it, history ${index}`);
     if (index >= this.compareFrom) audit.inputsReplayed++;
-    // An input names its candidate; on another candidate's stream it cannot be replayed with that
-    // stream (the handlers would act on the named candidate, which a scratch graph shared with
-    // other replays may hold: the verdict would depend on where the input sits in history).
-    const named = (recorded.data as { candidateId?: unknown }).candidateId;
-    const own = candidateIdOfStream(this.streamId);
-    if (typeof named === 'string' && named !== own) {
-      return this.fail(audit, index, `cannot replay ${recorded.type}: it names candidate '${named}', on the stream of candidate '${String(own)}'`);
-    }
     try {
       await this.scratch.append(this.streamId, [recorded], index === 0 ? 'no_stream' : BigInt(index - 1));
       // Delivered to the handler as the worker delivers it: CP-5 is told of it first.
@@ -412,9 +404,8 @@ const REPLAY_CLOCK = new FixedClock('1970-01-01T00:00:00.000Z');
  * {@link SCRATCH_SHARE} such replays in a row, then the next is built, so a replay costs a graph's
  * construction only now and then. Sharing is sound because each of those replays is of another
  * stream: a stream has one revision 0, so at most one replay from it, and CP-5/6/7 touch only the
- * candidate's own stream and the incident streams its decisions open (an input naming another
- * candidate than its stream's is refused before it reaches them: see CandidateReplay.handle). A
- * graph is dropped with the
+ * candidate's own stream and the incident streams its decisions open (the handler refuses an input
+ * naming another candidate than its stream's before CP-6 sees it). A graph is dropped with the
  * last replay using it (at most SCRATCH_SHARE streams' events held per replay still running). A
  * replay from a later revision may follow an earlier replay of the same stream, so it gets a
  * graph of its own.
@@ -487,7 +478,7 @@ class DeferredInputs {
   /** Defers an input (revision 0) the scan met, `after` the position of the event before it; false when deferral is off. */
   defer(input: RecordedEvent, after: bigint | undefined): boolean {
     if (this.window === 0) return false;
-    if (this.head === this.tail && this.held.size === 0 && this.cursor === undefined) this.start = after;
+    if (this.tail === 0 && this.cursor === undefined) this.start = after; // the first one: the cursor starts there
     if (this.tail === this.positions.length) this.grow();
     this.positions[this.tail++] = Number(input.position);
     this.deferred.set(input.streamId, 1);

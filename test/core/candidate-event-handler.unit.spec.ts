@@ -169,6 +169,17 @@ describe('candidate event handler (constraint 3: fail-fast)', () => {
       expect(world.size).to.equal(size);
     });
 
+    it("throws InvalidInput for an input on another candidate's stream, without orchestrating", async () => {
+      const { context, processCandidate } = stubContext();
+      const world = OpxWorld.create();
+      const { candidateId } = await world.givenCandidate(CandidateFixtures.promotable);
+      const created = world.candidateEvents(candidateId)[0] as RecordedEvent;
+      const foreign = { ...created, streamId: 'candidate-cand-someone-else' };
+
+      await expect(handleCandidateStreamEvent(foreign, context)).to.be.rejectedWith(InvalidInput, `names candidate '${candidateId}', not its stream's candidate 'cand-someone-else'`);
+      expect(processCandidate.callCount).to.equal(0);
+    });
+
     it('routes CandidateCreated through the orchestrator', async () => {
       const world = OpxWorld.create();
       const { candidateId } = await world.givenCandidate(CandidateFixtures.promotable);
