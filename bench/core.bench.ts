@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/container/config.js';
 import { createOpxContainer } from '../src/container/modules.js';
 import { TOKENS } from '../src/container/tokens.js';
-import type { RecordedEvent } from '../src/eventstore/event-store.js';
+import type { ExpectedRevision, RecordedEvent } from '../src/eventstore/event-store.js';
 import { InMemoryEventStore } from '../src/eventstore/in-memory-event-store.js';
 import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';
 import { exportHistory, importHistory } from '../src/replay/history-file.js';
@@ -50,19 +50,24 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   // first (untimed): the store freezes what it is given, and a payload it already froze would
   // skip that, so re-appending the recorded objects would time less than an append does.
   const written: RecordedEvent[] = [];
-  for await (const e of store.readAll({ after: inputsEnd })) written.push({ ...e, data: structuredClone(e.data), metadata: structuredClone(e.metadata) });
-  const raw = new InMemoryEventStore();
-  for await (const e of store.readAll({ streamPrefixes: ['candidate-'], maxCount: Number(inputsEnd) + 1 })) raw.appendSync(e.streamId, [e], 'no_stream');
+  for await (const e of store.readAll({ after: inputsEnd })) written.push(e);
+  /** The written events with fresh payloads, and a store holding just the inputs, to append them to. */
+  const rawSetup = async (): Promise<{ events: RecordedEvent[]; target: InMemoryEventStore }> => {
+    const target = new InMemoryEventStore();
+    for await (const e of store.readAll({ streamPrefixes: ['candidate-'], maxCount: Number(inputsEnd) + 1 })) target.appendSync(e.streamId, [e], 'no_stream');
+    return { events: written.map((e) => ({ ...e, data: structuredClone(e.data), metadata: structuredClone(e.metadata) })), target };
+  };
+  const expected = (e: RecordedEvent): ExpectedRevision => (e.revision === 0n ? 'no_stream' : e.revision - 1n);
+
+  const raw = await rawSetup();
   const t1 = performance.now();
-  for (const e of written) raw.appendSync(e.streamId, [e], e.revision === 0n ? 'no_stream' : e.revision - 1n);
+  for (const e of raw.events) raw.target.appendSync(e.streamId, [e], expected(e));
   const rawMs = performance.now() - t1;
 
   // The same again through the port, as the orchestration appends (`await append`), beside it.
-  const copies = written.map((e) => ({ ...e, data: structuredClone(e.data), metadata: structuredClone(e.metadata) }));
-  const port = new InMemoryEventStore();
-  for await (const e of store.readAll({ streamPrefixes: ['candidate-'], maxCount: Number(inputsEnd) + 1 })) port.appendSync(e.streamId, [e], 'no_stream');
+  const port = await rawSetup();
   const t2 = performance.now();
-  for (const e of copies) await port.append(e.streamId, [e], e.revision === 0n ? 'no_stream' : e.revision - 1n);
+  for (const e of port.events) await port.target.append(e.streamId, [e], expected(e));
   const portMs = performance.now() - t2;
   return { handled, correlated: candidates.length, events: written.length, orchestrationMs, rawMs, portMs };
 }

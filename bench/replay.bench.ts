@@ -181,31 +181,28 @@ async function measure(mode: Measurement['mode'], dir: string): Promise<Measurem
   }
 }
 
-/** Runs `opx` (dist/bench/cli-run.js: the CLI in a process of its own) and returns what it measured. */
-function runCliProcess(args: readonly string[]): Promise<CliRun> {
+/**
+ * Runs a node script in a child process with node's defaults (not the generator's NODE_OPTIONS: a
+ * large heap would inflate the RSS) and returns the JSON of the last line it prints.
+ */
+function lastJsonLine<T>(script: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    // With node's defaults, not the generator's NODE_OPTIONS (a large heap would inflate the RSS).
     const { NODE_OPTIONS: _generatorOnly, ...env } = process.env;
-    const child = spawn(process.execPath, [CLI_RUN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', (code) => {
-      const run = code === 0 ? (JSON.parse(out.trim().split('\n').at(-1) ?? '') as CliRun) : undefined;
-      if (run === undefined || run.exitCode !== 0) reject(new Error(`opx ${args.join(' ')} exited with ${code} (${run?.exitCode ?? '?'})`));
-      else resolve(run);
-    });
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as T) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}`))));
   });
 }
 
-function inChild(mode: Measurement['mode'], dir: string): Promise<Measurement> {
-  return new Promise((resolve, reject) => {
-    const { NODE_OPTIONS: _generatorOnly, ...env } = process.env;
-    const child = spawn(process.execPath, [SELF], { env: { ...env, [PHASE_ENV]: `${mode}:${dir}` }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as Measurement) : reject(new Error(`${mode} measurement exited with ${code}`))));
-  });
+/** Runs `opx` (dist/bench/cli-run.js: the CLI in a process of its own) and returns what it measured. */
+async function runCliProcess(args: readonly string[]): Promise<CliRun> {
+  const run = await lastJsonLine<CliRun>(CLI_RUN, args);
+  if (run.exitCode !== 0) throw new Error(`opx ${args.join(' ')} exited with ${run.exitCode}`);
+  return run;
 }
+
+const inChild = (mode: Measurement['mode'], dir: string): Promise<Measurement> => lastJsonLine<Measurement>(SELF, [], { [PHASE_ENV]: `${mode}:${dir}` });
 
 /**
  * ingest-first: every candidate recorded, then every one decided (`opx signals ingest` of a big

@@ -13,8 +13,6 @@ const PAGE = 1024;
  * server and the official client. Streams history page by page, so memory stays flat.
  */
 export class EmbeddedReader implements EventStore {
-  private readonly decoder = new TextDecoder();
-
   private constructor(
     private readonly engine: SqliteEngine,
     private readonly core: EventStoreCore,
@@ -84,7 +82,7 @@ export class EmbeddedReader implements EventStore {
   }
 
   private toRecorded(e: StoredEvent): RecordedEvent {
-    return StoredRecordedEvent.fromStored(e, this.decoder);
+    return StoredRecordedEvent.fromStored(e);
   }
 }
 
@@ -95,9 +93,8 @@ export class EmbeddedReader implements EventStore {
  * spread copy (`{ ...event }`) would not carry them.
  */
 class StoredRecordedEvent implements RecordedEvent {
-  #dataText: string | undefined;
-  #metadataText = '';
-  #createdMs = 0;
+  /** The payloads as stored, until first read: UTF-8 text (a `$all` page) or bytes (a stream page). */
+  #stored: { readonly data: Payload; readonly metadata: Payload; readonly createdMs: number } | undefined;
   #data: JsonObject | undefined;
   #metadata: JsonObject | undefined;
   #created: Date | undefined;
@@ -108,17 +105,15 @@ class StoredRecordedEvent implements RecordedEvent {
     readonly streamId: string,
     readonly revision: bigint,
     readonly position: bigint,
-    dataText: string,
-    metadataText: string,
+    data: Payload,
+    metadata: Payload,
     createdMs: number,
   ) {
-    this.#dataText = dataText;
-    this.#metadataText = metadataText;
-    this.#createdMs = createdMs;
+    this.#stored = { data, metadata, createdMs };
   }
 
-  static fromStored(e: StoredEvent, decoder: InstanceType<typeof TextDecoder>): StoredRecordedEvent {
-    return new StoredRecordedEvent(e.eventId, e.type, e.streamId, e.revision, e.position, decoder.decode(e.data), decoder.decode(e.metadata), millisFromTicks(e.created));
+  static fromStored(e: StoredEvent): StoredRecordedEvent {
+    return new StoredRecordedEvent(e.eventId, e.type, e.streamId, e.revision, e.position, e.data, e.metadata, millisFromTicks(e.created));
   }
 
   static fromRow(row: HistoryRow): StoredRecordedEvent {
@@ -141,15 +136,22 @@ class StoredRecordedEvent implements RecordedEvent {
   }
 
   #parse(): void {
-    const text = this.#dataText;
-    if (text === undefined) return;
-    this.#data = JSON.parse(withoutBom(text)) as JsonObject;
-    this.#metadata = this.#metadataText === '' ? {} : (JSON.parse(withoutBom(this.#metadataText)) as JsonObject);
-    this.#created = new Date(this.#createdMs);
-    this.#dataText = undefined;
-    this.#metadataText = '';
+    const stored = this.#stored;
+    if (stored === undefined) return;
+    this.#data = JSON.parse(textOf(stored.data)) as JsonObject;
+    const metadata = textOf(stored.metadata);
+    this.#metadata = metadata === '' ? {} : (JSON.parse(metadata) as JsonObject);
+    this.#created = new Date(stored.createdMs);
+    this.#stored = undefined;
   }
 }
 
-/** A leading byte order mark dropped, as TextDecoder drops it: SQLite's CAST to TEXT keeps it. */
-const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+type Payload = string | Uint8Array;
+
+const UTF8 = new TextDecoder();
+
+/** A stored payload as text, a leading byte order mark dropped on both paths (TextDecoder drops it; SQLite's CAST to TEXT keeps it). */
+function textOf(payload: Payload): string {
+  const text = typeof payload === 'string' ? payload : UTF8.decode(payload);
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
