@@ -1,7 +1,8 @@
 /**
  * Issue 2 figures: in-process orchestration throughput on the in-memory store beside the raw cost
  * of appending the same events with no logic; replay throughput and memory against history length.
- * Prints figures, asserts nothing. `node dist/bench/core.bench.js` (BENCH_CANDIDATES to scale).
+ * Prints figures, asserts nothing. `node dist/bench/core.bench.js` (BENCH_CANDIDATES to scale;
+ * BENCH_CORE=orchestration or =replay for one part).
  */
 import 'reflect-metadata';
 
@@ -41,8 +42,9 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   const { candidates } = await ingestSignals(signals, config.correlationRules, container.get(TOKENS.CandidateStore));
   const inputsEnd = BigInt(store.size - 1);
 
+  global.gc?.(); // each timed part starts from a collected heap (with --expose-gc), the raw ones too
   const t0 = performance.now();
-  const { handled } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext));
+  const { handled } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), undefined, container.get(TOKENS.CandidateStore));
   const orchestrationMs = performance.now() - t0;
 
   // Raw: the same events the orchestration appended, appended again with no logic, at the same
@@ -60,12 +62,14 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   const expected = (e: RecordedEvent): ExpectedRevision => (e.revision === 0n ? 'no_stream' : e.revision - 1n);
 
   const raw = await rawSetup();
+  global.gc?.();
   const t1 = performance.now();
   for (const e of raw.events) raw.target.appendSync(e.streamId, [e], expected(e));
   const rawMs = performance.now() - t1;
 
   // The same again through the port, as the orchestration appends (`await append`), beside it.
   const port = await rawSetup();
+  global.gc?.();
   const t2 = performance.now();
   for (const e of port.events) await port.target.append(e.streamId, [e], expected(e));
   const portMs = performance.now() - t2;
@@ -73,7 +77,7 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
 }
 
 /** Runs of the orchestration figures: the VM's noise moves one run's ratio by ±20%, so the median of these is reported. */
-const ORCHESTRATION_RUNS = 3;
+const ORCHESTRATION_RUNS = 5;
 
 async function orchestrationThroughput(groups: number): Promise<void> {
   const runs: OrchestrationRun[] = [];
@@ -121,12 +125,12 @@ async function recordedHistory(groups: number, shape: HistoryShape): Promise<InM
   const context = container.get(TOKENS.HandlerContext);
   if (shape === 'ingest-first') {
     await ingestSignals(signals, config.correlationRules, container.get(TOKENS.CandidateStore));
-    await processCandidateInputs(store, context);
+    await processCandidateInputs(store, context, undefined, container.get(TOKENS.CandidateStore));
   } else {
     let position: bigint | undefined;
     for (const candidate of correlate(signals, config.correlationRules)) {
       await ingestCandidates([candidate], container.get(TOKENS.CandidateStore));
-      position = (await processCandidateInputs(store, context, position)).position;
+      position = (await processCandidateInputs(store, context, position, container.get(TOKENS.CandidateStore))).position;
     }
   }
   const source = new InMemoryEventStore();
@@ -169,8 +173,10 @@ async function replayThroughput(groups: number, shape: HistoryShape): Promise<{ 
 
 export async function run(): Promise<void> {
   const scale = Number(process.env['BENCH_CANDIDATES'] ?? 20_000);
+  const parts = (process.env['BENCH_CORE'] ?? 'orchestration,replay').split(',');
   console.log('== core (issue 2) ==');
-  await orchestrationThroughput(Math.round(scale * 1.05));
+  if (parts.includes('orchestration')) await orchestrationThroughput(Math.round(scale * 1.05));
+  if (!parts.includes('replay')) return;
   console.log(
     `replay audit (in-memory source; per history: the first replay cold, then replays for ${WARM_UP_MS / 1000} s of warm-up, then the median of ${WARM_RUNS} warm ones back to back; ` +
       'the heap a replay leaves behind between full collections, with --expose-gc):',

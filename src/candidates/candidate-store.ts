@@ -134,12 +134,14 @@ export class CandidateStore {
 
   /** The candidate, as CP-5 recorded it (possibly as remembered: it never changes); throws {@link CandidateNotFound}. */
   async get(candidateId: string): Promise<Candidate> {
-    return (await this.load(candidateId)).candidate;
+    const known = this.known.get(candidateId);
+    return known !== undefined ? known.candidate : (await this.refresh(candidateId)).candidate;
   }
 
   /** The candidate stream folded, possibly as remembered (see the class comment); throws {@link CandidateNotFound}. */
-  async load(candidateId: string): Promise<CandidateHistory> {
-    return this.known.get(candidateId) ?? this.refresh(candidateId);
+  load(candidateId: string): Promise<CandidateHistory> {
+    const known = this.known.get(candidateId);
+    return known !== undefined ? Promise.resolve(known) : this.refresh(candidateId);
   }
 
   /** The candidate stream folded, read now; throws {@link CandidateNotFound}. */

@@ -33,9 +33,9 @@ export class InProcessMessageBus implements EventEmitter {
   }
 
   async emit(event: OrchestrationEvent): Promise<void> {
-    if (this.isRepeat(event)) return;
+    // Nobody to deliver to: nothing is published, so nothing is remembered as published either.
     const set = this.subscribers.get(event.eventType);
-    if (set === undefined) return;
+    if (set === undefined || set.size === 0 || this.isRepeat(event)) return;
     for (const subscriber of [...set]) {
       try {
         await subscriber(event);

@@ -1,5 +1,5 @@
 import type { Decision } from '../candidates/candidate-events.js';
-import type { EventStore, RecordedEvent } from '../eventstore/event-store.js';
+import type { EventStore, JsonObject, RecordedEvent } from '../eventstore/event-store.js';
 
 /** Component 4 (frozen): one orchestration attempt, for observability and debugging only. */
 export interface OrchestrationAttempt {
@@ -48,11 +48,17 @@ export const ORCHESTRATION_LOG_MAX_AGE_SECONDS = 90 * 24 * 60 * 60;
 export class OrchestrationStore {
   constructor(private readonly store: EventStore) {}
 
+  /**
+   * Appends the attempt to its candidate's orchestration stream. The record becomes the event's
+   * data as given, not a copy: like every append, the store takes ownership of the payload (the
+   * in-memory store freezes it), so a caller hands over a record it does not change afterwards,
+   * as the orchestrator does (one new record per attempt).
+   */
   async logAttempt(attempt: OrchestrationAttempt | FailedOrchestrationAttempt): Promise<void> {
     const streamId = orchestrationStreamId(attempt.candidateId);
     const result = await this.store.append(
       streamId,
-      [{ id: attempt.attemptId, type: 'OrchestrationAttempted', data: { ...attempt }, metadata: { schemaVersion: 1 } }],
+      [{ id: attempt.attemptId, type: 'OrchestrationAttempted', data: attempt as unknown as JsonObject, metadata: { schemaVersion: 1 } }],
       'any',
     );
     if (result.nextExpectedRevision === 0n) {

@@ -109,7 +109,7 @@ export class PromotionEngine {
       return winner;
     }
     this.candidates.appended(history, decided, id);
-    return { ...data, eventId: id, alreadyRecorded: false };
+    return promotionDecisionOf(data, id, false);
   }
 
   /** AUTO_ENGINE evaluates the policy; a human may only promote a deferred candidate they asked to promote. */
@@ -154,6 +154,28 @@ export function manualPromotionRefusal(history: CandidateHistory): string | unde
 function findDecision(history: CandidateHistory, decisionId: string): PromotionDecision | undefined {
   const found = history.decisions.find((d) => d.decisionId === decisionId);
   if (found === undefined) return undefined;
-  const { revision: _revision, ...decision } = found;
-  return { ...decision, alreadyRecorded: true };
+  return promotionDecisionOf(found, found.eventId, true);
+}
+
+/**
+ * CP-6's answer, field by field: a spread or rest copy here (of the data, or of the recorded
+ * decision less its revision) takes V8's slow copying path, and this runs once per candidate.
+ */
+function promotionDecisionOf(data: PromotionDecidedData, eventId: string, alreadyRecorded: boolean): PromotionDecision {
+  return {
+    decisionId: data.decisionId,
+    candidateId: data.candidateId,
+    decision: data.decision,
+    reason: data.reason,
+    matchedRule: data.matchedRule,
+    policyId: data.policyId,
+    policyVersion: data.policyVersion,
+    policyHash: data.policyHash,
+    authority: data.authority,
+    authorityMatrixVersion: data.authorityMatrixVersion,
+    requestContextHash: data.requestContextHash,
+    decidedAt: data.decidedAt,
+    eventId,
+    alreadyRecorded,
+  };
 }

@@ -38,13 +38,21 @@ const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 /**
  * The single-process runtime: every candidate-stream input after `after` through the fail-fast
  * handler, in global order. Returns the position reached, to continue from later. (The worker
- * does the same on persistent subscriptions, with redelivery as the retry.)
+ * does the same on persistent subscriptions, with redelivery as the retry.) Given CP-5, every
+ * candidate-stream event read is shown to it first (`observe`), as the worker shows it each
+ * delivery, so CP-5 answers from what was read instead of reading the stream again.
  */
-export async function processCandidateInputs(store: EventStore, context: HandlerContext, after?: bigint): Promise<{ handled: number; position: bigint | undefined }> {
+export async function processCandidateInputs(
+  store: EventStore,
+  context: HandlerContext,
+  after?: bigint,
+  candidates?: Pick<CandidateStore, 'observe'>,
+): Promise<{ handled: number; position: bigint | undefined }> {
   let handled = 0;
   let position = after;
   for await (const recorded of store.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX], ...(after === undefined ? {} : { after }) })) {
     position = recorded.position;
+    candidates?.observe(recorded);
     if (!INPUTS.has(recorded.type)) continue;
     await handleCandidateStreamEvent(recorded, context);
     handled++;

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { candidateStreamId } from '../../src/candidates/candidate-events.js';
 import type { RecordedEvent } from '../../src/eventstore/event-store.js';
 import { handleCandidateStreamEvent } from '../../src/orchestration/candidate-event-handler.js';
+import { processCandidateInputs } from '../../src/runtime/in-process.js';
 import { InvalidInput } from '../../src/shared/errors.js';
 import { CandidateFixtures } from './support/fixtures.js';
 import { InterceptingEventStore } from './support/ports.js';
@@ -93,6 +94,31 @@ describe('CP-5 remembered histories (CandidateStore.observe)', () => {
     await expect(handleCandidateStreamEvent(bad, world.context)).to.be.rejectedWith(InvalidInput, /signalCount/);
     await world.candidates.load(candidate.candidateId);
     expect(reads()).to.deep.equal([candidateStreamId(candidate.candidateId)]);
+  });
+
+  it('is shown every input the in-process loop reads, so a process that never saw the candidates orchestrates them without reading their streams', async () => {
+    const candidates = ['a', 'b', 'c'].flatMap((n) => [
+      CandidateFixtures.withId(`cand-loop-p${n}`, CandidateFixtures.promotable),
+      CandidateFixtures.withId(`cand-loop-d${n}`, CandidateFixtures.deferrable),
+      CandidateFixtures.withId(`cand-loop-s${n}`, CandidateFixtures.suppressible),
+    ]);
+    /** The same candidates recorded by one process, orchestrated by another, with CP-5 shown the inputs or not. */
+    const run = async (showCp5: boolean): Promise<{ reads: string[]; ids: string[][] }> => {
+      const writer = OpxWorld.create();
+      for (const candidate of candidates) await writer.givenCandidate(candidate);
+      const { world, reads } = secondProcess(writer);
+      const { handled } = await processCandidateInputs(world.store, world.context, undefined, showCp5 ? world.candidates : undefined);
+      expect(handled).to.equal(candidates.length);
+      return { reads: reads(), ids: candidates.map((c) => writer.candidateEvents(c.candidateId).map((e) => e.id)) };
+    };
+
+    const shown = await run(true);
+    const unshown = await run(false);
+
+    expect(shown.reads.filter((s) => s.startsWith('candidate-'))).to.deep.equal([]);
+    expect(unshown.reads.filter((s) => s.startsWith('candidate-'))).to.have.length(candidates.length);
+    expect(shown.ids).to.deep.equal(unshown.ids);
+    expect(shown.ids.map((ids) => ids.length)).to.deep.equal(candidates.map((c) => (c.candidateId.includes('-p') ? 3 : 2)));
   });
 
   it('remembers what it created, so the in-process loop orchestrates without a read', async () => {
