@@ -95,13 +95,16 @@ export const isMalformed = (value: unknown): value is MalformedRequest => value 
 
 /**
  * A copy of a generated service definition whose request deserializers return a
- * {@link MalformedRequest} instead of throwing, so handlers can answer INVALID_ARGUMENT.
+ * {@link MalformedRequest} instead of throwing, so handlers can answer INVALID_ARGUMENT, and
+ * whose response serializers let bytes a handler already encoded pass through unchanged.
  */
 export const tolerantService = <S extends grpc.ServiceDefinition>(service: S): S => {
   const copy: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(service) as [string, grpc.MethodDefinition<unknown, unknown>][]) {
     copy[name] = {
       ...method,
+      // A response already encoded to wire bytes (read events: see wire/read-resp-encoder.ts) goes out as is.
+      responseSerialize: (value: unknown): Buffer => (value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : method.responseSerialize(value)),
       requestDeserialize: (bytes: Buffer): unknown => {
         try {
           return method.requestDeserialize(bytes);

@@ -12,9 +12,9 @@ import {
   RpcError,
   toRpcError,
   toStreamIdentifier,
-  toUuid,
 } from '../rpc.js';
 import type { StoredEvent } from '../storage/engine.js';
+import { encodeReadEventResp } from '../wire/read-resp-encoder.js';
 import {
   AppendWaiter,
   CommitQueue,
@@ -37,7 +37,6 @@ type DeleteReq = InstanceType<typeof streamsPb.DeleteReq>;
 type DeleteResp = InstanceType<typeof streamsPb.DeleteResp>;
 type TombstoneReq = InstanceType<typeof streamsPb.TombstoneReq>;
 type TombstoneResp = InstanceType<typeof streamsPb.TombstoneResp>;
-type RecordedEventPb = InstanceType<typeof streamsPb.ReadResp.ReadEvent.RecordedEvent>;
 type ProposedMessagePb =
   | InstanceType<typeof streamsPb.AppendReq.ProposedMessage>
   | InstanceType<typeof streamsPb.BatchAppendReq.ProposedMessage>;
@@ -50,23 +49,6 @@ export interface StreamsServiceOptions {
   /** Total bytes of one append (data + metadata + type), EventStoreDB's MaxAppendSize. */
   readonly maxAppendSize: number;
 }
-
-/** Converts a stored event to the wire form every read response uses. */
-export const toRecordedEvent = (event: StoredEvent, structuredIds: boolean): RecordedEventPb => {
-  const recorded = new streamsPb.ReadResp.ReadEvent.RecordedEvent();
-  recorded.setId(toUuid(event.eventId, structuredIds));
-  recorded.setStreamIdentifier(toStreamIdentifier(event.streamId));
-  recorded.setStreamRevision(event.revision.toString());
-  recorded.setCommitPosition(event.position.toString());
-  recorded.setPreparePosition(event.position.toString());
-  const metadata = recorded.getMetadataMap();
-  metadata.set('type', event.type);
-  metadata.set('content-type', event.contentType);
-  metadata.set('created', event.created.toString());
-  recorded.setData(event.data);
-  recorded.setCustomMetadata(event.metadata);
-  return recorded;
-};
 
 /** Turns a client's proposed message into an event to store, enforcing the required metadata. */
 export const toProposedEvent = (message: ProposedMessagePb): { event: ProposedEvent; size: number } => {
@@ -122,7 +104,7 @@ export class StreamsService {
 
   implementation(): grpc.UntypedServiceImplementation {
     return {
-      read: (call: grpc.ServerWritableStream<ReadReq, ReadResp>) => void this.#read(call),
+      read: (call: grpc.ServerWritableStream<ReadReq, ReadResp | Uint8Array>) => void this.#read(call),
       append: (call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>) =>
         this.#append(call, callback),
       batchAppend: (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>) => this.#batchAppend(call),
@@ -137,8 +119,8 @@ export class StreamsService {
 
   // ---------------------------------------------------------------- reads and subscriptions
 
-  async #read(call: grpc.ServerWritableStream<ReadReq, ReadResp>): Promise<void> {
-    const writer = new ResponseWriter<ReadResp>(call);
+  async #read(call: grpc.ServerWritableStream<ReadReq, ReadResp | Uint8Array>): Promise<void> {
+    const writer = new ResponseWriter<ReadResp | Uint8Array>(call);
     try {
       const request: unknown = call.request;
       if (isMalformed(request)) throw Exceptions.invalidArgument(`Malformed ReadReq: ${request.reason}`);
@@ -223,17 +205,10 @@ export class StreamsService {
     return { filter, checkpointInterval: window * multiplier };
   }
 
-  #toReadResp(ctx: ReadContext, event: StoredEvent): ReadResp {
-    const readEvent = new streamsPb.ReadResp.ReadEvent();
-    const resolved = ctx.resolveLinks ? this.store.resolveLink(event) : undefined;
-    if (ctx.resolveLinks && event.type === '$>') {
-      if (resolved !== undefined) readEvent.setEvent(toRecordedEvent(resolved, ctx.structured));
-      readEvent.setLink(toRecordedEvent(event, ctx.structured));
-    } else {
-      readEvent.setEvent(toRecordedEvent(event, ctx.structured));
-    }
-    readEvent.setCommitPosition(event.position.toString());
-    return new streamsPb.ReadResp().setEvent(readEvent);
+  /** An event as the wire bytes of its ReadResp (see read-resp-encoder.ts); a resolved link carries both. */
+  #toReadResp(ctx: ReadContext, event: StoredEvent): Uint8Array {
+    if (ctx.resolveLinks && event.type === '$>') return encodeReadEventResp(this.store.resolveLink(event), event, ctx.structured, event.position);
+    return encodeReadEventResp(event, undefined, ctx.structured, event.position);
   }
 
   async #readStream(
@@ -793,7 +768,8 @@ export class StreamsService {
 }
 
 interface ReadContext {
-  readonly writer: ResponseWriter<ReadResp>;
+  /** Events go out as pre-encoded ReadResp bytes, everything else as messages (see tolerantService). */
+  readonly writer: ResponseWriter<ReadResp | Uint8Array>;
   readonly structured: boolean;
   readonly resolveLinks: boolean;
 }
