@@ -6,9 +6,11 @@ import { CandidateNotFound } from '../../src/candidates/candidate-store.js';
 import { TOKENS } from '../../src/container/tokens.js';
 import { incidentStreamId } from '../../src/incidents/incident-events.js';
 import { CandidateWithoutPolicy, IncidentOrchestrator } from '../../src/orchestration/incident-orchestrator.js';
+import { InProcessMessageBus } from '../../src/orchestration/message-bus.js';
 import { OrchestrationStore, orchestrationStreamId } from '../../src/orchestration/orchestration-store.js';
 import { PolicyMismatch } from '../../src/promotion/promotion-engine.js';
 import { StoreUnavailable } from '../../src/shared/errors.js';
+import { silentLogger } from '../../src/shared/logger.js';
 import { AuthorityFixtures, CandidateFixtures, Times } from './support/fixtures.js';
 import { failFirstAppendOf, InterceptingEventStore, ThrowingEmitter, UnavailableOrchestrationStore, WriteOnlyOrchestrationStore } from './support/ports.js';
 import { OpxWorld } from './support/world.js';
@@ -506,6 +508,19 @@ describe(IncidentOrchestrator.name, () => {
       expect(first.publishedOf('CandidateDeferred').length).to.be.at.most(1);
       expect(second.publishedOf('CandidateDeferred').length).to.be.at.most(1);
       expect(first.all('PromotionDecided')).to.have.length(1);
+    });
+
+    it('remembers as published only what it delivered: an event emitted while nobody subscribed reaches a later subscriber once', async () => {
+      const bus = new InProcessMessageBus(silentLogger);
+      const deferred = { eventType: 'CandidateDeferred', candidateId: 'cand-1', decisionId: 'dec-1', reason: 'r', deferredAt: Times.at(0) } as const;
+      await bus.emit(deferred);
+      const received: unknown[] = [];
+      bus.subscribe('CandidateDeferred', (event) => void received.push(event));
+
+      await bus.emit(deferred);
+      await bus.emit(deferred);
+
+      expect(received).to.deep.equal([deferred]);
     });
 
     it('publishes IncidentCreated once across a failed delivery and its redelivery', async () => {
