@@ -19,6 +19,7 @@ import { ReplayAudit } from '../src/replay/replay-audit.js';
 import { correlate } from '../src/correlation/correlator.js';
 import { ingestCandidates, ingestSignals, processCandidateInputs } from '../src/runtime/in-process.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
+import { describeMachineSpeed } from './machine-speed.js';
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -33,6 +34,18 @@ interface OrchestrationRun {
   readonly portMs: number;
 }
 
+/**
+ * A collected heap (with --expose-gc), after a turn of the event loop: everything here runs on an
+ * in-memory store, so a run is one long chain of microtasks, and V8 keeps every object a WeakRef
+ * handed out alive until the current task ends. Inversify's plan cache hands out its bindings
+ * through WeakRefs, so without a new task each run's container (and its store: ~100 MB at 20,000
+ * candidates) stayed alive through the next runs, and each ran slower in a larger heap.
+ */
+async function collected(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  global.gc?.();
+}
+
 /** One run: a fresh container, the candidates recorded, then orchestrated (timed), then the raw appends (timed). */
 async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   const config = loadConfig();
@@ -42,7 +55,7 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   const { candidates } = await ingestSignals(signals, config.correlationRules, container.get(TOKENS.CandidateStore));
   const inputsEnd = BigInt(store.size - 1);
 
-  global.gc?.(); // each timed part starts from a collected heap (with --expose-gc), the raw ones too
+  await collected(); // each timed part starts from a collected heap, the raw ones too
   const t0 = performance.now();
   const { handled } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), undefined, container.get(TOKENS.CandidateStore));
   const orchestrationMs = performance.now() - t0;
@@ -62,14 +75,14 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
   const expected = (e: RecordedEvent): ExpectedRevision => (e.revision === 0n ? 'no_stream' : e.revision - 1n);
 
   const raw = await rawSetup();
-  global.gc?.();
+  await collected();
   const t1 = performance.now();
   for (const e of raw.events) raw.target.appendSync(e.streamId, [e], expected(e));
   const rawMs = performance.now() - t1;
 
   // The same again through the port, as the orchestration appends (`await append`), beside it.
   const port = await rawSetup();
-  global.gc?.();
+  await collected();
   const t2 = performance.now();
   for (const e of port.events) await port.target.append(e.streamId, [e], expected(e));
   const portMs = performance.now() - t2;
@@ -141,6 +154,7 @@ async function recordedHistory(groups: number, shape: HistoryShape): Promise<InM
 async function replayThroughput(groups: number, shape: HistoryShape): Promise<{ events: number; coldPerSecond: number; warmPerSecond: number; heapAfter: number }> {
   const config = loadConfig();
   const source = await recordedHistory(groups, shape);
+  await new Promise((resolve) => setImmediate(resolve)); // lets the recording container go (see collected)
   let events = 0;
   let heapAfter = 0;
   /** One replay and its rate. */
@@ -174,7 +188,7 @@ async function replayThroughput(groups: number, shape: HistoryShape): Promise<{ 
 export async function run(): Promise<void> {
   const scale = Number(process.env['BENCH_CANDIDATES'] ?? 20_000);
   const parts = (process.env['BENCH_CORE'] ?? 'orchestration,replay').split(',');
-  console.log('== core (issue 2) ==');
+  console.log(`== core (issue 2) ==\n${describeMachineSpeed()}`);
   if (parts.includes('orchestration')) await orchestrationThroughput(Math.round(scale * 1.05));
   if (!parts.includes('replay')) return;
   console.log(

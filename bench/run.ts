@@ -6,6 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { describeMachineSpeed } from './machine-speed.js';
+
+// Before and after: this VM's speed varies between sittings; figures compare only beside these.
+console.log(`${describeMachineSpeed()}\n`);
 const benches = ['core', 'esdb-server', 'worker', 'replay'];
 let failed = 0;
 for (const name of benches) {
@@ -15,4 +19,5 @@ for (const name of benches) {
   if (result.status !== 0) failed++;
   console.log(`(${name} took ${((performance.now() - t0) / 1000).toFixed(1)} s${result.status === 0 ? '' : `, exited ${String(result.status)}`})\n`);
 }
+console.log(describeMachineSpeed());
 process.exitCode = failed === 0 ? 0 : 1;
