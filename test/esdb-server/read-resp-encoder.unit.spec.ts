@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { streamsPb } from '../../src/esdb-server/proto.js';
+import { persistentPb, streamsPb } from '../../src/esdb-server/proto.js';
 import { toStreamIdentifier, toUuid } from '../../src/esdb-server/rpc.js';
 import type { StoredEvent } from '../../src/esdb-server/storage/engine.js';
 import { encodeReadEventResp } from '../../src/esdb-server/wire/read-resp-encoder.js';
@@ -27,6 +27,29 @@ function generatedBytes(event: StoredEvent | undefined, link: StoredEvent | unde
   if (link !== undefined) readEvent.setLink(recorded(link));
   readEvent.setCommitPosition(commitPosition.toString());
   return Buffer.from(new streamsPb.ReadResp().setEvent(readEvent).serializeBinary());
+}
+
+/** The oracle for a persistent subscription's delivery: its position in every recorded event, and its retry count. */
+function generatedPersistentBytes(event: StoredEvent | undefined, link: StoredEvent | undefined, structured: boolean, position: bigint, retryCount: number): Buffer {
+  const recorded = (e: StoredEvent): InstanceType<typeof persistentPb.ReadResp.ReadEvent.RecordedEvent> => {
+    const r = new persistentPb.ReadResp.ReadEvent.RecordedEvent()
+      .setId(toUuid(e.eventId, structured))
+      .setStreamIdentifier(toStreamIdentifier(e.streamId))
+      .setStreamRevision(e.revision.toString())
+      .setCommitPosition(position.toString())
+      .setPreparePosition(position.toString())
+      .setData(e.data)
+      .setCustomMetadata(e.metadata);
+    const metadata = r.getMetadataMap();
+    metadata.set('type', e.type);
+    metadata.set('content-type', e.contentType);
+    metadata.set('created', e.created.toString());
+    return r;
+  };
+  const readEvent = new persistentPb.ReadResp.ReadEvent().setCommitPosition(position.toString()).setRetryCount(retryCount);
+  if (event !== undefined) readEvent.setEvent(recorded(event));
+  if (link !== undefined) readEvent.setLink(recorded(link));
+  return Buffer.from(new persistentPb.ReadResp().setEvent(readEvent).serializeBinary());
 }
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -69,6 +92,30 @@ describe('ReadResp wire encoder (embedded server reads)', () => {
       expect(Buffer.from(encodeReadEventResp(undefined, link, structured, link.position)).equals(generatedBytes(undefined, link, structured, link.position))).to.equal(true);
     });
   }
+
+  for (const structured of [false, true]) {
+    for (const [name, event] of cases) {
+      for (const retryCount of [0, 3, 300]) {
+        it(`writes a persistent subscription's delivery as its generated classes do: ${name}, retry count ${retryCount} (${structured ? 'structured' : 'string'} ids)`, () => {
+          const position = event.position === 0n ? 0n : event.position + 3n;
+          const encoded = encodeReadEventResp(event, undefined, structured, position, { recordedPosition: position, retryCount });
+          expect(Buffer.from(encoded).equals(generatedPersistentBytes(event, undefined, structured, position, retryCount))).to.equal(true);
+        });
+      }
+    }
+  }
+
+  it("writes a persistent delivery of a link, resolved or not, as its generated classes do", () => {
+    const link: StoredEvent = { ...base, streamId: '$ce-candidate', type: '$>', data: bytes('2@candidate-x'), metadata: new Uint8Array(), position: 9_000n, revision: 11n };
+    for (const event of [base, undefined]) {
+      const encoded = encodeReadEventResp(event, link, false, 9_000n, { recordedPosition: 9_000n, retryCount: 1 });
+      expect(Buffer.from(encoded).equals(generatedPersistentBytes(event, link, false, 9_000n, 1))).to.equal(true);
+    }
+  });
+
+  it('refuses a retry count that is not a non-negative int32', () => {
+    for (const retryCount of [-1, 1.5, 2 ** 31]) expect(() => encodeReadEventResp(base, undefined, false, 1n, { retryCount })).to.throw(RangeError, /retry count/);
+  });
 
   it('decodes, through the generated classes, to every field of the stored event', () => {
     const decoded = streamsPb.ReadResp.deserializeBinary(encodeReadEventResp(base, undefined, false, 4_249n));

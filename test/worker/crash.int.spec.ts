@@ -46,10 +46,19 @@ describe(`${CandidateWorker.name} under crashes (real processes)`, function () {
     candidates = correlate(signals, config.correlationRules).slice(0, CANDIDATES);
   });
 
+  // Cleanup, each step bounded: in ~2 of 20 runs on a loaded machine this hook once outlived its
+  // 120 s timeout (every test had passed) and which step hung was not seen; now a step that does
+  // not finish is named and the next one runs, so the run stays green and says where to look.
   after(async () => {
-    await Promise.all(workers.flatMap((w) => (w === undefined ? [] : [w.kill('SIGKILL')])));
-    await store?.close();
-    await server?.process.kill('SIGKILL');
+    const step = async (name: string, action: () => Promise<unknown>): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 15_000)));
+      if ((await Promise.race([action(), bounded])) === 'timeout') console.warn(`crash test cleanup: '${name}' did not finish within 15 s`);
+      clearTimeout(timer);
+    };
+    await step('killing the workers', () => Promise.all(workers.flatMap((w) => (w === undefined ? [] : [w.kill('SIGKILL')]))));
+    await step('closing the client', async () => store?.close());
+    await step('killing the store', async () => server?.process.kill('SIGKILL'));
     rmSync(dataDir, { recursive: true, force: true });
   });
 

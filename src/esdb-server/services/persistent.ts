@@ -20,10 +20,8 @@ import {
   parseUint64,
   parseUuid,
   toRpcError,
-  toStreamIdentifier,
-  toUuid,
 } from '../rpc.js';
-import type { StoredEvent } from '../storage/engine.js';
+import { encodeReadEventResp } from '../wire/read-resp-encoder.js';
 import { ALL_STREAM, DELETED_STREAM, type EventStoreCore } from '../store.js';
 
 type CreateReq = InstanceType<typeof persistentPb.CreateReq>;
@@ -204,7 +202,7 @@ export class PersistentSubscriptionsService {
         for (const group of this.#groups.values()) group.flushCheckpoint();
         return new sharedPb.Empty();
       }),
-      read: (call: grpc.ServerDuplexStream<ReadReq, ReadResp>) => this.#read(call),
+      read: (call: grpc.ServerDuplexStream<ReadReq, ReadResp | Uint8Array>) => this.#read(call),
     };
   }
 
@@ -484,7 +482,7 @@ export class PersistentSubscriptionsService {
 
   // ------------------------------------------------------------------ consumers
 
-  #read(call: grpc.ServerDuplexStream<ReadReq, ReadResp>): void {
+  #read(call: grpc.ServerDuplexStream<ReadReq, ReadResp | Uint8Array>): void {
     let consumer: Consumer | undefined;
     let group: SubscriptionGroup | undefined;
     let structured = false;
@@ -601,28 +599,8 @@ export class PersistentSubscriptionsService {
     }
   }
 
-  #toRecorded(event: StoredEvent, position: bigint, structured: boolean): InstanceType<typeof persistentPb.ReadResp.ReadEvent.RecordedEvent> {
-    const recorded = new persistentPb.ReadResp.ReadEvent.RecordedEvent()
-      .setId(toUuid(event.eventId, structured))
-      .setStreamIdentifier(toStreamIdentifier(event.streamId))
-      .setStreamRevision(event.revision.toString())
-      .setCommitPosition(position.toString())
-      .setPreparePosition(position.toString())
-      .setData(event.data)
-      .setCustomMetadata(event.metadata);
-    const metadata = recorded.getMetadataMap();
-    metadata.set('type', event.type);
-    metadata.set('content-type', event.contentType);
-    metadata.set('created', event.created.toString());
-    return recorded;
-  }
-
-  #toReadResp(delivery: Delivery, structured: boolean): ReadResp {
-    const readEvent = new persistentPb.ReadResp.ReadEvent()
-      .setCommitPosition(delivery.position.toString())
-      .setRetryCount(delivery.retryCount);
-    if (delivery.event !== undefined) readEvent.setEvent(this.#toRecorded(delivery.event, delivery.position, structured));
-    if (delivery.link !== undefined) readEvent.setLink(this.#toRecorded(delivery.link, delivery.position, structured));
-    return new persistentPb.ReadResp().setEvent(readEvent);
+  /** A delivery as the wire bytes of its ReadResp (see wire/read-resp-encoder.ts): the delivery's position and retry count. */
+  #toReadResp(delivery: Delivery, structured: boolean): Uint8Array {
+    return encodeReadEventResp(delivery.event, delivery.link, structured, delivery.position, { recordedPosition: delivery.position, retryCount: delivery.retryCount });
   }
 }

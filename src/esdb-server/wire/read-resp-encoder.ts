@@ -1,28 +1,42 @@
 import type { StoredEvent } from '../storage/engine.js';
 
 /**
- * The Streams `ReadResp { event: ReadEvent }` message, encoded straight from a stored event into
- * protobuf wire bytes: every event a read or a catch-up subscription sends is one of these, and
+ * The `ReadResp { event: ReadEvent }` message of Streams reads and of persistent subscriptions
+ * (the two share its wire layout; the persistent one adds a retry count), encoded straight from a
+ * stored event into protobuf wire bytes: every event a read or a subscription sends is one, and
  * building it through the generated google-protobuf classes (a message object per field group,
  * a metadata map, then `serializeBinary`) cost the server ~13 us an event, as much as everything
  * else it does to serve a read. The bytes are exactly those `serializeBinary` writes for the same
  * message (fields in number order, proto3 defaults left out, map entries sorted by key), which
- * test/esdb-server/read-resp-encoder.unit.spec.ts holds against the generated classes; the
- * official client decodes them with its own generated code, as it always did.
+ * test/esdb-server/read-resp-encoder.unit.spec.ts holds against the generated classes of both
+ * services; the official client decodes them with its own generated code, as it always did.
  *
  * Field numbers (streams.proto, shared.proto):
  *   ReadResp:    1 event (ReadEvent)
- *   ReadEvent:   1 event, 2 link (RecordedEvent); 3 commit_position (uint64, oneof position)
+ *   ReadEvent:   1 event, 2 link (RecordedEvent); 3 commit_position (uint64, oneof position);
+ *                persistent only: 5 retry_count (int32, oneof count)
  *   RecordedEvent: 1 id (UUID), 2 stream_identifier, 3 stream_revision, 4 prepare_position,
  *                5 commit_position (uint64), 6 metadata (map<string,string>), 7 custom_metadata, 8 data
  *   UUID:        1 structured { 1 most_significant_bits, 2 least_significant_bits (int64) }, 2 string
  *   StreamIdentifier: 3 stream_name (bytes)
  */
-export function encodeReadEventResp(event: StoredEvent | undefined, link: StoredEvent | undefined, structuredIds: boolean, commitPosition: bigint): Buffer {
-  const eventFields = recordedEventFields(event, structuredIds);
-  const linkFields = link === undefined ? undefined : recordedEventFields(link, structuredIds);
+export function encodeReadEventResp(
+  event: StoredEvent | undefined,
+  link: StoredEvent | undefined,
+  structuredIds: boolean,
+  commitPosition: bigint,
+  options: ReadEventOptions = {},
+): Buffer {
+  const eventFields = recordedEventFields(event, structuredIds, options.recordedPosition);
+  const linkFields = recordedEventFields(link, structuredIds, options.recordedPosition);
+  const { retryCount } = options;
+  if (retryCount !== undefined && (!Number.isInteger(retryCount) || retryCount < 0 || retryCount > 0x7fffffff)) throw new RangeError(`retry count ${retryCount} is not a non-negative int32`);
   const readEventSize =
-    (eventFields === undefined ? 0 : fieldSize(eventFields.size)) + (linkFields === undefined ? 0 : fieldSize(linkFields.size)) + 1 + uint64Size(commitPosition);
+    (eventFields === undefined ? 0 : fieldSize(eventFields.size)) +
+    (linkFields === undefined ? 0 : fieldSize(linkFields.size)) +
+    1 +
+    uint64Size(commitPosition) +
+    (retryCount === undefined ? 0 : 1 + varintSize(retryCount));
   const out = Buffer.allocUnsafe(fieldSize(readEventSize));
   let at = writeTag(out, 0, 1, LEN);
   at = writeVarint(out, at, readEventSize);
@@ -30,8 +44,19 @@ export function encodeReadEventResp(event: StoredEvent | undefined, link: Stored
   if (linkFields !== undefined) at = writeRecordedEvent(out, at, 2, linkFields);
   at = writeTag(out, at, 3, VARINT);
   at = writeUint64(out, at, commitPosition);
+  if (retryCount !== undefined) {
+    at = writeTag(out, at, 5, VARINT);
+    at = writeVarint(out, at, retryCount);
+  }
   if (at !== out.length) throw new Error(`ReadResp encoding wrote ${at} of ${out.length} bytes`);
   return out;
+}
+
+export interface ReadEventOptions {
+  /** The position written into each recorded event (default: its own): a persistent delivery carries the delivery's. */
+  readonly recordedPosition?: bigint;
+  /** A persistent subscription's ReadEvent.retry_count; a Streams ReadEvent has none. */
+  readonly retryCount?: number;
 }
 
 const VARINT = 0;
@@ -43,6 +68,7 @@ interface RecordedEventFields {
   readonly structured: boolean;
   readonly idSize: number;
   readonly idBytes: number;
+  readonly position: bigint;
   readonly streamName: string;
   readonly streamNameBytes: number;
   readonly streamIdentifierSize: number;
@@ -51,8 +77,9 @@ interface RecordedEventFields {
   readonly size: number;
 }
 
-function recordedEventFields(event: StoredEvent | undefined, structured: boolean): RecordedEventFields | undefined {
+function recordedEventFields(event: StoredEvent | undefined, structured: boolean, recordedPosition: bigint | undefined): RecordedEventFields | undefined {
   if (event === undefined) return undefined;
+  const position = recordedPosition ?? event.position;
   const idBytes = Buffer.byteLength(event.eventId, 'utf8');
   const idSize = structured ? structuredUuidSize(event.eventId) : fieldSize(idBytes);
   const streamNameBytes = Buffer.byteLength(event.streamId, 'utf8');
@@ -66,11 +93,11 @@ function recordedEventFields(event: StoredEvent | undefined, structured: boolean
   ] as const;
   let size = fieldSize(idSize) + fieldSize(streamIdentifierSize);
   if (event.revision !== 0n) size += 1 + uint64Size(event.revision);
-  if (event.position !== 0n) size += 2 * (1 + uint64Size(event.position));
+  if (position !== 0n) size += 2 * (1 + uint64Size(position));
   for (const [, keyBytes, , valueBytes] of entries) size += fieldSize(fieldSize(keyBytes) + fieldSize(valueBytes));
   if (event.metadata.length > 0) size += fieldSize(event.metadata.length);
   if (event.data.length > 0) size += fieldSize(event.data.length);
-  return { event, structured, idSize, idBytes, streamName: event.streamId, streamNameBytes, streamIdentifierSize, created, entries, size };
+  return { event, structured, idSize, idBytes, position, streamName: event.streamId, streamNameBytes, streamIdentifierSize, created, entries, size };
 }
 
 function writeRecordedEvent(out: Buffer, start: number, field: number, f: RecordedEventFields): number {
@@ -87,11 +114,11 @@ function writeRecordedEvent(out: Buffer, start: number, field: number, f: Record
     at = writeTag(out, at, 3, VARINT);
     at = writeUint64(out, at, event.revision);
   }
-  if (event.position !== 0n) {
+  if (f.position !== 0n) {
     at = writeTag(out, at, 4, VARINT);
-    at = writeUint64(out, at, event.position);
+    at = writeUint64(out, at, f.position);
     at = writeTag(out, at, 5, VARINT);
-    at = writeUint64(out, at, event.position);
+    at = writeUint64(out, at, f.position);
   }
   for (const [key, keyBytes, value, valueBytes] of f.entries) {
     at = writeTag(out, at, 6, LEN);
