@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
+import type { RecordedEvent } from '../../src/eventstore/event-store.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import { StoreUnavailable } from '../../src/shared/errors.js';
 import { sharedEmbeddedServer } from '../support/embedded-server.js';
@@ -43,5 +45,42 @@ describe(`${EsdbEventStore.name} when the server cannot be reached`, () => {
   it('fails a read with StoreUnavailable', async () => {
     await expect(collect(store.readStream(freshStreamId('down')))).to.be.rejectedWith(StoreUnavailable);
     await expect(collect(store.readAll({ maxCount: 1 }))).to.be.rejectedWith(StoreUnavailable);
+  });
+});
+
+describe(`${EsdbEventStore.name} paging through $all`, () => {
+  let server: EmbeddedServer;
+  let paged: EsdbEventStore;
+  let whole: EsdbEventStore;
+
+  before(async () => {
+    server = await startEmbeddedServer();
+    whole = EsdbEventStore.fromConnectionString(server.connectionString);
+    paged = EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize: 3 });
+    for (let i = 0; i < 11; i++) await whole.append(`${['alpha', 'beta', 'gamma'][i % 3] as string}-paging`, events(1), 'any');
+    await whole.setStreamMetadata('beta-paging', { maxCount: 100 }); // a system event ($$beta-paging) among them
+    await whole.append('alpha-paging', events(2), 'any');
+  });
+
+  after(async () => {
+    await Promise.all([paged.close(), whole.close()]);
+    await server.close();
+  });
+
+  const ids = (recorded: readonly RecordedEvent[]): string[] => recorded.map((e) => `${e.streamId}@${e.revision}:${e.id}`);
+
+  it('reads every event once, in order, a page at a time, with or without a prefix, after a position, up to a count', async () => {
+    const all = await collect(whole.readAll());
+    expect(all).to.have.length(13);
+    expect(ids(await collect(paged.readAll()))).to.deep.equal(ids(all));
+    expect(ids(await collect(paged.readAll({ streamPrefixes: ['beta', 'gamma'] })))).to.deep.equal(ids(all.filter((e) => !e.streamId.startsWith('alpha'))));
+    const after = all[4]?.position as bigint;
+    expect(ids(await collect(paged.readAll({ after })))).to.deep.equal(ids(all.slice(5)));
+    expect(ids(await collect(paged.readAll({ after, maxCount: 4 })))).to.deep.equal(ids(all.slice(5, 9)));
+    expect(ids(await collect(paged.readAll({ streamPrefixes: ['alpha'], maxCount: 3 })))).to.deep.equal(ids(all.filter((e) => e.streamId.startsWith('alpha')).slice(0, 3)));
+  });
+
+  it('refuses a page size that is not a positive integer', () => {
+    for (const readAllPageSize of [0, -1, 2.5]) expect(() => EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize })).to.throw(RangeError, /readAllPageSize/);
   });
 });
