@@ -106,6 +106,9 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
+/** The read half of the port: all that an audit of recorded history needs. */
+export type EventReader = Pick<EventStore, 'readStream' | 'readAll'>;
+
 /**
  * Persistent subscriptions (competing consumers with server-side checkpoints, retry and parking).
  * Implemented by the EventStoreDB adapter; used by the worker.

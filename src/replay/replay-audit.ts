@@ -1,7 +1,7 @@
 import { CANDIDATE_INPUT_TYPES, CANDIDATE_STREAM_PREFIX } from '../candidates/candidate-events.js';
 import { CandidateStore } from '../candidates/candidate-store.js';
 import type { OpxConfig } from '../container/config.js';
-import type { EventStore, RecordedEvent } from '../eventstore/event-store.js';
+import type { EventReader, EventStore, RecordedEvent } from '../eventstore/event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { incidentCodec, incidentStreamId, INCIDENT_STREAM_PREFIX } from '../incidents/incident-events.js';
 import { IncidentManager } from '../incidents/incident-manager.js';
@@ -112,7 +112,7 @@ const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttem
 export class ReplayAudit {
   constructor(private readonly config: OpxConfig) {}
 
-  async run(source: EventStore, options: ReplayOptions = {}): Promise<ReplayReport> {
+  async run(source: EventReader, options: ReplayOptions = {}): Promise<ReplayReport> {
     const tally = new Tally(this.config);
     const pipeline = new OrderedPipeline<StreamAudit>(options.concurrency ?? DEFAULT_REPLAY_CONCURRENCY, (audit) => tally.add(audit));
     const liveWindow = options.liveWindow ?? DEFAULT_LIVE_WINDOW;
@@ -223,7 +223,7 @@ export class ReplayAudit {
    * on (what came before was compared by a live replay), and the incident streams those outputs
    * open, read too.
    */
-  private async auditWhole(source: EventStore, streamId: string, from: bigint, covered: CoveredStreams, scratch: Scratch): Promise<StreamAudit> {
+  private async auditWhole(source: EventReader, streamId: string, from: bigint, covered: CoveredStreams, scratch: Scratch): Promise<StreamAudit> {
     const audit = new StreamAudit();
     try {
       const recorded = await collect(source.readStream(streamId));
@@ -467,7 +467,7 @@ class DeferredInputs {
   private start: bigint | undefined;
 
   constructor(
-    private readonly source: EventStore,
+    private readonly source: EventReader,
     private readonly window: number,
   ) {}
 

@@ -10,7 +10,9 @@ import { expect } from 'chai';
 import { exitCodeOf, EXIT } from '../../src/cli/exit-codes.js';
 import { AuditHeapExhausted, auditInThread, DEFAULT_AUDIT_HEAP_MB, type ThreadAuditRequest } from '../../src/cli/replay-thread.js';
 import { DEFAULT_CONFIG_DIR, loadConfig } from '../../src/container/config.js';
+import { startEmbeddedServer } from '../../src/esdb-server/server.js';
 import { EmbeddedReader } from '../../src/eventstore/embedded/embedded-reader.js';
+import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import { importHistory } from '../../src/replay/history-file.js';
 import { ReplayAudit } from '../../src/replay/replay-audit.js';
 import { OpxError, StoreUnavailable } from '../../src/shared/errors.js';
@@ -57,6 +59,24 @@ describe('the replay audit thread', function () {
     );
     expect(error).to.be.instanceOf(AuditHeapExhausted);
     expect((error as Error).message).to.include('2 MB').and.include('--heap-mb');
+  });
+
+  it('through EventStoreDB, reads in a thread of its own and reports exactly what the audit reports reading through the client itself', async () => {
+    const server = await startEmbeddedServer();
+    const client = EsdbEventStore.fromConnectionString(server.connectionString);
+    try {
+      await importHistory(client, goldenHistoryLines());
+      const selection = { kind: 'connection', connectionString: server.connectionString, from: 'flag' } as const;
+      const options = { concurrency: 3, liveWindow: 4 };
+      const { report } = await auditInThread({ ...request, selection, options }, { heapMb: DEFAULT_AUDIT_HEAP_MB });
+      const here = await new ReplayAudit(loadConfig()).run(client, options);
+      expect(report).to.deep.equal(here);
+      expect(report.verdict).to.equal('IDENTICAL');
+      expect(report.eventsRead).to.equal(goldenHistoryLines().length);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 
   it("keeps a store error's code across the thread boundary (exit 3 for an unreachable EventStoreDB)", async () => {
