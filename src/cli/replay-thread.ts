@@ -103,7 +103,12 @@ export function auditInThread(request: ThreadAuditRequest, limits: { readonly he
     reader?.on('error', (error: NodeJS.ErrnoException) =>
       settle(() => reject(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new Error(`the replay's reader thread ran out of its ${READER_HEAP_MB} MB heap`) : error)),
     );
-    reader?.on('exit', (code) => settle(() => reject(new Error(`the replay's reader thread exited (code ${code}) before the audit reported`))));
+    // The reader ends by itself (code 0) only once it has nothing left to serve: after announcing
+    // that the store would not open, or when the audit closed its port. The audit thread reports
+    // why, with the error's code, so only an abnormal end settles the audit here.
+    reader?.on('exit', (code) => {
+      if (code !== 0) settle(() => reject(new Error(`the replay's reader thread exited (code ${code}) before the audit reported`)));
+    });
     worker.on('message', (message: ThreadMessage) => {
       switch (message.kind) {
         case 'progress':

@@ -1,3 +1,4 @@
+import type { EventStoreDBClient } from '@eventstore/db-client';
 import { expect } from 'chai';
 
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
@@ -48,6 +49,23 @@ describe(`${EsdbEventStore.name} when the server cannot be reached`, () => {
   });
 });
 
+describe(`${EsdbEventStore.name} closing`, () => {
+  it("lets go of a client whose dispose() never finishes (a call broken by a restarted server) after its timeout", async () => {
+    let disposeCalled = false;
+    const stuck = { dispose: () => ((disposeCalled = true), new Promise<void>(() => undefined)) } as unknown as EventStoreDBClient;
+    const store = new EsdbEventStore(stuck, { disposeTimeoutMs: 50 });
+    await store.close(); // without the bound this never resolves, and mocha's timeout fails the test
+    expect(disposeCalled).to.equal(true);
+  });
+
+  it('waits for a client that disposes in time', async () => {
+    let disposed = false;
+    const client = { dispose: async () => void (disposed = true) } as unknown as EventStoreDBClient;
+    await new EsdbEventStore(client, { disposeTimeoutMs: 60_000 }).close();
+    expect(disposed).to.equal(true);
+  });
+});
+
 describe(`${EsdbEventStore.name} paging through $all`, () => {
   let server: EmbeddedServer;
   let paged: EsdbEventStore;
@@ -56,7 +74,7 @@ describe(`${EsdbEventStore.name} paging through $all`, () => {
   before(async () => {
     server = await startEmbeddedServer();
     whole = EsdbEventStore.fromConnectionString(server.connectionString);
-    paged = EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize: 3 });
+    paged = EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize: 2 });
     for (let i = 0; i < 11; i++) await whole.append(`${['alpha', 'beta', 'gamma'][i % 3] as string}-paging`, events(1), 'any');
     await whole.setStreamMetadata('beta-paging', { maxCount: 100 }); // a system event ($$beta-paging) among them
     await whole.append('alpha-paging', events(2), 'any');
@@ -80,7 +98,7 @@ describe(`${EsdbEventStore.name} paging through $all`, () => {
     expect(ids(await collect(paged.readAll({ streamPrefixes: ['alpha'], maxCount: 3 })))).to.deep.equal(ids(all.filter((e) => e.streamId.startsWith('alpha')).slice(0, 3)));
   });
 
-  it('refuses a page size that is not a positive integer', () => {
-    for (const readAllPageSize of [0, -1, 2.5]) expect(() => EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize })).to.throw(RangeError, /readAllPageSize/);
+  it('refuses a page size under 2 (a page starts at the event the one before ended on) or not an integer', () => {
+    for (const readAllPageSize of [1, 0, -1, 2.5]) expect(() => EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize })).to.throw(RangeError, /readAllPageSize/);
   });
 });

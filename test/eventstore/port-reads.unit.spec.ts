@@ -101,6 +101,41 @@ describe('reads served across a MessagePort (the replay reader thread)', () => {
     expect(await collect(reader.readStream('candidate-0'))).to.have.length((await collect(store.readStream('candidate-0'))).length);
   });
 
+  it('starts nothing for an iterator returned before its first next(), so nothing is left reading', async () => {
+    const counting = new CountingReader(store);
+    const reader = await open(counting);
+    const iterator = reader.readAll()[Symbol.asyncIterator]();
+    await iterator.return?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(counting.pulled).to.equal(0);
+    expect(await collect(reader.readStream('candidate-1'))).to.have.length((await collect(store.readStream('candidate-1'))).length);
+  });
+
+  it('stops pulling from its source as soon as the reader cancels, without filling the batch', async () => {
+    let pulled = 0;
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: EventReader = {
+      readStream: () => store.readStream('candidate-0'),
+      readAll: async function* () {
+        for await (const event of store.readAll()) {
+          pulled++;
+          yield event;
+          if (pulled === BATCH_SIZE + 1) await gate; // the second batch has just begun
+        }
+      },
+    };
+    const reader = await open(slow);
+    const iterator = reader.readAll()[Symbol.asyncIterator]();
+    await iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await iterator.return?.();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pulled).to.be.at.most(BATCH_SIZE + 2);
+  });
+
   it("rethrows a read's failure on the reading side with its code", async () => {
     const failing: EventReader = {
       readStream: () => store.readStream('candidate-0'),

@@ -138,6 +138,7 @@ class ServedRead {
     let batch: RecordedEvent[] = [];
     try {
       for await (const event of this.source) {
+        if (this.cancelled) return; // leaving the loop closes the source
         batch.push(event);
         if (batch.length < BATCH_SIZE) continue;
         if (!(await this.send(batch, false))) return; // leaving the loop closes the source
@@ -202,9 +203,13 @@ export class PortEventReader implements EventReader {
     return {
       [Symbol.asyncIterator]: () => {
         const id = this.nextId++;
-        const read = new ReceivedRead(id, this.port, () => this.open.delete(id));
-        this.open.set(id, read);
-        this.port.postMessage(request(id));
+        const read: ReceivedRead = new ReceivedRead(id, this.port, {
+          start: () => {
+            this.open.set(id, read);
+            this.port.postMessage(request(id));
+          },
+          finished: () => this.open.delete(id),
+        });
         return read.events();
       },
     };
@@ -219,7 +224,7 @@ class ReceivedRead {
   constructor(
     private readonly id: number,
     private readonly port: MessagePort,
-    private readonly finished: () => void,
+    private readonly hooks: { readonly start: () => void; readonly finished: () => void },
   ) {}
 
   receive(reply: ReadReply): void {
@@ -230,6 +235,9 @@ class ReceivedRead {
   }
 
   async *events(): AsyncGenerator<RecordedEvent> {
+    // Runs on the first next(): an iterator returned before that requests nothing and leaves
+    // nothing to cancel or forget.
+    this.hooks.start();
     let done = false;
     try {
       while (!done) {
@@ -245,7 +253,7 @@ class ReceivedRead {
     } finally {
       // Left early (a break, or an error in the loop body): the serving side stops reading.
       if (!done) this.port.postMessage({ kind: 'cancel', id: this.id } satisfies ReadRequest);
-      this.finished();
+      this.hooks.finished();
     }
   }
 
