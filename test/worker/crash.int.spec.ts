@@ -46,9 +46,10 @@ describe(`${CandidateWorker.name} under crashes (real processes)`, function () {
     candidates = correlate(signals, config.correlationRules).slice(0, CANDIDATES);
   });
 
-  // Cleanup, each step bounded: in ~2 of 20 runs on a loaded machine this hook once outlived its
-  // 120 s timeout (every test had passed) and which step hung was not seen; now a step that does
-  // not finish is named and the next one runs, so the run stays green and says where to look.
+  // Cleanup, each step bounded: in ~2 of 20 runs this hook outlived its 120 s timeout (every test
+  // had passed). The bounded steps named the step: closing the client, whose dispose() can wait
+  // forever on a call the store's restart broke; EsdbEventStore.close() now bounds that itself.
+  // A step that does not finish is still named and the next one runs.
   after(async () => {
     const step = async (name: string, action: () => Promise<unknown>): Promise<void> => {
       let timer: NodeJS.Timeout | undefined;
