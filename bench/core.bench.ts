@@ -57,7 +57,7 @@ async function orchestrationRun(groups: number): Promise<OrchestrationRun> {
 
   await collected(); // each timed part starts from a collected heap, the raw ones too
   const t0 = performance.now();
-  const { handled } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), undefined, container.get(TOKENS.CandidateStore));
+  const { handled } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext));
   const orchestrationMs = performance.now() - t0;
 
   // Raw: the same events the orchestration appended, appended again with no logic, at the same
@@ -138,12 +138,12 @@ async function recordedHistory(groups: number, shape: HistoryShape): Promise<InM
   const context = container.get(TOKENS.HandlerContext);
   if (shape === 'ingest-first') {
     await ingestSignals(signals, config.correlationRules, container.get(TOKENS.CandidateStore));
-    await processCandidateInputs(store, context, undefined, container.get(TOKENS.CandidateStore));
+    await processCandidateInputs(store, context);
   } else {
     let position: bigint | undefined;
     for (const candidate of correlate(signals, config.correlationRules)) {
       await ingestCandidates([candidate], container.get(TOKENS.CandidateStore));
-      position = (await processCandidateInputs(store, context, position, container.get(TOKENS.CandidateStore))).position;
+      position = (await processCandidateInputs(store, context, position)).position;
     }
   }
   const source = new InMemoryEventStore();

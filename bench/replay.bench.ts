@@ -97,7 +97,7 @@ async function historyFile(events: number, shape: HistoryShape): Promise<string>
     let position: bigint | undefined;
     for (const candidate of correlate(signals, container.get(TOKENS.Config).correlationRules)) {
       await ingestCandidates([candidate], candidates);
-      position = (await processCandidateInputs(store, context, position, candidates)).position;
+      position = (await processCandidateInputs(store, context, position)).position;
     }
   }
   const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);

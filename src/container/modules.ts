@@ -53,7 +53,7 @@ export function orchestrationModule(options: { readonly config?: OpxConfig } = {
       )
       .inSingletonScope();
     bind(TOKENS.HandlerContext)
-      .toResolvedValue((orchestrator, logger) => ({ orchestrator, logger }), [TOKENS.IncidentOrchestrator, TOKENS.Logger])
+      .toResolvedValue((orchestrator, logger, candidates) => ({ orchestrator, logger, candidates }), [TOKENS.IncidentOrchestrator, TOKENS.Logger, TOKENS.CandidateStore])
       .inSingletonScope();
   });
 }

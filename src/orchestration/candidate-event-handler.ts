@@ -1,5 +1,6 @@
 import { autoEngineAuthority } from '../authority/authority.js';
 import { candidateCodec } from '../candidates/candidate-codec.js';
+import type { CandidateStore } from '../candidates/candidate-store.js';
 import {
   CandidateCreatedSchema,
   ManualPromotionRequestedSchema,
@@ -23,6 +24,13 @@ export type { CandidateCreatedEvent } from '../candidates/candidate-events.js';
 export interface HandlerContext {
   readonly orchestrator: Pick<IncidentOrchestrator, 'processCandidate'>;
   readonly logger: Logger;
+  /**
+   * CP-5 of the orchestrator, shown every event the handler is given before it acts on it, so a
+   * delivered input is orchestrated from what was delivered, with no read of its stream (see
+   * CandidateStore.observe). Every runtime passes events through here (the worker, the
+   * in-process loop, the replay audit), so each gets that by having it in its context.
+   */
+  readonly candidates?: Pick<CandidateStore, 'observe'>;
 }
 
 export class OrchestrationUnsuccessful extends OpxError {
@@ -78,6 +86,7 @@ const OUTPUT_TYPES = new Set<string>(CANDIDATE_OUTPUT_TYPES);
  * retries it and finally parks it), an input naming another candidate than its stream's too.
  */
 export async function handleCandidateStreamEvent(recorded: RecordedEvent, context: HandlerContext): Promise<Handled> {
+  context.candidates?.observe(recorded); // never throws: a malformed event is refused below
   // The handlers' own outputs need no work, so no validation either; an input is validated
   // (data and metadata) before anything runs: fail-fast on malformed input.
   if (OUTPUT_TYPES.has(recorded.type)) return 'ignored';

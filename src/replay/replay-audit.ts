@@ -335,10 +335,8 @@ class CandidateReplay {
     if (index >= this.compareFrom) audit.inputsReplayed++;
     try {
       await this.scratch.append(this.streamId, [recorded], index === 0 ? 'no_stream' : BigInt(index - 1));
-      // Delivered to the handler as the worker delivers it: CP-5 is told of it first.
-      const delivered = this.replayed()[index] as RecordedEvent;
-      this.candidates.observe(delivered);
-      await handleCandidateStreamEvent(delivered, this.context);
+      // Delivered to the handler as the worker delivers it (the handler shows it to CP-5 first).
+      await handleCandidateStreamEvent(this.replayed()[index] as RecordedEvent, this.context);
     } catch (error) {
       return this.fail(audit, index, `replaying ${recorded.type} failed: ${(error as Error).message}`);
     }
@@ -442,7 +440,7 @@ function replayContext(scratch: EventStore, candidateStore: CandidateStore, conf
     },
     { clock: REPLAY_CLOCK, logger: silentLogger },
   );
-  return { orchestrator, logger: silentLogger };
+  return { orchestrator, logger: silentLogger, candidates: candidateStore };
 }
 
 /**

@@ -38,24 +38,16 @@ const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 /**
  * The single-process runtime: every candidate-stream input after `after` through the fail-fast
  * handler, in global order. Returns the position reached, to continue from later. (The worker
- * does the same on persistent subscriptions, with redelivery as the retry.) Given CP-5, each input
- * is shown to it first (`observe`), as the worker shows it each delivery, so CP-5 answers from
- * what was read instead of reading the stream again. (The outputs the loop passes over need not
- * be: this process's own are remembered as it writes them, and a history CP-5 has not seen to the
- * end only costs a read where a decision needs one.)
+ * does the same on persistent subscriptions, with redelivery as the retry.) The handler shows each
+ * input to the context's CP-5, so CP-5 answers from what was read instead of reading the stream
+ * again; the outputs the loop passes over are this process's own, remembered as it wrote them.
  */
-export async function processCandidateInputs(
-  store: EventStore,
-  context: HandlerContext,
-  after?: bigint,
-  candidates?: Pick<CandidateStore, 'observe'>,
-): Promise<{ handled: number; position: bigint | undefined }> {
+export async function processCandidateInputs(store: EventStore, context: HandlerContext, after?: bigint): Promise<{ handled: number; position: bigint | undefined }> {
   let handled = 0;
   let position = after;
   for await (const recorded of store.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX], ...(after === undefined ? {} : { after }) })) {
     position = recorded.position;
     if (!INPUTS.has(recorded.type)) continue;
-    candidates?.observe(recorded);
     await handleCandidateStreamEvent(recorded, context);
     handled++;
   }

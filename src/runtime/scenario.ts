@@ -26,7 +26,7 @@ export async function runScenario(container: Container, signals: readonly Signal
   const context = container.get(TOKENS.HandlerContext);
 
   const { candidates: correlated } = await ingestSignals(signals, config.correlationRules, candidates);
-  const first = await processCandidateInputs(store, context, undefined, candidates);
+  const first = await processCandidateInputs(store, context);
 
   let models = await projectAll(store);
   const deferred = Object.values(models.deferred).sort((a, b) => (a.candidateId < b.candidateId ? -1 : 1)).slice(0, options.manualPromotions);
@@ -38,7 +38,7 @@ export async function runScenario(container: Container, signals: readonly Signal
       requestedAt: new Date(Date.parse(row.deferredAt) + 15 * 60 * 1000).toISOString(),
     });
   }
-  await processCandidateInputs(store, context, first.position, candidates);
+  await processCandidateInputs(store, context, first.position);
   models = await projectAll(store);
   return { candidates: correlated.length, manualPromotions: deferred.length, readModels: models };
 }

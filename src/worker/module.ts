@@ -16,8 +16,8 @@ export function workerModule(options: { readonly worker?: Partial<CandidateWorke
     bind(WORKER_TOKENS.WorkerOptions).toConstantValue(options.worker ?? {});
     bind(WORKER_TOKENS.CandidateWorker)
       .toResolvedValue(
-        (subscriptions, context, candidates, logger, registry, workerOptions) => new CandidateWorker({ subscriptions, context, candidates, logger, metrics: registry }, workerOptions),
-        [WORKER_TOKENS.PersistentSubscriptions, TOKENS.HandlerContext, TOKENS.CandidateStore, TOKENS.Logger, WORKER_TOKENS.MetricsRegistry, WORKER_TOKENS.WorkerOptions],
+        (subscriptions, context, logger, registry, workerOptions) => new CandidateWorker({ subscriptions, context, logger, metrics: registry }, workerOptions),
+        [WORKER_TOKENS.PersistentSubscriptions, TOKENS.HandlerContext, TOKENS.Logger, WORKER_TOKENS.MetricsRegistry, WORKER_TOKENS.WorkerOptions],
       )
       .inSingletonScope();
   });

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import type { Container } from 'inversify';
 import { Registry } from 'prom-client';
 
-import type { CandidateStore } from '../candidates/candidate-store.js';
 import { CANDIDATE_INPUT_TYPES } from '../candidates/candidate-events.js';
 import { TOKENS } from '../container/tokens.js';
 import type {
@@ -75,8 +74,6 @@ export interface CandidateWorkerDeps {
   readonly logger: Logger;
   /** A host's registry (or metrics already built on it); default: a private registry. */
   readonly metrics?: WorkerMetrics | Registry;
-  /** CP-5 of the handler context: told of each delivery, so handling it needs no read. */
-  readonly candidates?: Pick<CandidateStore, 'observe'>;
 }
 
 export type WorkerState = 'idle' | 'connecting' | 'subscribed' | 'reconnecting' | 'stopping' | 'stopped';
@@ -103,7 +100,6 @@ export class CandidateWorker {
   readonly metrics: WorkerMetrics;
   readonly #subscriptions: PersistentSubscriptions;
   readonly #context: HandlerContext;
-  readonly #candidates: Pick<CandidateStore, 'observe'> | undefined;
   readonly #logger: Logger;
   readonly #semaphore: Semaphore;
   readonly #queue = new KeyedSerialQueue();
@@ -119,7 +115,6 @@ export class CandidateWorker {
   constructor(deps: CandidateWorkerDeps, options: Partial<CandidateWorkerOptions> = {}) {
     this.options = { ...DEFAULT_WORKER_OPTIONS, ...options };
     this.#subscriptions = deps.subscriptions;
-    this.#candidates = deps.candidates;
     this.#logger = deps.logger.child({ component: 'candidate-worker', group: this.options.group });
     this.metrics = deps.metrics instanceof WorkerMetrics ? deps.metrics : new WorkerMetrics(deps.metrics ?? new Registry());
     // Decisions and incidents are counted from what the orchestrator answers (the subscription
@@ -146,7 +141,6 @@ export class CandidateWorker {
       {
         subscriptions: container.get(WORKER_TOKENS.PersistentSubscriptions),
         context: container.get(TOKENS.HandlerContext),
-        candidates: container.get(TOKENS.CandidateStore),
         logger: container.get(TOKENS.Logger),
         ...(registry === undefined ? {} : { metrics: registry }),
       },
@@ -252,7 +246,6 @@ export class CandidateWorker {
     const started = performance.now();
     let outcome: 'handled' | 'ignored';
     try {
-      this.#candidates?.observe(event);
       outcome = await handleCandidateStreamEvent(event, this.#context);
     } catch (error) {
       this.metrics.handlerDuration.observe({ type: event.type }, (performance.now() - started) / 1000);

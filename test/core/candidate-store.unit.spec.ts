@@ -19,24 +19,23 @@ function secondProcess(writer: OpxWorld): { world: OpxWorld; reads: () => string
 const at = (world: OpxWorld, candidateId: string, revision: number): RecordedEvent => world.candidateEvents(candidateId)[revision] as RecordedEvent;
 
 describe('CP-5 remembered histories (CandidateStore.observe)', () => {
-  it('orchestrates a delivered CandidateCreated without reading its stream', async () => {
+  it('orchestrates a delivered CandidateCreated without reading its stream (the handler shows it to CP-5 first)', async () => {
     const writer = OpxWorld.create();
     const candidate = await writer.givenCandidate(CandidateFixtures.promotable);
     const { world, reads } = secondProcess(writer);
 
-    world.candidates.observe(at(writer, candidate.candidateId, 0));
     await handleCandidateStreamEvent(at(writer, candidate.candidateId, 0), world.context);
 
     expect(writer.candidateTypes(candidate.candidateId)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
     expect(reads().filter((s) => s === candidateStreamId(candidate.candidateId))).to.deep.equal([]);
   });
 
-  it('reads the stream when nothing was delivered or remembered (a process that never saw it)', async () => {
+  it('reads the stream when CP-5 was shown nothing (a handler context without it, in a process that never saw the candidate)', async () => {
     const writer = OpxWorld.create();
     const candidate = await writer.givenCandidate(CandidateFixtures.promotable);
     const { world, reads } = secondProcess(writer);
 
-    await handleCandidateStreamEvent(at(writer, candidate.candidateId, 0), world.context);
+    await handleCandidateStreamEvent(at(writer, candidate.candidateId, 0), { orchestrator: world.context.orchestrator, logger: world.context.logger });
 
     expect(reads()).to.include(candidateStreamId(candidate.candidateId));
     expect(writer.candidateTypes(candidate.candidateId)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
@@ -96,18 +95,20 @@ describe('CP-5 remembered histories (CandidateStore.observe)', () => {
     expect(reads()).to.deep.equal([candidateStreamId(candidate.candidateId)]);
   });
 
-  it('is shown every input the in-process loop reads, so a process that never saw the candidates orchestrates them without reading their streams', async () => {
+  it('is shown, by the handler, every input the in-process loop reads: a process that never saw the candidates orchestrates them without reading their streams', async () => {
     const candidates = ['a', 'b', 'c'].flatMap((n) => [
       CandidateFixtures.withId(`cand-loop-p${n}`, CandidateFixtures.promotable),
       CandidateFixtures.withId(`cand-loop-d${n}`, CandidateFixtures.deferrable),
       CandidateFixtures.withId(`cand-loop-s${n}`, CandidateFixtures.suppressible),
     ]);
-    /** The same candidates recorded by one process, orchestrated by another, with CP-5 shown the inputs or not. */
+    /** The same candidates recorded by one process, orchestrated by another whose handler context has CP-5 (as the container binds it) or not. */
     const run = async (showCp5: boolean): Promise<{ reads: string[]; ids: string[][] }> => {
       const writer = OpxWorld.create();
       for (const candidate of candidates) await writer.givenCandidate(candidate);
       const { world, reads } = secondProcess(writer);
-      const { handled } = await processCandidateInputs(world.store, world.context, undefined, showCp5 ? world.candidates : undefined);
+      expect(world.context.candidates).to.equal(world.candidates);
+      const context = showCp5 ? world.context : { orchestrator: world.context.orchestrator, logger: world.context.logger };
+      const { handled } = await processCandidateInputs(world.store, context);
       expect(handled).to.equal(candidates.length);
       return { reads: reads(), ids: candidates.map((c) => writer.candidateEvents(c.candidateId).map((e) => e.id)) };
     };

@@ -156,9 +156,10 @@ describe(CandidateWorker.name, () => {
     expect(spy.reads.filter((s) => s === streamId)).to.deep.equal([]);
   });
 
-  it('tells CP-5 of each delivery before handling it, so the handler needs no read', async () => {
+  it("tells its context's CP-5 of each delivery before handling it, so the handler needs no read", async () => {
     const port = new FakeSubscriptions();
     const seen: string[] = [];
+    const candidates = { observe: (event: RecordedEvent) => void seen.push(`observed ${event.streamId.slice('candidate-'.length)}`) };
     const observing: HandlerContext = {
       ...context,
       orchestrator: {
@@ -167,9 +168,9 @@ describe(CandidateWorker.name, () => {
           return context.orchestrator.processCandidate(candidateId, authority, at);
         },
       },
+      candidates,
     };
-    const candidates = { observe: (event: RecordedEvent) => void seen.push(`observed ${event.streamId.slice('candidate-'.length)}`) };
-    const worker = new CandidateWorker({ subscriptions: port, context: observing, candidates, logger: silentLogger }, { concurrency: 1 });
+    const worker = new CandidateWorker({ subscriptions: port, context: observing, logger: silentLogger }, { concurrency: 1 });
     worker.start();
     port.push(candidateEvent(1));
     port.push(candidateEvent(2));

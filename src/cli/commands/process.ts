@@ -54,7 +54,7 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
   const container = await ctx.services();
   const checkpoint = await loadProcessorCheckpoint(store);
   const after = fromStart ? undefined : checkpoint?.position;
-  const { handled, position } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after, container.get(TOKENS.CandidateStore));
+  const { handled, position } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after);
   if (position !== undefined && position !== checkpoint?.position) await saveProcessorCheckpoint(store, position, checkpoint?.revision);
   const projection = await updateLiveProjection(store);
   const models = projection.state.models;
