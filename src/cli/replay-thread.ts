@@ -26,6 +26,7 @@ import { isMainThread, MessageChannel, parentPort, Worker, workerData, type Mess
 import type { EventReader } from '../eventstore/event-store.js';
 import type { ReplayOptions, ReplayReport } from '../replay/replay-audit.js';
 import { OpxError } from '../shared/errors.js';
+import { rebuiltError, transferredError, type TransferredError } from '../shared/transferred-error.js';
 import { AUDIT_HEAP_EXHAUSTED } from './exit-codes.js';
 import type { StoreSelection } from './store-selection.js';
 
@@ -64,7 +65,7 @@ export class AuditHeapExhausted extends OpxError {
 type ThreadMessage =
   | { readonly kind: 'progress'; readonly eventsRead: number }
   | { readonly kind: 'report'; readonly result: ThreadAuditResult }
-  | { readonly kind: 'error'; readonly opxCode: string | undefined; readonly errno: string | undefined; readonly message: string };
+  | { readonly kind: 'error'; readonly failure: TransferredError };
 
 const REQUEST = 'opx.replay-thread.request';
 /** The audit thread's end of the port to the reader thread, when there is one. */
@@ -118,7 +119,7 @@ export function auditInThread(request: ThreadAuditRequest, limits: { readonly he
           settle(() => resolve(message.result));
           break;
         case 'error':
-          settle(() => reject(rebuiltError(message)));
+          settle(() => reject(rebuiltError(message.failure)));
           break;
         default: {
           const unknown: never = message;
@@ -129,14 +130,6 @@ export function auditInThread(request: ThreadAuditRequest, limits: { readonly he
     worker.on('error', (error: NodeJS.ErrnoException) => settle(() => reject(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new AuditHeapExhausted(limits.heapMb) : error)));
     worker.on('exit', (code) => settle(() => reject(new Error(`the replay audit thread exited (code ${code}) before it reported`))));
   });
-}
-
-/** An error of the thread as the caller's exit codes see it: same code, same message. */
-function rebuiltError(message: Extract<ThreadMessage, { kind: 'error' }>): Error {
-  if (message.opxCode !== undefined) return new OpxError(message.opxCode, message.message);
-  const error: NodeJS.ErrnoException = new Error(message.message);
-  if (message.errno !== undefined) error.code = message.errno;
-  return error;
 }
 
 /** The audit worker's side: open the store (or connect to the reader thread), audit, post the report (or the error). */
@@ -165,9 +158,7 @@ async function serve(request: ThreadAuditRequest, port: MessagePort, readPort: M
       await opened.close();
     }
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-    port.postMessage({ kind: 'error', opxCode: OpxError.is(error) ? error.code : undefined, errno: typeof errno === 'string' ? errno : undefined, message } satisfies ThreadMessage);
+    port.postMessage({ kind: 'error', failure: transferredError(error) } satisfies ThreadMessage);
   }
 }
 

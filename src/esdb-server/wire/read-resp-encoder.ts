@@ -65,11 +65,12 @@ const LEN = 2;
 /** What a RecordedEvent is made of, measured once, so sizes are known before writing. */
 interface RecordedEventFields {
   readonly event: StoredEvent;
-  readonly structured: boolean;
+  /** The id's two halves, for the structured form; undefined for the string form. */
+  readonly uuidHalves: readonly [msb: bigint, lsb: bigint] | undefined;
+  /** Bytes of the UUID message's content, and of the id's text (string form). */
   readonly idSize: number;
   readonly idBytes: number;
   readonly position: bigint;
-  readonly streamName: string;
   readonly streamNameBytes: number;
   readonly streamIdentifierSize: number;
   readonly created: string;
@@ -81,7 +82,8 @@ function recordedEventFields(event: StoredEvent | undefined, structured: boolean
   if (event === undefined) return undefined;
   const position = recordedPosition ?? event.position;
   const idBytes = Buffer.byteLength(event.eventId, 'utf8');
-  const idSize = structured ? structuredUuidSize(event.eventId) : fieldSize(idBytes);
+  const uuidHalves = structured ? structuredUuidHalves(event.eventId) : undefined;
+  const idSize = uuidHalves !== undefined ? fieldSize(structuredUuidSize(uuidHalves)) : fieldSize(idBytes);
   const streamNameBytes = Buffer.byteLength(event.streamId, 'utf8');
   const streamIdentifierSize = streamNameBytes === 0 ? 0 : fieldSize(streamNameBytes);
   const created = event.created.toString();
@@ -97,7 +99,7 @@ function recordedEventFields(event: StoredEvent | undefined, structured: boolean
   for (const [, keyBytes, , valueBytes] of entries) size += fieldSize(fieldSize(keyBytes) + fieldSize(valueBytes));
   if (event.metadata.length > 0) size += fieldSize(event.metadata.length);
   if (event.data.length > 0) size += fieldSize(event.data.length);
-  return { event, structured, idSize, idBytes, position, streamName: event.streamId, streamNameBytes, streamIdentifierSize, created, entries, size };
+  return { event, uuidHalves, idSize, idBytes, position, streamNameBytes, streamIdentifierSize, created, entries, size };
 }
 
 function writeRecordedEvent(out: Buffer, start: number, field: number, f: RecordedEventFields): number {
@@ -106,10 +108,10 @@ function writeRecordedEvent(out: Buffer, start: number, field: number, f: Record
   at = writeVarint(out, at, f.size);
   at = writeTag(out, at, 1, LEN);
   at = writeVarint(out, at, f.idSize);
-  at = f.structured ? writeStructuredUuid(out, at, event.eventId) : writeString(out, at, 2, event.eventId, f.idBytes);
+  at = f.uuidHalves !== undefined ? writeStructuredUuid(out, at, f.uuidHalves) : writeString(out, at, 2, event.eventId, f.idBytes);
   at = writeTag(out, at, 2, LEN);
   at = writeVarint(out, at, f.streamIdentifierSize);
-  if (f.streamNameBytes > 0) at = writeString(out, at, 3, f.streamName, f.streamNameBytes);
+  if (f.streamNameBytes > 0) at = writeString(out, at, 3, event.streamId, f.streamNameBytes);
   if (event.revision !== 0n) {
     at = writeTag(out, at, 3, VARINT);
     at = writeUint64(out, at, event.revision);
@@ -137,16 +139,13 @@ function structuredUuidHalves(id: string): readonly [bigint, bigint] {
   return [BigInt.asUintN(64, BigInt(`0x${hex.slice(0, 16)}`)), BigInt.asUintN(64, BigInt(`0x${hex.slice(16, 32)}`))];
 }
 
-function structuredUuidSize(id: string): number {
-  const [msb, lsb] = structuredUuidHalves(id);
-  const inner = (msb === 0n ? 0 : 1 + uint64Size(msb)) + (lsb === 0n ? 0 : 1 + uint64Size(lsb));
-  return fieldSize(inner);
-}
+/** Bytes of the Structured message's content (zero halves left out). */
+const structuredUuidSize = ([msb, lsb]: readonly [bigint, bigint]): number => (msb === 0n ? 0 : 1 + uint64Size(msb)) + (lsb === 0n ? 0 : 1 + uint64Size(lsb));
 
-function writeStructuredUuid(out: Buffer, start: number, id: string): number {
-  const [msb, lsb] = structuredUuidHalves(id);
+function writeStructuredUuid(out: Buffer, start: number, halves: readonly [bigint, bigint]): number {
+  const [msb, lsb] = halves;
   let at = writeTag(out, start, 1, LEN);
-  at = writeVarint(out, at, (msb === 0n ? 0 : 1 + uint64Size(msb)) + (lsb === 0n ? 0 : 1 + uint64Size(lsb)));
+  at = writeVarint(out, at, structuredUuidSize(halves));
   if (msb !== 0n) {
     at = writeTag(out, at, 1, VARINT);
     at = writeUint64(out, at, msb);

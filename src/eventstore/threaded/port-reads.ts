@@ -14,7 +14,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 
-import { OpxError } from '../../shared/errors.js';
+import { rebuiltError, transferredError, type TransferredError } from '../../shared/transferred-error.js';
 import type { EventReader, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../event-store.js';
 
 /** Events per message. */
@@ -34,37 +34,13 @@ type ReadReply =
   | { readonly kind: 'batch'; readonly id: number; readonly events: readonly RecordedEvent[]; readonly done: boolean }
   | { readonly kind: 'error'; readonly id: number; readonly failure: TransferredError };
 
-/** An error as it crosses the port: an OpxError keeps its code (and so the CLI's exit code). */
-interface TransferredError {
-  readonly opxCode: string | undefined;
-  readonly errno: string | undefined;
-  readonly message: string;
-}
-
-const transferred = (error: unknown): TransferredError => {
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  return {
-    opxCode: OpxError.is(error) ? error.code : undefined,
-    errno: typeof errno === 'string' ? errno : undefined,
-    message: error instanceof Error ? error.message : String(error),
-  };
-};
-
-/** The error a reader throws for a transferred one: same code, same message. */
-export function rebuiltError(failure: TransferredError): Error {
-  if (failure.opxCode !== undefined) return new OpxError(failure.opxCode, failure.message);
-  const error: NodeJS.ErrnoException = new Error(failure.message);
-  if (failure.errno !== undefined) error.code = failure.errno;
-  return error;
-}
-
 /**
  * The serving side, first: how opening the store went. A reader waits for this before its first
  * read ({@link PortEventReader.connect}), so a store that cannot be opened fails as it would have
  * in the reader's own thread, with the same error code.
  */
 export function announceOpened(port: MessagePort, failure?: unknown): void {
-  port.postMessage(failure === undefined ? { kind: 'opened' } : { kind: 'failed', failure: transferred(failure) });
+  port.postMessage(failure === undefined ? { kind: 'opened' } : { kind: 'failed', failure: transferredError(failure) });
 }
 
 /**
@@ -146,7 +122,7 @@ class ServedRead {
       }
       await this.send(batch, true);
     } catch (error) {
-      if (!this.cancelled) this.port.postMessage({ kind: 'error', id: this.id, failure: transferred(error) } satisfies ReadReply);
+      if (!this.cancelled) this.port.postMessage({ kind: 'error', id: this.id, failure: transferredError(error) } satisfies ReadReply);
     } finally {
       this.finished();
     }
