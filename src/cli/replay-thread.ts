@@ -52,6 +52,8 @@ export interface ThreadAuditResult {
   readonly report: ReplayReport;
   /** The heap limit the audit ran under, as V8 reports it inside the thread (old and young generations). */
   readonly heapLimitMb: number;
+  /** The heap limit of the thread that read EventStoreDB for the audit, when one did (`--connection`). */
+  readonly readerHeapLimitMb?: number;
 }
 
 export class AuditHeapExhausted extends OpxError {
@@ -101,6 +103,9 @@ export function auditInThread(request: ThreadAuditRequest, limits: { readonly he
       void worker.terminate();
       void reader?.terminate();
     };
+    // The reader says, once its store is open (before the audit can read a thing), the heap it has.
+    let readerHeapLimitMb: number | undefined;
+    reader?.on('message', (heapLimitMb: number) => (readerHeapLimitMb = heapLimitMb));
     reader?.on('error', (error: NodeJS.ErrnoException) =>
       settle(() => reject(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new Error(`the replay's reader thread ran out of its ${READER_HEAP_MB} MB heap`) : error)),
     );
@@ -116,7 +121,7 @@ export function auditInThread(request: ThreadAuditRequest, limits: { readonly he
           limits.onProgress?.(message.eventsRead);
           break;
         case 'report':
-          settle(() => resolve(message.result));
+          settle(() => resolve(readerHeapLimitMb === undefined ? message.result : { ...message.result, readerHeapLimitMb }));
           break;
         case 'error':
           settle(() => reject(rebuiltError(message.failure)));
@@ -168,6 +173,7 @@ async function serveReadsOf(selection: ThreadAuditRequest['selection'], port: Me
   try {
     const opened = await openStore(selection, 'opx replay');
     serveReads(port, opened.store);
+    parentPort?.postMessage(getHeapStatistics().heap_size_limit / MB);
     announceOpened(port);
   } catch (error) {
     announceOpened(port, error);

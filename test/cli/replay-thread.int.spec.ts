@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 
 import { exitCodeOf, EXIT } from '../../src/cli/exit-codes.js';
-import { AuditHeapExhausted, auditInThread, DEFAULT_AUDIT_HEAP_MB, type ThreadAuditRequest } from '../../src/cli/replay-thread.js';
+import { AuditHeapExhausted, auditInThread, DEFAULT_AUDIT_HEAP_MB, READER_HEAP_MB, type ThreadAuditRequest } from '../../src/cli/replay-thread.js';
 import { DEFAULT_CONFIG_DIR, loadConfig } from '../../src/container/config.js';
 import { startEmbeddedServer } from '../../src/esdb-server/server.js';
 import { EmbeddedReader } from '../../src/eventstore/embedded/embedded-reader.js';
@@ -68,7 +68,9 @@ describe('the replay audit thread', function () {
       await importHistory(client, goldenHistoryLines());
       const selection = { kind: 'connection', connectionString: server.connectionString, from: 'flag' } as const;
       const options = { concurrency: 3, liveWindow: 4 };
-      const { report } = await auditInThread({ ...request, selection, options }, { heapMb: DEFAULT_AUDIT_HEAP_MB });
+      const { report, readerHeapLimitMb } = await auditInThread({ ...request, selection, options }, { heapMb: DEFAULT_AUDIT_HEAP_MB });
+      // read by a thread of its own, under its own heap limit
+      expect(readerHeapLimitMb).to.be.at.least(READER_HEAP_MB).and.below(READER_HEAP_MB + 64);
       const here = await new ReplayAudit(loadConfig()).run(client, options);
       expect(report).to.deep.equal(here);
       expect(report.verdict).to.equal('IDENTICAL');

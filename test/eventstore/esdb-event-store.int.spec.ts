@@ -60,7 +60,7 @@ describe(`${EsdbEventStore.name} closing`, () => {
 
   it('waits for a client that disposes in time', async () => {
     let disposed = false;
-    const client = { dispose: async () => void (disposed = true) } as unknown as EventStoreDBClient;
+    const client = { dispose: () => new Promise<void>((resolve) => setTimeout(() => resolve(void (disposed = true)), 20)) } as unknown as EventStoreDBClient;
     await new EsdbEventStore(client, { disposeTimeoutMs: 60_000 }).close();
     expect(disposed).to.equal(true);
   });
