@@ -7,6 +7,7 @@ import type { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { StoreUnavailable } from '../shared/errors.js';
 import { CliUsageError } from './exit-codes.js';
+import { settlesWithin } from '../shared/time-limit.js';
 
 export const DEFAULT_DATA_DIR = './.opx-data';
 export const CONNECTION_ENV = 'OPX_EVENTSTORE';
@@ -187,18 +188,13 @@ export async function openStore(selection: StoreSelection, purpose: string): Pro
 const PROBE_TIMEOUT_MS = 5_000;
 
 async function probe(store: EsdbEventStore, description: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailable(`${description} did not answer within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([store.getStreamMetadata('opx-cli-probe'), timeout]);
+    const answer = await settlesWithin(store.getStreamMetadata('opx-cli-probe'), PROBE_TIMEOUT_MS);
+    if (!answer.settled) throw new StoreUnavailable(`${description} did not answer within ${PROBE_TIMEOUT_MS / 1000} s`);
   } catch (error) {
     await store.close().catch(() => undefined);
     if (error instanceof StoreUnavailable) throw new StoreUnavailable(`${description} is unavailable: ${error.message}`, { cause: error });
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -13,6 +13,7 @@ import { listParkedEvents } from '../../src/worker/parked.js';
 import { CandidateWorker } from '../../src/worker/worker.js';
 import { freePort, seededRandom, startStoreProcess, startWorkerProcess, waitFor, type ManagedProcess, type StoreProcess } from './support/cluster.js';
 import { appendCandidates, completed, exactlyOnceViolations, summarize } from './support/history.js';
+import { settlesWithin } from '../../src/shared/time-limit.js';
 
 /**
  * Real processes: the embedded server with SQLite in its own process, worker processes
@@ -52,10 +53,7 @@ describe(`${CandidateWorker.name} under crashes (real processes)`, function () {
   // A step that does not finish is still named and the next one runs.
   after(async () => {
     const step = async (name: string, action: () => Promise<unknown>): Promise<void> => {
-      let timer: NodeJS.Timeout | undefined;
-      const bounded = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 15_000)));
-      if ((await Promise.race([action(), bounded])) === 'timeout') console.warn(`crash test cleanup: '${name}' did not finish within 15 s`);
-      clearTimeout(timer);
+      if (!(await settlesWithin(action(), 15_000)).settled) console.warn(`crash test cleanup: '${name}' did not finish within 15 s`);
     };
     await step('killing the workers', () => Promise.all(workers.flatMap((w) => (w === undefined ? [] : [w.kill('SIGKILL')]))));
     await step('closing the client', async () => store?.close());

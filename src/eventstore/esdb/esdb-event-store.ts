@@ -45,6 +45,7 @@ import { InvalidInput } from '../../shared/errors.js';
 import { closableStream, type ClosableIterable } from './closable-stream.js';
 import { toDomainError, type FailureContext } from './esdb-errors.js';
 import { parkedStreamOf, toRecordedEvent } from './esdb-mapping.js';
+import { settlesWithin } from '../../shared/time-limit.js';
 
 /**
  * Events fetched per `$all` read call by default; `readAll` pages through `$all` with calls of this
@@ -368,16 +369,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     const open = [...this.open];
     this.open.clear();
     await Promise.allSettled(open.map((iterable) => iterable.close()));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.disposeTimeoutMs);
-      timer.unref();
-    });
-    try {
-      await Promise.race([this.client.dispose(), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await settlesWithin(this.client.dispose(), this.disposeTimeoutMs);
   }
 
   private async call<T>(context: FailureContext, action: () => Promise<T>): Promise<T> {
