@@ -79,19 +79,10 @@ const MB = 1024 * 1024;
 /** Runs the replay audit in a worker thread whose old generation is limited to `heapMb`. */
 export function auditInThread(request: ThreadAuditRequest, limits: { readonly heapMb: number; readonly onProgress?: (eventsRead: number) => void }): Promise<ThreadAuditResult> {
   return new Promise((resolve, reject) => {
-    const { selection } = request;
-    const channel = selection.kind === 'connection' ? new MessageChannel() : undefined;
-    const reader =
-      channel === undefined || selection.kind !== 'connection'
-        ? undefined
-        : new Worker(new URL(import.meta.url), {
-            workerData: { [READER]: { selection, port: channel.port1 } },
-            transferList: [channel.port1],
-            resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB },
-          });
+    const { reader, readPort } = request.selection.kind === 'connection' ? startReader(request.selection) : { reader: undefined, readPort: undefined };
     const worker = new Worker(new URL(import.meta.url), {
-      workerData: { [REQUEST]: request, ...(channel === undefined ? {} : { [READ_PORT]: channel.port2 }) },
-      transferList: channel === undefined ? [] : [channel.port2],
+      workerData: { [REQUEST]: request, ...(readPort === undefined ? {} : { [READ_PORT]: readPort }) },
+      transferList: readPort === undefined ? [] : [readPort],
       resourceLimits: { maxOldGenerationSizeMb: limits.heapMb },
     });
     let settled = false;
@@ -137,21 +128,33 @@ export function auditInThread(request: ThreadAuditRequest, limits: { readonly he
   });
 }
 
+/** The reader thread for EventStoreDB, and the audit's end of the port it serves reads on. */
+function startReader(selection: Extract<ThreadAuditRequest['selection'], { readonly kind: 'connection' }>): { reader: Worker; readPort: MessagePort } {
+  const { port1, port2 } = new MessageChannel();
+  const reader = new Worker(new URL(import.meta.url), {
+    workerData: { [READER]: { selection, port: port1 } },
+    transferList: [port1],
+    resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB },
+  });
+  return { reader, readPort: port2 };
+}
+
 /** The audit worker's side: open the store (or connect to the reader thread), audit, post the report (or the error). */
 async function serve(request: ThreadAuditRequest, port: MessagePort, readPort: MessagePort | undefined): Promise<void> {
   try {
     // Imported here, not at the top: the calling side needs none of it.
     await import('reflect-metadata');
-    const [{ loadConfig }, { ReplayAudit }, { openDataDirReader, openStore }, { PortEventReader }] = await Promise.all([
+    const [{ loadConfig }, { ReplayAudit }, { openDataDirReader, openStore }] = await Promise.all([
       import('../container/config.js'),
       import('../replay/replay-audit.js'),
       import('./store-selection.js'),
-      import('../eventstore/threaded/port-reads.js'),
     ]);
     const config = loadConfig(request.configDir);
     const opened: { readonly store: EventReader; close(): Promise<void> } =
       readPort !== undefined
-        ? await PortEventReader.connect(readPort).then((reader) => ({ store: reader, close: async () => reader.close() }))
+        ? await import('../eventstore/threaded/port-reads.js')
+            .then(({ PortEventReader }) => PortEventReader.connect(readPort))
+            .then((reader) => ({ store: reader, close: async () => reader.close() }))
         : request.selection.kind === 'data'
           ? await openDataDirReader(request.selection.dir)
           : await openStore(request.selection, 'opx replay');
