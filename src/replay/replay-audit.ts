@@ -59,7 +59,7 @@ export interface ReplayReport {
 export interface ReplayOptions {
   /** Candidate streams audited whole at once (reads overlap; memory is a few streams per unit). */
   readonly concurrency?: number;
-  /** Candidate streams replayed live, from the scan itself, at once (see {@link ReplayAudit}). */
+  /** Candidate streams held or replayed live, from the scan itself, at once (see {@link ReplayAudit}). */
   readonly liveWindow?: number;
   /**
    * Deferred inputs held at once by the second cursor (see {@link DeferredInputs}); 0 turns
@@ -91,9 +91,13 @@ const discardingOrchestrationLog = { logAttempt: async () => undefined, getAttem
  *
  * Two ways to replay one candidate stream, with the same {@link CandidateReplay}:
  * - live: from the scan itself, event by event, while it awaits outputs; once it has all it
- *   produced, it is dropped. With a worker running, a candidate's outputs follow its input within
- *   moments, so a live replay lives briefly and costs no read.
- * - deferred: an input met while `liveWindow` live replays already await their outputs (a history
+ *   produced, it is dropped. An input the scan meets is held (the event only) until its stream's
+ *   next event comes, and replayed then: a live replay lives from its stream's first output to its
+ *   last, briefly (with a worker running, a candidate's outputs follow its input within moments),
+ *   and costs no read. (Replaying at the input instead kept, in a history recorded ingest-first,
+ *   the first `liveWindow` replays alive for a third of the scan, and V8, seeing the objects of
+ *   the handlers live long, allocated much of every later replay's in the old generation.)
+ * - deferred: an input met while `liveWindow` inputs are held or replayed live (a history
  *   recorded ingest-first: every candidate created, then every one decided) is passed over, and
  *   fetched again by a second cursor over `$all` when its stream's outputs come; its replay is
  *   then live (see {@link DeferredInputs}).
@@ -117,6 +121,8 @@ export class ReplayAudit {
     const pipeline = new OrderedPipeline<StreamAudit>(options.concurrency ?? DEFAULT_REPLAY_CONCURRENCY, (audit) => tally.add(audit));
     const liveWindow = options.liveWindow ?? DEFAULT_LIVE_WINDOW;
     const live = new Map<string, CandidateReplay>();
+    /** Inputs the scan met, held (the event only) until their stream's next event comes: then replayed live. */
+    const waiting = new Map<string, RecordedEvent>();
     const liveIncidents = new Map<string, CandidateReplay>();
     const covered = new CoveredStreams();
     const scratch = new ScratchPool(this.config);
@@ -165,7 +171,12 @@ export class ReplayAudit {
         let replay = live.get(recorded.streamId);
         if (replay === undefined) {
           if (covered.covers(recorded.streamId, recorded.revision)) continue;
-          if (inputs.isDeferred(recorded.streamId)) {
+          const input = waiting.get(recorded.streamId);
+          if (input !== undefined) {
+            waiting.delete(recorded.streamId);
+            replay = startLive(recorded.streamId);
+            await feed(replay, input);
+          } else if (inputs.isDeferred(recorded.streamId)) {
             // Its input was deferred: the second cursor finds it (or it is read whole after all).
             const input = live.size < liveWindow * 2 + 1 ? await inputs.take(recorded.streamId, readWhole) : undefined;
             if (input === undefined) {
@@ -175,12 +186,15 @@ export class ReplayAudit {
             }
             replay = startLive(recorded.streamId);
             await feed(replay, input);
-          } else if (recorded.revision === 0n && live.size >= liveWindow && inputs.defer(recorded, before)) {
+          } else if (recorded.revision === 0n && live.size + waiting.size < liveWindow) {
+            waiting.set(recorded.streamId, recorded); // replayed when its stream goes on
             continue;
-          } else if (recorded.revision !== 0n || live.size >= liveWindow) {
+          } else if (recorded.revision === 0n && inputs.defer(recorded, before)) {
+            continue;
+          } else {
             await readWhole(recorded.streamId, recorded.revision);
             continue;
-          } else replay = startLive(recorded.streamId);
+          }
         }
         await feed(replay, recorded);
       } else if (recorded.type === 'IncidentOpened') {
@@ -203,9 +217,9 @@ export class ReplayAudit {
       }
       if (liveAudit.eventsCompared >= LIVE_AUDIT_BATCH) await flushLive();
     }
-    // Deferred inputs nothing claimed are the last events of their streams (not handled yet):
-    // each is replayed and finished at once.
-    for await (const input of inputs.unclaimed()) {
+    // Held and deferred inputs nothing claimed are the last events of their streams (not handled
+    // yet): each is replayed and finished at once.
+    for await (const input of chain(waiting.values(), inputs.unclaimed())) {
       const replay = new CandidateReplay(input.streamId, scratch.for(0n));
       const handling = replay.accept(input, liveAudit);
       if (handling !== undefined) await handling;
@@ -889,6 +903,12 @@ class OrderedPipeline<T> {
 /** What is compared of an event: type, id, data and metadata (nothing server-assigned). */
 const compared = (event: Pick<RecordedEvent, 'type' | 'id' | 'data' | 'metadata'>): object => ({ type: event.type, id: event.id, data: event.data, metadata: event.metadata });
 
+
+/** The items of `first`, then those of `then`. */
+async function* chain<T>(first: Iterable<T>, then: AsyncIterable<T>): AsyncGenerator<T> {
+  yield* first;
+  yield* then;
+}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
