@@ -121,8 +121,8 @@ export class CandidateStore {
     const candidateId = candidateIdOfStream(recorded.streamId);
     if (candidateId === undefined) return;
     const known = this.known.get(candidateId);
-    const next = known === undefined ? 0n : known.revision + 1n;
-    if (recorded.revision !== next) return;
+    // Compared as numbers: a bigint sum would be allocated for every event observed.
+    if (Number(recorded.revision) !== (known === undefined ? 0 : Number(known.revision) + 1)) return;
     try {
       const event = candidateCodec.decode(recorded);
       if (known !== undefined) this.appended(known, event, recorded.id);
@@ -169,11 +169,16 @@ export class CandidateStore {
     return this.remember(evolve(copy, event, id, history.revision + 1n));
   }
 
+  /**
+   * Remembers a history in place of the one before it. The oldest candidate first remembered goes
+   * when more than `maxKnown` are (first in, first out: a history updated keeps its place, which
+   * costs one map write instead of a delete and an insert per event; candidates are worked on
+   * soon after they are created, so the oldest is the one least likely to be needed again).
+   */
   private remember(history: CandidateHistory): CandidateHistory {
-    const id = history.candidate.candidateId;
-    this.known.delete(id);
-    this.known.set(id, history);
-    if (this.known.size > this.maxKnown) this.known.delete(this.known.keys().next().value as string);
+    const size = this.known.size;
+    this.known.set(history.candidate.candidateId, history);
+    if (this.known.size > size && this.known.size > this.maxKnown) this.known.delete(this.known.keys().next().value as string);
     return history;
   }
 }

@@ -270,5 +270,12 @@ interface LiveControl {
   wake: (() => void) | undefined;
 }
 
-const matches = (streamId: string, prefixes: readonly string[] | undefined): boolean =>
-  !streamId.startsWith('$') && (prefixes === undefined || prefixes.some((prefix) => streamId.startsWith(prefix)));
+/** Whether a stream is read by a read of `$all` under `prefixes` (system streams never are). */
+function matches(streamId: string, prefixes: readonly string[] | undefined): boolean {
+  if (streamId.charCodeAt(0) === DOLLAR) return false;
+  if (prefixes === undefined) return true;
+  for (const prefix of prefixes) if (streamId.startsWith(prefix)) return true;
+  return false;
+}
+
+const DOLLAR = '$'.charCodeAt(0);
