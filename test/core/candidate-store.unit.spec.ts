@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 
 import { candidateStreamId } from '../../src/candidates/candidate-events.js';
+import { CandidateStore } from '../../src/candidates/candidate-store.js';
+import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
 import type { RecordedEvent } from '../../src/eventstore/event-store.js';
 import { handleCandidateStreamEvent } from '../../src/orchestration/candidate-event-handler.js';
 import { processCandidateInputs } from '../../src/runtime/in-process.js';
@@ -122,6 +124,18 @@ describe('CP-5 remembered histories (CandidateStore.observe)', () => {
     expect(shown.ids.map((ids) => ids.length)).to.deep.equal(candidates.map((c) => (c.candidateId.includes('-p') ? 3 : 2)));
   });
 
+  it('remembers at most maxKnown histories, forgetting the first remembered first; a forgotten one is read again', async () => {
+    const spy = new InterceptingEventStore(new InMemoryEventStore());
+    const store = new CandidateStore(spy, 2);
+    for (const id of ['cand-keep-a', 'cand-keep-b', 'cand-keep-c']) await store.create(CandidateFixtures.withId(id));
+
+    await store.get('cand-keep-b');
+    await store.get('cand-keep-c');
+    expect(spy.reads).to.deep.equal([]);
+    expect((await store.get('cand-keep-a')).candidateId).to.equal('cand-keep-a');
+    expect(spy.reads).to.deep.equal([candidateStreamId('cand-keep-a')]);
+  });
+
   it('remembers what it created, so the in-process loop orchestrates without a read', async () => {
     let spy: InterceptingEventStore | undefined;
     const world = OpxWorld.create({ wrapStore: (memory) => (spy = new InterceptingEventStore(memory)) });
@@ -131,3 +145,4 @@ describe('CP-5 remembered histories (CandidateStore.observe)', () => {
     expect(spy?.reads).to.deep.equal([]);
   });
 });
+
