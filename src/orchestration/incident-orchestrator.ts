@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 import type { AuthorityContext } from '../authority/authority.js';
 import { incidentCreatedEventOf } from '../candidates/candidate-events.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
@@ -8,7 +6,7 @@ import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
 import { OpxError } from '../shared/errors.js';
-import { sha256Hex } from '../shared/ids.js';
+import { randomEventId, sha256Hex } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
 import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
@@ -104,7 +102,7 @@ export class IncidentOrchestrator {
   private startAttempt(candidateId: string, authority: AuthorityContext): StartedAttempt {
     // Every attempt is an occurrence, never a duplicate of another: a random id (the attempt log is
     // observability, outside every decision and outside the replay).
-    return { candidateId, authority, attemptId: randomUUID(), startedAt: this.observability.clock.now(), t0: this.observability.clock.monotonicMs() };
+    return { candidateId, authority, attemptId: randomEventId(), startedAt: this.observability.clock.now(), t0: this.observability.clock.monotonicMs() };
   }
 
   /*

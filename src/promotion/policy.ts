@@ -58,13 +58,29 @@ export interface PolicyOutcome {
 
 /** CP-6's decision function, pure: the same candidate and policy always give the same outcome. */
 export function evaluatePolicy(policy: PolicyDocument, candidate: Candidate): PolicyOutcome {
-  for (const rule of policy.rules) {
-    if (ruleMatches(rule, candidate)) {
-      return { decision: rule.decision, reason: `rule '${rule.name}' matched: ${rule.reason}`, matchedRule: rule.name };
-    }
-  }
-  return { decision: policy.default.decision, reason: `no rule matched: ${policy.default.reason}`, matchedRule: 'default' };
+  for (const rule of policy.rules) if (ruleMatches(rule, candidate)) return outcomeOf(rule);
+  return outcomeOf(policy.default);
 }
+
+/**
+ * The outcome of a rule (or of a policy's default), made once per rule and shared by every
+ * decision it gives: a policy is immutable, and a reason built per decision was a new string
+ * held by each recorded decision.
+ */
+function outcomeOf(rule: PolicyRule | PolicyDocument['default']): PolicyOutcome {
+  let outcome = outcomes.get(rule);
+  if (outcome === undefined) {
+    outcome = Object.freeze(
+      'name' in rule
+        ? { decision: rule.decision, reason: `rule '${rule.name}' matched: ${rule.reason}`, matchedRule: rule.name }
+        : { decision: rule.decision, reason: `no rule matched: ${rule.reason}`, matchedRule: 'default' },
+    );
+    outcomes.set(rule, outcome);
+  }
+  return outcome;
+}
+
+const outcomes = new WeakMap<object, PolicyOutcome>();
 
 function ruleMatches({ when }: PolicyRule, candidate: Candidate): boolean {
   return (

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 
 import { parse as parseUuid } from 'uuid';
 
@@ -14,17 +14,35 @@ const NAMESPACE_BYTES = Buffer.from(parseUuid(OPX_EVENT_ID_NAMESPACE));
 let input = Buffer.alloc(512);
 NAMESPACE_BYTES.copy(input, 0);
 
-/** RFC 9562 variant bits on a hex digit d: (d & 0b0011) | 0b1000, by the digit's char code. */
-const VARIANT: string[] = [];
-for (let d = 0; d < 16; d++) VARIANT['0123456789abcdef'.charCodeAt(d)] = ((d & 0x3) | 0x8).toString(16);
+/**
+ * Ids are built byte by byte in this buffer and read out as one flat string. Built with template
+ * literals from slices of the hex digest, as they were, each id was a tree of a dozen small
+ * strings (with the whole digest behind it) until something flattened it: ~400 bytes per event
+ * id and ~150 per domain id held by every event that records one, which the garbage collector
+ * then copied out of the young generation with the event. Flat, an id is ~60 bytes.
+ */
+const out = Buffer.alloc(256);
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const DASH = '-'.charCodeAt(0);
+
+/** Writes digest bytes `from`..`to` (a binary string: one char per byte) as lowercase hex at `at`; returns the end. */
+function writeHex(digest: string, from: number, to: number, at: number): number {
+  for (let i = from; i < to; i++) at = writeByte(digest.charCodeAt(i), at);
+  return at;
+}
+
+function writeByte(byte: number, at: number): number {
+  out[at] = HEX[byte >> 4] as number;
+  out[at + 1] = HEX[byte & 0xf] as number;
+  return at + 2;
+}
 
 /**
  * A deterministic event id: the same name always yields the same UUID v5 (RFC 9562 5.5: SHA-1
  * of namespace and UTF-8 name, version and variant bits set, then the 8-4-4-4-12 hex form).
- * The hash is node's one-shot `crypto.hash` straight to hex, on a reused input buffer, and the
- * version and variant digits are set in the hex: about a fifth of `uuid.v5`'s cost, and this runs
- * for every event the orchestration writes. test/core/ids.unit.spec.ts holds it equal to `uuid.v5`
- * on every kind of name.
+ * The hash is node's one-shot `crypto.hash` on a reused input buffer, and the form is written
+ * byte by byte: a fraction of `uuid.v5`'s cost, and this runs for every event the orchestration
+ * writes. test/core/ids.unit.spec.ts holds it equal to `uuid.v5` on every kind of name.
  */
 export function eventId(name: string): string {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a name of this length always fits.
@@ -33,8 +51,45 @@ export function eventId(name: string): string {
     NAMESPACE_BYTES.copy(input, 0);
   }
   const end = NAMESPACE_BYTES.length + input.write(name, NAMESPACE_BYTES.length, 'utf8');
-  const hex = hash('sha1', input.subarray(0, end), 'hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${VARIANT[hex.charCodeAt(16)] as string}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const digest = hash('sha1', input.subarray(0, end), 'binary');
+  let at = writeHex(digest, 0, 4, 0);
+  out[at++] = DASH;
+  at = writeHex(digest, 4, 6, at);
+  out[at++] = DASH;
+  at = writeByte((digest.charCodeAt(6) & 0x0f) | 0x50, at); // version 5 in the high nibble
+  at = writeHex(digest, 7, 8, at);
+  out[at++] = DASH;
+  at = writeByte((digest.charCodeAt(8) & 0x3f) | 0x80, at); // variant 10 in the high bits
+  at = writeHex(digest, 9, 10, at);
+  out[at++] = DASH;
+  at = writeHex(digest, 10, 16, at);
+  return out.toString('latin1', 0, at);
+}
+
+/** Random bytes for {@link randomEventId}, drawn 256 ids at a time. */
+const random = Buffer.alloc(16 * 256);
+let randomAt = random.length;
+
+/**
+ * A random UUID (v4), for what is an occurrence and never a duplicate of another (an
+ * orchestration attempt): never in a decision path. Written flat, as the deterministic ids are;
+ * `crypto.randomUUID` builds its string by concatenation, a tree of a dozen strings held by every
+ * attempt recorded.
+ */
+export function randomEventId(): string {
+  if (randomAt === random.length) {
+    randomFillSync(random);
+    randomAt = 0;
+  }
+  const from = randomAt;
+  randomAt += 16;
+  let at = 0;
+  for (let i = from; i < from + 16; i++) {
+    if (i === from + 4 || i === from + 6 || i === from + 8 || i === from + 10) out[at++] = DASH;
+    const byte = random[i] as number;
+    at = writeByte(i === from + 6 ? (byte & 0x0f) | 0x40 : i === from + 8 ? (byte & 0x3f) | 0x80 : byte, at);
+  }
+  return out.toString('latin1', 0, at);
 }
 
 /** SHA-256 (hex) of the RFC 8785 canonical form of a value. */
@@ -51,8 +106,13 @@ export function sha256Hex(text: string): string {
  * A readable, deterministic domain id: `<prefix>-<first 24 hex of sha256(canonical parts)>`.
  * 96 bits: collisions are out of reach for any realistic history. For an array of strings the
  * RFC 8785 form is exactly JSON.stringify's (no keys to sort, the same string escaping), so the
- * parts are serialized natively.
+ * parts are serialized natively. Written flat (see {@link out}); a prefix is a short ASCII word.
  */
 export function domainId(prefix: string, parts: readonly string[]): string {
-  return `${prefix}-${sha256Hex(JSON.stringify(parts)).slice(0, 24)}`;
+  const digest = hash('sha256', JSON.stringify(parts), 'binary');
+  let at = 0;
+  for (; at < prefix.length; at++) out[at] = prefix.charCodeAt(at);
+  out[at++] = DASH;
+  at = writeHex(digest, 0, 12, at);
+  return out.toString('latin1', 0, at);
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 
-import { contentHash, domainId, eventId, OPX_EVENT_ID_NAMESPACE } from '../../src/shared/ids.js';
+import { contentHash, domainId, eventId, OPX_EVENT_ID_NAMESPACE, randomEventId } from '../../src/shared/ids.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 
 describe('deterministic ids', () => {
@@ -32,5 +32,13 @@ describe('deterministic ids', () => {
   it('contentHash is SHA-256 over the JCS form, whatever the key order', () => {
     expect(contentHash({ b: 1, a: [2, 'x'] })).to.equal(contentHash({ a: [2, 'x'], b: 1 }));
     expect(contentHash({ a: 1 })).to.equal(createHash('sha256').update('{"a":1}').digest('hex'));
+  });
+});
+
+describe('random ids (orchestration attempts)', () => {
+  it('randomEventId is a version 4, RFC variant UUID, a new one each call across refills of its random pool', () => {
+    const ids = Array.from({ length: 1_000 }, () => randomEventId());
+    for (const id of ids) expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).to.equal(ids.length);
   });
 });
