@@ -146,8 +146,9 @@ export class IncidentOrchestrator {
     };
   }
 
+  /** Whole milliseconds (a fraction would be a number object of its own in every record held). */
   private durationMs(started: StartedAttempt): number {
-    return Math.max(0, this.observability.clock.monotonicMs() - started.t0);
+    return Math.max(0, Math.round(this.observability.clock.monotonicMs() - started.t0));
   }
 
   private async emit(event: OrchestrationEvent): Promise<void> {

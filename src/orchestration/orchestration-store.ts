@@ -36,6 +36,9 @@ export type FailedOrchestrationAttempt = Omit<OrchestrationAttempt, 'decision' |
 export const ORCHESTRATION_STREAM_PREFIX = 'orchestration-';
 export const orchestrationStreamId = (candidateId: string): string => `${ORCHESTRATION_STREAM_PREFIX}${candidateId}`;
 
+/** Every attempt's metadata, one frozen object (the in-memory store holds what it is given). */
+const ATTEMPT_METADATA: JsonObject = Object.freeze({ schemaVersion: 1 });
+
 /** Decision 4: 90 days, as EventStoreDB's $maxAge on each orchestration stream. */
 export const ORCHESTRATION_LOG_MAX_AGE_SECONDS = 90 * 24 * 60 * 60;
 
@@ -58,7 +61,7 @@ export class OrchestrationStore {
     const streamId = orchestrationStreamId(attempt.candidateId);
     const result = await this.store.append(
       streamId,
-      [{ id: attempt.attemptId, type: 'OrchestrationAttempted', data: attempt as unknown as JsonObject, metadata: { schemaVersion: 1 } }],
+      [{ id: attempt.attemptId, type: 'OrchestrationAttempted', data: attempt as unknown as JsonObject, metadata: ATTEMPT_METADATA }],
       'any',
     );
     if (result.nextExpectedRevision === 0n) {
