@@ -86,6 +86,21 @@ describe('Replay gate (golden recorded history)', () => {
     expect(first).to.include({ streamId: original.streamId, revision: '1', kind: 'different', path: 'data.decision', recorded: 'DEFER', replayed: 'SUPPRESS' });
   });
 
+  for (const [field, tamper, path] of [
+    ['its event id', (e: HistoryLine): HistoryLine => ({ ...e, id: '00000000-0000-4000-8000-000000000000' }), 'id'],
+    ['its metadata', (e: HistoryLine): HistoryLine => ({ ...e, metadata: { ...e.metadata, $causationId: 'forged' } }), 'metadata.$causationId'],
+  ] as const) {
+    it(`pinpoints an output whose data is intact but ${field} was changed`, async () => {
+      const tampered = golden.map(parse);
+      const index = tampered.findIndex((e) => e.type === 'IncidentCreated');
+      const original = tampered[index] as HistoryLine;
+      tampered[index] = tamper(original);
+      const report = await new ReplayAudit(config).run(await storeWith(tampered.map((e) => canonicalJson(e))));
+      expect(report.verdict).to.equal('DIVERGENT');
+      expect(report.divergences[0]).to.include({ streamId: original.streamId, kind: 'different', path });
+    });
+  }
+
   it('reports an output history has that the replay does not produce', async () => {
     const lines = golden.map(parse);
     const created = lines.find((e) => e.type === 'IncidentCreated') as HistoryLine;
