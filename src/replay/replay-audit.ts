@@ -139,11 +139,19 @@ export class ReplayAudit {
       live.set(streamId, replay);
       return replay;
     };
-    /** Hands one event to its stream's live replay, then drops the replay once it awaits nothing. */
-    const feed = async (replay: CandidateReplay, recorded: RecordedEvent): Promise<void> => {
+    /**
+     * Hands one event to its stream's live replay, then drops the replay once it awaits nothing. A
+     * promise only when the event is an input to handle (most are outputs, compared at once: an
+     * async function here cost every one of them a promise).
+     */
+    const feed = (replay: CandidateReplay, recorded: RecordedEvent): Promise<void> | undefined => {
       const handling = replay.accept(recorded, liveAudit);
-      if (handling !== undefined) await handling;
-      for (const incident of replay.awaitedIncidents()) liveIncidents.set(incident, replay);
+      if (handling !== undefined) return handling.then(() => fed(replay, recorded));
+      fed(replay, recorded);
+      return undefined;
+    };
+    const fed = (replay: CandidateReplay, recorded: RecordedEvent): void => {
+      if (replay.opensIncidents) for (const incident of replay.awaitedIncidents()) liveIncidents.set(incident, replay);
       if (replay.broken) covered.forever(recorded.streamId);
       settle(replay);
     };
@@ -196,7 +204,8 @@ export class ReplayAudit {
             continue;
           }
         }
-        await feed(replay, recorded);
+        const feeding = feed(replay, recorded);
+        if (feeding !== undefined) await feeding;
       } else if (recorded.type === 'IncidentOpened') {
         const replay = liveIncidents.get(recorded.streamId);
         if (replay !== undefined) {
@@ -309,6 +318,11 @@ class CandidateReplay {
     return false;
   }
 
+  /** Whether the replay opened an incident stream. */
+  get opensIncidents(): boolean {
+    return this.incidents.size > 0;
+  }
+
   /** Every incident stream the replay opened. */
   incidentStreams(): IterableIterator<string> {
     return this.incidents.keys();
@@ -348,7 +362,7 @@ class CandidateReplay {
     if (before !== index) return this.fail(audit, index, `cannot replay ${recorded.type}: the replayed stream has ${before} events before it, history ${index}`);
     if (index >= this.compareFrom) audit.inputsReplayed++;
     try {
-      await this.scratch.append(this.streamId, [recorded], index === 0 ? 'no_stream' : BigInt(index - 1));
+      this.scratch.appendSync(this.streamId, [recorded], index === 0 ? 'no_stream' : BigInt(index - 1));
       // Delivered to the handler as the worker delivers it (the handler shows it to CP-5 first).
       await handleCandidateStreamEvent(this.replayed()[index] as RecordedEvent, this.context);
     } catch (error) {
