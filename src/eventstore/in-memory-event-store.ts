@@ -22,7 +22,7 @@ import type {
  * replay audit's scratch stores, made by the same code, then got their events and stream arrays
  * in the old generation too, short-lived as they are, and every young object they pointed to
  * (the replayed payloads) survived each scavenge through them until a full collection: 6% of all
- * the replay allocated, copied and promoted, a third of its time in scavenges. Objects made by a
+ * the replay allocated, copied and promoted, a quarter of its time in scavenges. Objects made by a
  * constructor or `new Array` are always allocated young, so only what lives is promoted.
  * bench/core.bench.ts measures the replay that way (in an isolate that imported its history).
  */
