@@ -112,19 +112,24 @@ export class IncidentOrchestrator {
    */
   private succeeded(started: StartedAttempt, candidate: Candidate, result: OrchestrationResult): OrchestrationAttempt {
     const completedAt = this.observability.clock.now();
-    const startedAt = isoOf(started.startedAt);
-    const completed = isoOf(completedAt);
-    const durationMs = this.durationMs(started);
-    const ttl = ttlOf(completedAt);
-    const { authorityType, authorityId } = started.authority;
-    const { candidateId, attemptId } = started;
-    const { policyId, policyVersion } = candidate;
-    const { decision, decisionId, reason, incidentId } = result;
-    // With an incident and without, each in one literal: a field added afterwards puts the
-    // record's fields out of line (a second object per attempt, held as long as the log is).
-    return incidentId === undefined
-      ? { candidateId, attemptId, authorityType, authorityId, policyId, policyVersion, decision, decisionId, reason, startedAt, completedAt: completed, durationMs, status: 'success', ttl }
-      : { candidateId, attemptId, authorityType, authorityId, policyId, policyVersion, decision, decisionId, incidentId, reason, startedAt, completedAt: completed, durationMs, status: 'success', ttl };
+    const attempt: OrchestrationAttempt = {
+      candidateId: started.candidateId,
+      attemptId: started.attemptId,
+      authorityType: started.authority.authorityType,
+      authorityId: started.authority.authorityId,
+      policyId: candidate.policyId,
+      policyVersion: candidate.policyVersion,
+      decision: result.decision,
+      decisionId: result.decisionId,
+      reason: result.reason,
+      startedAt: isoOf(started.startedAt),
+      completedAt: isoOf(completedAt),
+      durationMs: this.durationMs(started),
+      status: 'success',
+      ttl: ttlOf(completedAt),
+    };
+    if (result.incidentId !== undefined) attempt.incidentId = result.incidentId;
+    return attempt;
   }
 
   private failed(started: StartedAttempt, candidate: Candidate | undefined, error: string): FailedOrchestrationAttempt {
