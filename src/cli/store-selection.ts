@@ -6,8 +6,8 @@ import type { EventStore } from '../eventstore/event-store.js';
 import type { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { StoreUnavailable } from '../shared/errors.js';
-import { CliUsageError } from './exit-codes.js';
 import { settlesWithin } from '../shared/time-limit.js';
+import { CliUsageError } from './exit-codes.js';
 
 export const DEFAULT_DATA_DIR = './.opx-data';
 export const CONNECTION_ENV = 'OPX_EVENTSTORE';

@@ -145,4 +145,3 @@ describe('CP-5 remembered histories (CandidateStore.observe)', () => {
     expect(spy?.reads).to.deep.equal([]);
   });
 });
-

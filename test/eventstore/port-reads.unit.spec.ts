@@ -154,6 +154,22 @@ describe('reads served across a MessagePort (the replay reader thread)', () => {
     expect(await collect(reader.readStream('x'))).to.have.length.greaterThan(0);
   });
 
+  it('ends a read still open with an error when the reader is closed', async () => {
+    const { reader, stop, ports } = await served(store);
+    closers.push(stop, () => ports.forEach((p) => p.close()));
+    const iterator = reader.readAll()[Symbol.asyncIterator]();
+    expect((await iterator.next()).done).to.equal(false);
+    reader.close();
+    const error = await (async () => {
+      for (let i = 0; i < TOTAL; i++) if ((await iterator.next()).done === true) return undefined;
+      return undefined;
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as Error | undefined)?.message).to.equal('the read port was closed');
+  });
+
   it('fails to connect with the serving side’s failure to open its store, code kept', async () => {
     const { port1, port2 } = new MessageChannel();
     announceOpened(port1, new StoreUnavailable('esdb://127.0.0.1:1 is unavailable'));

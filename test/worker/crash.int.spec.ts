@@ -9,11 +9,11 @@ import { correlate, type Candidate } from '../../src/correlation/correlator.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import { ReplayAudit } from '../../src/replay/replay-audit.js';
 import { generateSampleSignals } from '../../src/samples/sample-signals.js';
+import { settlesWithin } from '../../src/shared/time-limit.js';
 import { listParkedEvents } from '../../src/worker/parked.js';
 import { CandidateWorker } from '../../src/worker/worker.js';
 import { freePort, seededRandom, startStoreProcess, startWorkerProcess, waitFor, type ManagedProcess, type StoreProcess } from './support/cluster.js';
 import { appendCandidates, completed, exactlyOnceViolations, summarize } from './support/history.js';
-import { settlesWithin } from '../../src/shared/time-limit.js';
 
 /**
  * Real processes: the embedded server with SQLite in its own process, worker processes

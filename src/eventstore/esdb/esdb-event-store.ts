@@ -42,10 +42,10 @@ import type {
   SubscribeToAllOptions,
 } from '../event-store.js';
 import { InvalidInput } from '../../shared/errors.js';
+import { settlesWithin } from '../../shared/time-limit.js';
 import { closableStream, type ClosableIterable } from './closable-stream.js';
 import { toDomainError, type FailureContext } from './esdb-errors.js';
 import { parkedStreamOf, toRecordedEvent } from './esdb-mapping.js';
-import { settlesWithin } from '../../shared/time-limit.js';
 
 /**
  * Events fetched per `$all` read call by default; `readAll` pages through `$all` with calls of this

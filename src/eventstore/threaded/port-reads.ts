@@ -170,7 +170,7 @@ export class PortEventReader implements EventReader {
 
   /** Stops listening; reads still open end with an error. */
   close(): void {
-    for (const read of this.open.values()) read.receive({ kind: 'error', id: 0, failure: { opxCode: undefined, errno: undefined, message: 'the read port was closed' } });
+    for (const read of this.open.values()) read.receive({ kind: 'error', id: 0, failure: transferredError(new Error('the read port was closed')) });
     this.open.clear();
     this.port.close();
   }
