@@ -109,6 +109,16 @@ describe('Replay audit: live and whole replays', () => {
         expect(report.divergences.filter((d) => d.streamId === 'incident-inc-forged').map((d) => d.kind)).to.deep.equal(['not-reproduced']);
       });
 
+      it('counts a candidate created as the last event of history (not decided yet) as pending, not as a divergence', async () => {
+        const lines = golden.map(parse);
+        const created = lines.find((e) => e.type === 'CandidateCreated') as HistoryLine;
+        const candidateId = 'cand-created-last';
+        const newest: HistoryLine = { ...created, streamId: `candidate-${candidateId}`, id: '00000000-0000-5000-8000-000000000003', data: { ...created.data, candidateId } };
+        const report = await new ReplayAudit(config).run(await storeWith([...lines, newest]), mode);
+        expect(report.divergences).to.deep.equal([]);
+        expect(report).to.include({ verdict: 'IDENTICAL', inputsPending: 1 });
+      });
+
       it('counts an input history has not handled yet as pending', async () => {
         const lines = golden.map(parse);
         const deferred = lines.find((e) => e.type === 'PromotionDecided' && (e.data as { decision: string }).decision === 'DEFER') as HistoryLine;
