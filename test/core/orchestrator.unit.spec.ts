@@ -7,6 +7,7 @@ import { TOKENS } from '../../src/container/tokens.js';
 import { incidentStreamId } from '../../src/incidents/incident-events.js';
 import { CandidateWithoutPolicy, IncidentOrchestrator } from '../../src/orchestration/incident-orchestrator.js';
 import { InProcessMessageBus } from '../../src/orchestration/message-bus.js';
+import type { OrchestrationEvent } from '../../src/orchestration/orchestration-event.schema.js';
 import { OrchestrationStore, orchestrationStreamId } from '../../src/orchestration/orchestration-store.js';
 import { PolicyMismatch } from '../../src/promotion/promotion-engine.js';
 import { StoreUnavailable } from '../../src/shared/errors.js';
@@ -445,6 +446,26 @@ describe(IncidentOrchestrator.name, () => {
 
         expect(world.published.map((e) => e.eventType)).to.deep.equal([type]);
         expect(world.published[0]).to.deep.include({ candidateId, decisionId: world.all('PromotionDecided')[0]?.data['decisionId'] });
+      });
+    }
+
+    // A host may call processCandidate itself, and its emitter need not dedupe as the bus does:
+    // the orchestrator publishes only what it recorded, not what it found recorded.
+    for (const [type, fixture] of [
+      ['IncidentCreated', CandidateFixtures.promotable],
+      ['CandidateDeferred', CandidateFixtures.deferrable],
+      ['CandidateSuppressed', CandidateFixtures.suppressible],
+    ] as const) {
+      it(`emits ${type} once when a host calls processCandidate twice, through an emitter that keeps every event`, async () => {
+        const emitted: OrchestrationEvent[] = [];
+        const world = OpxWorld.create({ emitter: { emit: async (event) => void emitted.push(event) } });
+        const { candidateId } = await world.givenCandidate(fixture);
+
+        const first = await world.process(candidateId);
+        const second = await world.process(candidateId);
+
+        expect(second).to.deep.equal(first);
+        expect(emitted.map((e) => e.eventType)).to.deep.equal([type]);
       });
     }
 
