@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 import { createOpxContainer } from './container/modules.js';
 import { TOKENS } from './container/tokens.js';
-import { parseSignal } from './correlation/signal.js';
 import { ReplayAudit } from './replay/replay-audit.js';
 import { runScenario } from './runtime/scenario.js';
+import { signalInput } from './signals/signal-input.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/signals.jsonl', import.meta.url));
 
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
   const signals = readFileSync(SAMPLE, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line, i) => parseSignal(JSON.parse(line), `samples/signals.jsonl line ${i + 1}`));
+    .map((line, i) => signalInput(JSON.parse(line), `samples/signals.jsonl line ${i + 1}`));
 
   const container = createOpxContainer();
   const bus = container.get(TOKENS.MessageBus);
