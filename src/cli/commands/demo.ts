@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { TOKENS } from '../../container/tokens.js';
 import { currentReadModels } from '../../projections/live-projection.js';
 import { requestManualPromotion } from '../../promotion/manual-promotion.js';
-import { ReplayAudit } from '../../replay/replay-audit.js';
+import { auditHistory } from '../../replay/history-audit.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { Action } from './action.js';
@@ -45,7 +45,7 @@ async function demo(ctx: CliContext, promotions: number): Promise<ExitCode> {
   }
   await runProcess(ctx, false);
   const after = (await currentReadModels(store)).models;
-  const report = await new ReplayAudit(ctx.config).run(store);
+  const report = await auditHistory(ctx.config, store);
   const result = {
     signals: ingest.inputs,
     recorded: ingest.counts.accepted,
