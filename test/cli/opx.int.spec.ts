@@ -178,7 +178,14 @@ describe('opx (the operator CLI)', function () {
       expect(view.attempts.map((a) => a.status)).to.deep.equal(['success', 'success']);
       promotedIncident = (view.incidents[0] as { incidentId: string }).incidentId;
       const human = await opx(['explain', deferredId], { cwd });
-      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`);
+      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`).and.include('2 firing recorded on it');
+      const byIncident = await opx(['--json', 'explain', promotedIncident], { cwd });
+      expect(byIncident.json<{ candidate: { candidateId: string } }>().candidate.candidateId).to.equal(deferredId);
+      const alert = await opx(['--json', 'explain', 'auth:LatencyP99'], { cwd });
+      expect(alert.json<{ facts: Array<{ rule: string; correlated: { outcome: string } }> }>().facts.map((f) => [f.rule, f.correlated.outcome])).to.deep.equal([
+        ['service-fingerprint-burst@1.0.0', 'counted'],
+        ['service-fingerprint-burst@1.0.0', 'opened'],
+      ]);
     });
 
     it('moves an incident through its lifecycle, refusing illegal transitions and roles (exit 1)', async () => {
