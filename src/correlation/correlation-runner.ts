@@ -25,7 +25,8 @@ export async function correlateOnce(store: EventStore, correlator: LiveCorrelato
   const readFrom = async (after: bigint | undefined): Promise<void> => {
     let uncommitted = 0;
     for await (const recorded of store.readAll({ streamPrefixes: CORRELATION_INPUT_PREFIXES, ...(after === undefined ? {} : { after }) })) {
-      await correlator.handle(recorded);
+      const handled = correlator.handle(recorded);
+      if (handled !== undefined) await handled;
       eventsRead++;
       if (++uncommitted >= COMMIT_EVERY) {
         await correlator.commit();

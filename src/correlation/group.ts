@@ -31,12 +31,23 @@ export class GroupState {
   episode: Episode | undefined;
   closedEpisodes = 0;
   readonly windows = new Map<number, CountedSignal[]>();
+  /** The ISO form of the last window start written (signals of a group mostly share one). */
+  private lastWindow = Number.NaN;
+  private lastWindowIso = '';
 
   constructor(
     readonly groupId: string,
     readonly rule: CorrelationRule,
     readonly groupKey: string,
   ) {}
+
+  windowIso(window: number): string {
+    if (window !== this.lastWindow) {
+      this.lastWindowIso = new Date(window).toISOString();
+      this.lastWindow = window;
+    }
+    return this.lastWindowIso;
+  }
 }
 
 /** A signal fact released to its group, in event-time order (or at arrival, when late). */
@@ -84,7 +95,7 @@ export function decideSignal(state: GroupState, released: ReleasedSignal): Signa
     observedAt: fact.observedAt,
     ...(fact.endsAt === undefined ? {} : { endsAt: fact.endsAt }),
     ...(fact.labels['alertname'] === undefined ? {} : { alertname: fact.labels['alertname'] }),
-    windowStart: new Date(window).toISOString(),
+    windowStart: state.windowIso(window),
     outcome,
     ...(candidateId === undefined ? {} : { candidateId }),
     late: released.late,

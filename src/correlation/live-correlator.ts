@@ -88,6 +88,8 @@ export class LiveCorrelator {
   /** After a restore: events at or before it were handled by the run that checkpointed. */
   private handledThrough: bigint | undefined;
   private readonly groups = new Map<string, GroupState>();
+  /** The same groups by rule and group key (`<priority>\u0000<key>`): a group met again needs no id hashed. */
+  private readonly groupsByKey = new Map<string, GroupState>();
   /** Group event ids found recorded when a group was rebuilt, until its first step not among them. */
   private readonly recorded = new Map<string, Set<string>>();
   private readonly writes = new Map<string, { readonly expected: bigint; readonly events: EventToAppend[] }>();
@@ -134,33 +136,34 @@ export class LiveCorrelator {
     return from <= 0n ? undefined : from - 1n;
   }
 
-  /** One event read from `$all` (any event of the input streams; others are passed over). */
-  async handle(recorded: RecordedEvent): Promise<void> {
+  /**
+   * One event read from `$all` (any event of the input streams; others are passed over). Returns a
+   * promise only when it must wait (a read, a release that steps a group not in memory).
+   */
+  handle(recorded: RecordedEvent): Promise<void> | undefined {
     this.position = recorded.position;
     if (recorded.streamId === CLOCK_STREAM) {
-      if (this.handledThrough !== undefined && recorded.position <= this.handledThrough) return;
+      if (this.handledThrough !== undefined && recorded.position <= this.handledThrough) return undefined;
       const tick = this.decode(recorded, () => clockCodec.decode(recorded));
       if (tick !== undefined) this.flushedThrough = Math.max(this.flushedThrough, Date.parse(tick.data.through));
-      await this.release();
-      return;
+      return this.release();
     }
     const input = this.inputOf(recorded);
-    if (input === undefined) return;
+    if (input === undefined) return undefined;
     const time = input.kind === 'signal' ? Date.parse(factTime(input.fact)) : Date.parse(input.changedAt);
     if (this.handledThrough !== undefined && recorded.position <= this.handledThrough) {
       // Read again after a restore: what was still held at the checkpoint is held again; the rest was handled.
       if (time > this.watermark) this.held.push({ time, key: input.eventId, position: recorded.position, value: input });
-      return;
+      return undefined;
     }
     this.stats.inputs++;
     if (time <= this.watermark) {
       this.stats.late++;
-      await this.step(input, true);
-      return;
+      return this.step(input, true);
     }
     this.held.push({ time, key: input.eventId, position: recorded.position, value: input });
     if (time > this.maxTime) this.maxTime = time;
-    await this.release();
+    return this.release();
   }
 
   /** Makes every step taken so far durable: candidates first, then the group events that record them. */
@@ -180,33 +183,47 @@ export class LiveCorrelator {
     return { position: this.position, resumeFrom: this.held.earliestPosition(), maxTime: this.maxTime, flushedThrough: this.flushedThrough };
   }
 
-  private async release(): Promise<void> {
+  /** Releases, in time order, every held input the watermark has passed. */
+  private release(): Promise<void> | undefined {
     const watermark = this.watermark;
     for (let next = this.held.peek(); next !== undefined && next.time <= watermark; next = this.held.peek()) {
       this.held.pop();
-      await this.step(next.value, false);
+      const stepped = this.step(next.value, false);
+      // A step on a group not in memory reads it first: the rest of the release waits for it.
+      if (stepped !== undefined) return stepped.then(() => this.release());
     }
+    return undefined;
   }
 
-  private async step(input: Input, late: boolean): Promise<void> {
-    if (input.kind === 'signal') {
-      const rule = ruleFor(this.rules, input.fact);
-      if (rule === undefined) {
-        this.stats.uncorrelated++;
-        return;
-      }
-      const groupKey = groupKeyOf(rule, input.fact);
-      const group = await this.group(groupIdOf(rule.id, rule.version, groupKey), rule, groupKey);
-      const id = groupEventId('SignalCorrelated', group.groupId, input.eventId);
-      if (this.alreadyRecorded(group.groupId, id)) return;
-      const decision = decideSignal(group, { fact: input.fact, signalStream: input.streamId, late });
-      if (decision.candidate !== undefined) {
-        this.candidates.push(decision.candidate);
-        this.stats.candidatesOpened++;
-      }
-      this.write(group, { type: 'SignalCorrelated', data: decision.event, metadata: metadataOf(input.eventId) }, id);
-      return;
+  /** One input released to its group; returns a promise only when it must read (a group not in memory, an incident close). */
+  private step(input: Input, late: boolean): Promise<void> | undefined {
+    if (input.kind === 'close') return this.close(input);
+    const rule = ruleFor(this.rules, input.fact);
+    if (rule === undefined) {
+      this.stats.uncorrelated++;
+      return undefined;
     }
+    const groupKey = groupKeyOf(rule, input.fact);
+    const known = this.groupsByKey.get(`${rule.priority}\u0000${groupKey}`);
+    if (known !== undefined) {
+      this.stepSignal(known, input, late);
+      return undefined;
+    }
+    return this.group(groupIdOf(rule.id, rule.version, groupKey), rule, groupKey).then((group) => this.stepSignal(group, input, late));
+  }
+
+  private stepSignal(group: GroupState, input: Extract<Input, { kind: 'signal' }>, late: boolean): void {
+    const id = groupEventId('SignalCorrelated', group.groupId, input.eventId);
+    if (this.alreadyRecorded(group.groupId, id)) return;
+    const decision = decideSignal(group, { fact: input.fact, signalStream: input.streamId, late });
+    if (decision.candidate !== undefined) {
+      this.candidates.push(decision.candidate);
+      this.stats.candidatesOpened++;
+    }
+    this.write(group, { type: 'SignalCorrelated', data: decision.event, metadata: metadataOf(input.eventId) }, id);
+  }
+
+  private async close(input: Extract<Input, { kind: 'close' }>): Promise<void> {
     const target = await this.groupOfIncident(input.incidentId);
     if (target === undefined) return;
     const group = await this.group(target.groupId, target.rule, target.groupKey);
@@ -246,6 +263,7 @@ export class LiveCorrelator {
     }
     if (ids.size > 0) this.recorded.set(groupId, ids);
     this.groups.set(groupId, state);
+    this.groupsByKey.set(`${rule.priority}\u0000${groupKey}`, state);
     return state;
   }
 
@@ -253,6 +271,8 @@ export class LiveCorrelator {
   private forgetGroups(): void {
     for (const groupId of this.groups.keys()) {
       if (this.groups.size <= this.maxGroups) return;
+      const state = this.groups.get(groupId);
+      if (state !== undefined) this.groupsByKey.delete(`${state.rule.priority}\u0000${state.groupKey}`);
       this.groups.delete(groupId);
       this.recorded.delete(groupId);
     }
