@@ -106,7 +106,8 @@ describe('a correlation group (decide and evolve)', () => {
       const rebuilt = new GroupState('grp-1', rule, 'k');
       for (const event of recorded) evolveGroup(rebuilt, event);
 
-      expect(rebuilt).to.deep.equal(live);
+      const state = (g: GroupState) => ({ revision: g.revision, episode: g.episode, closedEpisodes: g.closedEpisodes, windows: g.windows });
+      expect(state(rebuilt)).to.deep.equal(state(live));
       expect(rebuilt.revision).to.equal(3n);
     });
   });
