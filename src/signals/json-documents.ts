@@ -24,7 +24,7 @@ const DEFAULT_MAX_CHARS = 16 * 1024 * 1024;
  * when it spans lines, each of its lines is tried alone (a broken line in JSON lines must not take
  * the next good line down with it).
  */
-export async function* jsonDocuments(chunks: AsyncIterable<Buffer | string>, options: JsonDocumentOptions = {}): AsyncGenerator<JsonDocument> {
+export async function* jsonDocuments(chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, options: JsonDocumentOptions = {}): AsyncGenerator<JsonDocument> {
   const maxChars = options.maxDocumentChars ?? DEFAULT_MAX_CHARS;
   const limits = { maxBytes: maxChars * 3, maxDepth: options.maxDepth ?? 32 };
   const decoder = new StringDecoder('utf8');
