@@ -53,7 +53,7 @@ export async function receiverRig(options: { readonly store?: (memory: InMemoryE
         .filter((id) => id.startsWith('signal-'))
         .flatMap((id) => memory.snapshot(id))
         .filter((e) => type === undefined || e.type === type)
-        .map((e) => ({ streamId: e.streamId, type: e.type, data: e.data as Record<string, unknown>, metadata: e.metadata as Record<string, unknown> })),
+        .map((e) => ({ streamId: e.streamId, type: e.type, data: e.data, metadata: e.metadata })),
   };
 }
 
