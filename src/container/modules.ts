@@ -43,13 +43,12 @@ export function orchestrationModule(options: { readonly config?: OpxConfig } = {
       .toResolvedValue((store, candidates, matrix) => new IncidentManager(store, candidates, matrix), [TOKENS.EventStore, TOKENS.CandidateStore, TOKENS.AuthorityMatrix])
       .inSingletonScope();
     bind(TOKENS.MessageBus).toResolvedValue((logger) => new InProcessMessageBus(logger), [TOKENS.Logger]).inSingletonScope();
-    bind(TOKENS.EventEmitter).toService(TOKENS.MessageBus);
     bind(TOKENS.OrchestrationStore).toResolvedValue((store) => new OrchestrationStore(store), [TOKENS.EventStore]).inSingletonScope();
     bind(TOKENS.IncidentOrchestrator)
       .toResolvedValue(
         (promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore, clock, logger) =>
           new IncidentOrchestrator({ promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore }, { clock, logger }),
-        [TOKENS.PromotionEngine, TOKENS.IncidentManager, TOKENS.CandidateStore, TOKENS.EventEmitter, TOKENS.OrchestrationStore, TOKENS.Clock, TOKENS.Logger],
+        [TOKENS.PromotionEngine, TOKENS.IncidentManager, TOKENS.CandidateStore, TOKENS.MessageBus, TOKENS.OrchestrationStore, TOKENS.Clock, TOKENS.Logger],
       )
       .inSingletonScope();
     bind(TOKENS.HandlerContext)

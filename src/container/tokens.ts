@@ -6,8 +6,7 @@ import type { EventStore } from '../eventstore/event-store.js';
 import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { HandlerContext } from '../orchestration/candidate-event-handler.js';
 import type { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js';
-import type { InProcessMessageBus } from '../orchestration/message-bus.js';
-import type { EventEmitter } from '../orchestration/orchestration-event.schema.js';
+import type { MessageBus } from '../orchestration/message-bus.js';
 import type { OrchestrationStore } from '../orchestration/orchestration-store.js';
 import type { PolicyRegistry } from '../promotion/policy.js';
 import type { PromotionEngine } from '../promotion/promotion-engine.js';
@@ -26,8 +25,8 @@ export const TOKENS = {
   CandidateStore: Symbol.for('opx/CandidateStore') as ServiceIdentifier<CandidateStore>,
   PromotionEngine: Symbol.for('opx/PromotionEngine') as ServiceIdentifier<PromotionEngine>,
   IncidentManager: Symbol.for('opx/IncidentManager') as ServiceIdentifier<IncidentManager>,
-  MessageBus: Symbol.for('opx/MessageBus') as ServiceIdentifier<InProcessMessageBus>,
-  EventEmitter: Symbol.for('opx/EventEmitter') as ServiceIdentifier<EventEmitter>,
+  /** The bus the orchestrator publishes through and the host subscribes on: one binding, both ends. */
+  MessageBus: Symbol.for('opx/MessageBus') as ServiceIdentifier<MessageBus>,
   OrchestrationStore: Symbol.for('opx/OrchestrationStore') as ServiceIdentifier<OrchestrationStore>,
   IncidentOrchestrator: Symbol.for('opx/IncidentOrchestrator') as ServiceIdentifier<IncidentOrchestrator>,
   HandlerContext: Symbol.for('opx/HandlerContext') as ServiceIdentifier<HandlerContext>,
