@@ -11,7 +11,7 @@
  * own `npm ci` nearly everything is cached.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -206,6 +206,19 @@ describe('the package, packed and installed into a host', function () {
         await worker.kill('SIGKILL');
         await store.close();
       }
+    });
+
+    it('is the install the Dockerfile makes and runs: same npm flags, its entry point, a non-root user, a /healthz check', () => {
+      const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
+      const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+      const installDir = /^WORKDIR (.+)$/m.exec(dockerfile.slice(dockerfile.indexOf('AS install')))?.[1];
+
+      expect(dockerfile).to.match(/^RUN npm install --omit=dev .*\*\.tgz/m);
+      expect(installDir).to.equal('/opt/opx');
+      expect(entrypoint[0]).to.equal('node');
+      expect(existsSync(join(host, entrypoint[1]!.replace('/opt/opx/', '')))).to.equal(true);
+      expect(/^USER (.+)$/m.exec(dockerfile)?.[1]).to.not.match(/^(root|0)$/);
+      expect(dockerfile).to.match(/^HEALTHCHECK .*\n?.*\/healthz/m);
     });
 
     // PENDING: `opx serve` (the HTTP receiver) is being built on main; once it exists, start it from
