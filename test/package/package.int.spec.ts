@@ -49,14 +49,14 @@ describe('the package, packed and installed into a host', function () {
   let pack: PackResult;
   let manifest: { engines: { node: string }; peerDependencies: Record<string, string>; dependencies: Record<string, string> };
   const timings: string[] = [];
+  const timed = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    const result = await work();
+    timings.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return result;
+  };
 
   before(async () => {
-    const timed = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
-      const started = Date.now();
-      const result = await work();
-      timings.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      return result;
-    };
     await timed('build', () => run('npm', ['run', 'build'], { cwd: REPO }));
     const packed = await timed('pack', () => run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: REPO }));
     pack = (JSON.parse(packed.stdout) as PackResult[])[0]!;
@@ -141,11 +141,14 @@ describe('the package, packed and installed into a host', function () {
         }),
       );
       const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
-      await run(process.execPath, [tsc, '-p', host]).catch((error: Error & { stdout?: string }) => {
-        throw new Error(`the host does not type-check against the package:\n${error.stdout ?? error.message}`);
-      });
-      const { stdout } = await run(process.execPath, [join(host, 'out/main.mjs')], { cwd: host, env: { ...process.env, OPX_LOG_LEVEL: 'silent' } });
+      await timed('host type-check', () =>
+        run(process.execPath, [tsc, '-p', host]).catch((error: Error & { stdout?: string }) => {
+          throw new Error(`the host does not type-check against the package:\n${error.stdout ?? error.message}`);
+        }),
+      );
+      const { stdout } = await timed('host run', () => run(process.execPath, [join(host, 'out/main.mjs')], { cwd: host, env: { ...process.env, OPX_LOG_LEVEL: 'silent' } }));
       output = JSON.parse(stdout.trim().split('\n').at(-1)!) as typeof output;
+      timings.push(`(in the host: ${JSON.stringify(output['ms'])} ms)`);
     });
 
     it("orchestrates a promoted and a deferred candidate through the handlers, with the host's bus, logger and clock", () => {

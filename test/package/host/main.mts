@@ -165,7 +165,9 @@ async function worker(): Promise<object> {
   await running.subscribed();
   const stateWhileRunning = running.state;
   await container.get(TOKENS.Candidates).create(candidate('cand-host-worker', 'SEV1', 'auth'));
-  const incidentId = await Promise.race([incident, new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no IncidentCreated within 20 s')), 20_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no IncidentCreated within 20 s')), 20_000)));
+  const incidentId = await Promise.race([incident, timeout]).finally(() => clearTimeout(timer));
   await running.stop();
 
   const store = container.get(TOKENS.EventStore);
@@ -196,4 +198,10 @@ async function deepImport(): Promise<string> {
   }
 }
 
-console.log(JSON.stringify({ inProcess: await inProcess(), worker: await worker(), withoutSqlite: await withoutSqlite(), deepImport: await deepImport() }));
+const timed = async <T,>(work: () => Promise<T>): Promise<[T, number]> => {
+  const started = performance.now();
+  return [await work(), Math.round(performance.now() - started)];
+};
+const [inProcessResult, inProcessMs] = await timed(inProcess);
+const [workerResult, workerMs] = await timed(worker);
+console.log(JSON.stringify({ inProcess: inProcessResult, worker: workerResult, withoutSqlite: await withoutSqlite(), deepImport: await deepImport(), ms: { inProcess: inProcessMs, worker: workerMs } }));
