@@ -11,7 +11,7 @@
  * own `npm ci` nearly everything is cached.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,29 @@ const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=er
 
 /** The host's own Inversify: the lowest 8.x the peer range admits (the project itself tests 8.2.3). */
 const HOST_INVERSIFY = '8.0.0';
+
+/** A host's strict compiler settings; the project's own @types/node (the host installs production dependencies only). */
+const strictHostOptions = (): Record<string, unknown> => ({
+  target: 'ES2022',
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  lib: ['ES2023'],
+  strict: true,
+  noUncheckedIndexedAccess: true,
+  exactOptionalPropertyTypes: true,
+  noImplicitOverride: true,
+  noImplicitReturns: true,
+  skipLibCheck: false,
+  typeRoots: [join(REPO, 'node_modules/@types')],
+  types: ['node'],
+  outDir: 'out',
+});
+
+/** Type-checks (and compiles) a host with the project's TypeScript; the compiler's output is the error. */
+const typeCheck = (dir: string): Promise<unknown> =>
+  run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', dir]).catch((error: Error & { stdout?: string }) => {
+    throw new Error(`the host at ${dir} does not type-check against the package:\n${error.stdout ?? error.message}`);
+  });
 
 interface PackResult {
   readonly filename: string;
@@ -118,34 +141,8 @@ describe('the package, packed and installed into a host', function () {
 
     before(async () => {
       copyFileSync(HOST_SOURCE, join(host, 'src/main.mts'));
-      writeFileSync(
-        join(host, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            target: 'ES2022',
-            module: 'NodeNext',
-            moduleResolution: 'NodeNext',
-            lib: ['ES2023'],
-            strict: true,
-            noUncheckedIndexedAccess: true,
-            exactOptionalPropertyTypes: true,
-            noImplicitOverride: true,
-            noImplicitReturns: true,
-            skipLibCheck: false,
-            // The project's own @types/node: the host installs production dependencies only.
-            typeRoots: [join(REPO, 'node_modules/@types')],
-            types: ['node'],
-            outDir: 'out',
-          },
-          include: ['src'],
-        }),
-      );
-      const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
-      await timed('host type-check', () =>
-        run(process.execPath, [tsc, '-p', host]).catch((error: Error & { stdout?: string }) => {
-          throw new Error(`the host does not type-check against the package:\n${error.stdout ?? error.message}`);
-        }),
-      );
+      writeFileSync(join(host, 'tsconfig.json'), JSON.stringify({ compilerOptions: strictHostOptions(), include: ['src'] }));
+      await timed('host type-check', () => typeCheck(host));
       const { stdout } = await timed('host run', () => run(process.execPath, [join(host, 'out/main.mjs')], { cwd: host, env: { ...process.env, OPX_LOG_LEVEL: 'silent' } }));
       output = JSON.parse(stdout.trim().split('\n').at(-1)!) as typeof output;
       timings.push(`(in the host: ${JSON.stringify(output['ms'])} ms)`);
@@ -173,6 +170,24 @@ describe('the package, packed and installed into a host', function () {
     it('names better-sqlite3 when a data dir is asked for without it, and exports only the package root', () => {
       expect(output['withoutSqlite']).to.deep.equal({ dataDir: 'opx.dependency.missing: better-sqlite3' });
       expect(output['deepImport']).to.equal('ERR_PACKAGE_PATH_NOT_EXPORTED');
+    });
+  });
+
+  describe('a CommonJS host (TypeScript strict, require(esm))', () => {
+    it('type-checks and loads the package with require(), and orchestrates through it', async () => {
+      const cjs = join(scratch, 'cjs-host');
+      mkdirSync(join(cjs, 'src'), { recursive: true });
+      // The same installed packages, seen from a CommonJS package beside them.
+      writeFileSync(join(cjs, 'package.json'), JSON.stringify({ name: 'opx-cjs-host', private: true, type: 'commonjs' }));
+      symlinkSync(join(host, 'node_modules'), join(cjs, 'node_modules'), 'dir');
+      copyFileSync(join(REPO, 'test/package/host/main.cts'), join(cjs, 'src/main.cts'));
+      writeFileSync(join(cjs, 'tsconfig.json'), JSON.stringify({ compilerOptions: strictHostOptions(), include: ['src'] }));
+      await timed('CommonJS host type-check', () => typeCheck(cjs));
+
+      const { stdout } = await run(process.execPath, [join(cjs, 'out/main.cjs')], { cwd: cjs, env: { ...process.env, OPX_LOG_LEVEL: 'silent' } });
+
+      expect(readFileSync(join(cjs, 'out/main.cjs'), 'utf8')).to.match(/require\("@opx\/incident-orchestration"\)/);
+      expect(JSON.parse(stdout.trim())).to.deep.equal({ moduleSystem: 'commonjs', heard: ['IncidentCreated:cand-cjs-host'], replay: 'IDENTICAL' });
     });
   });
 
