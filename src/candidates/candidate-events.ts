@@ -14,9 +14,11 @@ import {
   Min,
   ValidateNested,
   IsObject,
+  IsOptional,
 } from 'class-validator';
 
 import { AUTHORITY_TYPES, type AuthorityContext, type AuthorityType } from '../authority/authority.js';
+import type { CandidateContext } from '../correlation/correlator.js';
 import { SEVERITIES, type Severity } from '../correlation/signal.js';
 
 /**
@@ -68,6 +70,9 @@ export interface CandidateMetadata extends EventMetadata {
     readonly windowStart: string;
     readonly windowEnd: string;
     readonly signalIds: readonly string[];
+    /** Live correlation only (absent on candidates of the batch correlation). */
+    readonly title?: string;
+    readonly context?: CandidateContext;
   };
 }
 
@@ -159,6 +164,15 @@ export class CandidateCreatedSchema {
   @IsISO8601({ strict: true, strictSeparator: true }) createdAt!: string;
 }
 
+class CandidateContextSchema {
+  @IsOptional() @IsString() @Length(0, 4096) alertname?: string;
+  @IsOptional() @IsString() @Length(0, 4096) summary?: string;
+  @IsOptional() @IsString() @Length(0, 4096) description?: string;
+  @IsOptional() @IsString() @Length(0, 2000) runbookUrl?: string;
+  @IsOptional() @IsString() @Length(0, 2000) generatorUrl?: string;
+  @IsDefined() @IsObject() labels!: Record<string, string>;
+}
+
 class CandidateFactsSchema {
   @IsString() @Length(1, 100) policyId!: string;
   @IsString() @Length(1, 50) policyVersion!: string;
@@ -166,6 +180,8 @@ class CandidateFactsSchema {
   @IsISO8601({ strict: true }) windowStart!: string;
   @IsISO8601({ strict: true }) windowEnd!: string;
   @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) signalIds!: string[];
+  @IsOptional() @IsString() @Length(1, 300) title?: string;
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CandidateContextSchema) context?: CandidateContextSchema;
 }
 
 export class EventMetadataSchema {

@@ -2,6 +2,7 @@ import { Container, ContainerModule } from 'inversify';
 import { pino } from 'pino';
 
 import { CandidateStore } from '../candidates/candidate-store.js';
+import { correlationModule } from '../correlation/module.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { IncidentManager } from '../incidents/incident-manager.js';
 import { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js';
@@ -71,6 +72,6 @@ export function inMemoryEventStoreModule(): ContainerModule {
 /** A ready container: the orchestration module plus a store module (in-memory by default). */
 export function createOpxContainer(options: { readonly config?: OpxConfig; readonly storeModule?: ContainerModule } = {}): Container {
   const container = new Container();
-  container.load(orchestrationModule(options.config === undefined ? {} : { config: options.config }), options.storeModule ?? inMemoryEventStoreModule());
+  container.load(orchestrationModule(options.config === undefined ? {} : { config: options.config }), correlationModule(), options.storeModule ?? inMemoryEventStoreModule());
   return container;
 }

@@ -17,6 +17,9 @@ export const READ_MODELS_CHECKPOINTED = 'ReadModelsCheckpointed';
 /** Snapshots kept on the stream ($maxCount): the newest is all a reader needs. */
 export const LIVE_PROJECTION_KEEP = 5;
 
+/** The read models' shape: a snapshot of another shape is passed over and the models are folded again. */
+export const READ_MODELS_SCHEMA_VERSION = 2;
+
 /** A snapshot bigger than this is not written (EventStoreDB refuses appends over 1 MiB). */
 export const MAX_SNAPSHOT_BYTES = 900 * 1024;
 
@@ -44,8 +47,10 @@ export const emptyProjection = (): ProjectionState => ({ models: emptyReadModels
 
 /** The newest snapshot, or undefined when no live projection was ever written. */
 export async function loadLiveCheckpoint(store: EventStore): Promise<LiveCheckpoint | undefined> {
-  for await (const recorded of store.readStream(LIVE_PROJECTION_STREAM, { direction: 'backwards', maxCount: 1 })) return decodeSnapshot(recorded);
-  return undefined;
+  let last: RecordedEvent | undefined;
+  for await (const recorded of store.readStream(LIVE_PROJECTION_STREAM, { direction: 'backwards', maxCount: 1 })) last ??= recorded;
+  if (last === undefined || (last.data as { schemaVersion?: unknown }).schemaVersion !== READ_MODELS_SCHEMA_VERSION) return undefined;
+  return decodeSnapshot(last);
 }
 
 function decodeSnapshot(recorded: RecordedEvent): LiveCheckpoint {
@@ -95,8 +100,15 @@ export async function updateLiveProjection(store: EventStore): Promise<LiveUpdat
   const checkpoint = await loadLiveCheckpoint(store);
   const state = await catchUp(store, checkpoint ?? emptyProjection());
   if (checkpoint !== undefined && state.applied === 0) return { state, applied: 0, outcome: 'unchanged' };
-  const outcome = await writeSnapshot(store, state, checkpoint?.revision);
+  const outcome = await writeSnapshot(store, state, checkpoint?.revision ?? (await lastRevision(store)));
   return { state, applied: state.applied, outcome };
+}
+
+/** The snapshot stream's last revision whatever its shape (a snapshot of an older shape is written over). */
+async function lastRevision(store: EventStore): Promise<bigint | undefined> {
+  let revision: bigint | undefined;
+  for await (const recorded of store.readStream(LIVE_PROJECTION_STREAM, { direction: 'backwards', maxCount: 1 })) revision ??= recorded.revision;
+  return revision;
 }
 
 /** Appends a snapshot at the expected revision (the one read); a concurrent writer wins. */
@@ -108,7 +120,7 @@ export async function writeSnapshot(store: EventStore, state: ProjectionState, e
   const event = {
     id: eventId(`${READ_MODELS_CHECKPOINTED}:${position}:${readModelsHash}`),
     type: READ_MODELS_CHECKPOINTED,
-    data: { schemaVersion: 1, position, eventsProjected: state.eventsProjected, readModels, readModelsHash },
+    data: { schemaVersion: READ_MODELS_SCHEMA_VERSION, position, eventsProjected: state.eventsProjected, readModels, readModelsHash },
     metadata: { schemaVersion: 1 },
   };
   try {

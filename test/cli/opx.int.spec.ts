@@ -94,31 +94,35 @@ describe('opx (the operator CLI)', function () {
     let deferredId: string;
     let promotedIncident: string;
 
-    it('rejects a file with bad lines by line number, and writes nothing', async () => {
+    it('rejects each bad line alone, by line number (exit 2), and records the good ones', async () => {
       const bad = join(cwd, 'bad.jsonl');
       writeFileSync(bad, [SignalFixtures.deferred[0], '{not json', SignalFixtures.line({ signalId: 'x', service: 'auth', severity: 'SEV9', fingerprint: 'f', observedAt: '2026-04-01T10:00:00Z' }), SignalFixtures.deferred[1]].join('\n'));
-      const run = await opx(['signals', 'ingest', bad], { cwd });
+      const run = await opx(['--json', 'signals', 'ingest', bad], { cwd });
       expect(run.code).to.equal(2);
-      expect(run.stderr).to.include('line 2: not valid JSON').and.include('line 3: severity').and.include('nothing written');
-      const deferred = await opx(['--json', 'candidates', 'deferred'], { cwd });
-      expect(deferred.json<{ deferred: unknown[] }>().deferred).to.deep.equal([]);
+      const report = run.json<{ counts: Record<string, number>; rejected: Array<{ location: string; problems: string[] }> }>();
+      expect(report.counts).to.deep.equal({ accepted: 2, duplicate: 0, ignored: 0, rejected: 2 });
+      expect(report.rejected.map((r) => r.location)).to.deep.equal(['line 2', 'line 3']);
+      expect(report.rejected[0]?.problems.join()).to.include('not valid JSON');
+      expect(report.rejected[1]?.problems.join()).to.include('severity must be one of SEV1, SEV2, SEV3, SEV4');
+      const human = await opx(['signals', 'ingest', bad], { cwd });
+      expect(human.stdout).to.include('line 2: not valid JSON').and.match(/rejected\s+2/).and.match(/already recorded\s+2/);
     });
 
-    it('ingests signals and Alertmanager payloads into candidates, then reports them already present', async () => {
-      const first = await opx(['--json', 'signals', 'ingest', file], { cwd });
+    it('reads stdin with -, records each signal once, and reports a repeat as already recorded', async () => {
+      const first = await opx(['--json', 'signals', 'ingest', '-'], { cwd, stdin: SignalFixtures.all });
       expect(first.code, first.stderr).to.equal(0);
-      const report = first.json<{ signals: number; alertmanagerAlerts: number; candidates: number; created: string[]; alreadyPresent: string[] }>();
-      expect(report).to.include({ signals: 9, alertmanagerAlerts: 2, candidates: 4 });
-      expect(report.created).to.have.length(4);
+      const report = first.json<{ inputs: number; alertmanagerPayloads: number; counts: Record<string, number> }>();
+      expect(report).to.deep.include({ inputs: 9, alertmanagerPayloads: 1, counts: { accepted: 7, duplicate: 2, ignored: 0, rejected: 0 } });
       const again = await opx(['signals', 'ingest', file], { cwd });
       expect(again.code).to.equal(0);
-      expect(again.stdout).to.match(/created\s+0/).and.match(/already present\s+4/);
+      expect(again.stdout).to.match(/recorded new\s+0/).and.match(/already recorded\s+9/);
     });
 
     it('process decides them: one deferred, two incidents', async () => {
       const run = await opx(['--json', 'process'], { cwd });
       expect(run.code, run.stderr).to.equal(0);
       expect(run.json()).to.include({ handled: 4, incidents: 2, deferred: 1 });
+      expect(run.json<{ correlation: object }>().correlation).to.deep.equal({ inputs: 9, late: 0, uncorrelated: 0, candidatesOpened: 4, poison: 0 });
       const deferred = await opx(['--json', 'candidates', 'deferred'], { cwd });
       const rows = deferred.json<{ deferred: Array<{ candidateId: string; service: string; severity: string }> }>().deferred;
       expect(rows.map((r) => [r.service, r.severity])).to.deep.equal([['auth', 'SEV2']]);
@@ -174,7 +178,14 @@ describe('opx (the operator CLI)', function () {
       expect(view.attempts.map((a) => a.status)).to.deep.equal(['success', 'success']);
       promotedIncident = (view.incidents[0] as { incidentId: string }).incidentId;
       const human = await opx(['explain', deferredId], { cwd });
-      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`);
+      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`).and.include('2 firing recorded on it');
+      const byIncident = await opx(['--json', 'explain', promotedIncident], { cwd });
+      expect(byIncident.json<{ candidate: { candidateId: string } }>().candidate.candidateId).to.equal(deferredId);
+      const alert = await opx(['--json', 'explain', 'auth:LatencyP99'], { cwd });
+      expect(alert.json<{ facts: Array<{ rule: string; correlated: { outcome: string } }> }>().facts.map((f) => [f.rule, f.correlated.outcome])).to.deep.equal([
+        ['service-fingerprint-burst@1.0.0', 'counted'],
+        ['service-fingerprint-burst@1.0.0', 'opened'],
+      ]);
     });
 
     it('moves an incident through its lifecycle, refusing illegal transitions and roles (exit 1)', async () => {
@@ -401,7 +412,9 @@ describe('opx (the operator CLI)', function () {
         const file = join(cwd, 'signals.jsonl');
         writeFileSync(file, SignalFixtures.promoted.join('\n'));
         const ingest = await opx(['--connection', listening.connectionString, '--json', 'signals', 'ingest', file], { cwd });
-        expect(ingest.json<{ created: string[] }>().created).to.have.length(1);
+        expect(ingest.json<{ counts: { accepted: number } }>().counts.accepted).to.equal(2);
+        const processed = await opx(['--connection', listening.connectionString, '--json', 'process'], { cwd });
+        expect(processed.json<{ correlation: { candidatesOpened: number } }>().correlation.candidatesOpened).to.equal(1);
       } finally {
         child.kill('SIGTERM');
       }

@@ -10,6 +10,7 @@ import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { table } from '../output.js';
 import type { Action } from './action.js';
+import { alertsOf } from './incidents.js';
 
 export const HUMAN_ROLES = ['HUMAN_OPERATOR', 'ON_CALL_RESPONDER'] as const satisfies readonly AuthorityType[];
 
@@ -50,8 +51,8 @@ async function deferred(ctx: CliContext): Promise<ExitCode> {
       ? ['no deferred candidates']
       : [
           ...table(
-            ['CANDIDATE', 'SEVERITY', 'SERVICE', 'DEFERRED AT', 'POLICY', 'REQUESTED', 'REASON'],
-            rows.map((r) => [r.candidateId, r.severity, r.service, r.deferredAt, r.policy, r.promotionRequested ? 'yes' : 'no', r.reason]),
+            ['CANDIDATE', 'SEVERITY', 'SERVICE', 'ALERTS', 'DEFERRED AT', 'POLICY', 'REQUESTED', 'TITLE / REASON'],
+            rows.map((r) => [r.candidateId, r.severity, r.service, alertsOf(r.alerts), r.deferredAt, r.policy, r.promotionRequested ? 'yes' : 'no', r.title === undefined ? r.reason : `${r.title} (${r.reason})`]),
           ),
           `${rows.length} deferred`,
         ],

@@ -4,6 +4,7 @@ import type { AuthorityType } from '../../authority/authority.js';
 import { TOKENS } from '../../container/tokens.js';
 import { INCIDENT_STATES, type IncidentAction, type IncidentState } from '../../incidents/incident-events.js';
 import { currentReadModels } from '../../projections/live-projection.js';
+import type { AlertCounts } from '../../projections/read-models.js';
 import { domainId } from '../../shared/ids.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -54,13 +55,20 @@ async function list(ctx: CliContext, state: IncidentState | undefined): Promise<
       ? [state === undefined ? 'no incidents' : `no ${state} incidents`]
       : [
           ...table(
-            ['INCIDENT', 'STATE', 'SEVERITY', 'SERVICE', 'CREATED', 'UPDATED', 'PROMOTED BY', 'CANDIDATE'],
-            rows.map((r) => [r.incidentId, r.state, r.severity, r.service, r.createdAt, r.updatedAt, r.promotedBy, r.candidateId]),
+            ['INCIDENT', 'STATE', 'SEVERITY', 'SERVICE', 'ALERTS', 'CREATED', 'UPDATED', 'PROMOTED BY', 'TITLE'],
+            rows.map((r) => [r.incidentId, r.state, r.severity, r.service, alertsOf(r.alerts), r.createdAt, r.updatedAt, r.promotedBy, r.title ?? `(candidate ${r.candidateId})`]),
           ),
           `${rows.length} incident${rows.length === 1 ? '' : 's'}`,
         ],
   );
   return EXIT.OK;
+}
+
+/** `2 firing`, `1 of 2 resolved`, `all 2 resolved`; `-` for a candidate of the batch correlation. */
+export function alertsOf(alerts: AlertCounts | undefined): string {
+  if (alerts === undefined) return '-';
+  if (alerts.resolved === 0) return `${alerts.firing} firing`;
+  return alerts.resolved >= alerts.firing ? `all ${alerts.firing} resolved` : `${alerts.resolved} of ${alerts.firing} resolved`;
 }
 
 async function transition(ctx: CliContext, incidentId: string, action: IncidentAction, o: TransitionOptions): Promise<ExitCode> {
