@@ -1,0 +1,28 @@
+import type { EventReader, EventStore } from '../eventstore/event-store.js';
+import { ReplayAudit, type ReplayOptions, type ReplayReport } from '../replay/replay-audit.js';
+import { whatIf, type WhatIfReport } from '../replay/what-if.js';
+import type { OpxConfig } from './config.js';
+
+/**
+ * The replay audit: reads the candidate and incident streams of `source` in global order, feeds
+ * every recorded input through the same handlers into a scratch store, and compares every output
+ * with the recorded one as RFC 8785 canonical bytes. `IDENTICAL` when history re-derives byte for
+ * byte; `DIVERGENT` with the first differences otherwise; policy drift (a policy document changed
+ * under a recorded version) is reported beside. Writes nothing to `source`.
+ */
+export function auditReplay(source: EventReader, config: OpxConfig, options: ReplayOptions = {}): Promise<ReplayReport> {
+  return new ReplayAudit(config).run(source, options);
+}
+
+/**
+ * What-if: which recorded automatic decisions would change under another version of a policy
+ * (`policyId@version`, which must be in `config`; UnknownPolicy otherwise). Writes nothing.
+ */
+export function whatIfPolicy(
+  source: EventStore,
+  config: OpxConfig,
+  policy: { readonly policyId: string; readonly policyVersion: string },
+  options: { readonly maxListed?: number; readonly onProgress?: (eventsRead: number) => void } = {},
+): Promise<WhatIfReport> {
+  return whatIf(source, config.policies.get(policy.policyId, policy.policyVersion), options);
+}
