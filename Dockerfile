@@ -5,7 +5,7 @@
 # tarball the same way (npm install --omit=dev) and starts `opx worker` from the install.
 #
 #   docker build -t opx .
-#   docker run -e OPX_EVENTSTORE='esdb://eventstoredb:2113?tls=false' opx            # opx serve
+#   docker run -e OPX_EVENTSTORE='esdb://eventstoredb:2113?tls=false' -e OPX_INGEST_TOKEN=... -p 9095:9095 opx   # opx serve
 #   docker run -e OPX_EVENTSTORE='esdb://eventstoredb:2113?tls=false' -e OPX_HEALTH_PORT=9464 opx worker
 
 ARG NODE_VERSION=20.19
@@ -35,13 +35,15 @@ RUN npm install --omit=dev --no-audit --no-fund /tmp/pkg/*.tgz && npm cache clea
 FROM node:${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production \
     OPX_LOG_LEVEL=info \
-    OPX_HEALTH_PORT=8080
+    OPX_HEALTH_PORT=9095
 WORKDIR /opt/opx
 COPY --from=install /opt/opx /opt/opx
 USER node
-EXPOSE 8080 9464
-# /healthz of `opx serve` (OPX_HEALTH_PORT, default 8080) or of `opx worker` (set OPX_HEALTH_PORT=9464, its --http-port).
+EXPOSE 9095 9464
+# /healthz of `opx serve` (OPX_HEALTH_PORT, default 9095) or of `opx worker` (set OPX_HEALTH_PORT=9464, its --http-port).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.OPX_HEALTH_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/opt/opx/node_modules/@opx/incident-orchestration/dist/lib/cli/main.js"]
-CMD ["serve"]
+# In a container the receiver listens on every interface of the container (the port is what is published);
+# give it TLS (--tls-cert/--tls-key) or keep it behind one that terminates TLS.
+CMD ["serve", "--host", "0.0.0.0"]
