@@ -126,7 +126,31 @@ export type { OpxConfig } from './container/config.js';
 export { startEmbeddedServer } from './esdb-server/server.js';
 export type { EmbeddedServer, EmbeddedServerOptions } from './esdb-server/server.js';
 
+// Signals in and live correlation (Phase 2.2 over recorded signal facts)
+export { correlationModule, CORRELATION_TOKENS } from './correlation/module.js';
+export type { CorrelationService } from './correlation/correlation-service.js';
+export type { LiveCorrelation, LiveCorrelationOptions, CorrelateOnceReport } from './correlation/correlation-runner.js';
+export type { CorrelatorStats } from './correlation/live-correlator.js';
+export type { CorrelationRule, CorrelationRuleSet } from './correlation/correlation-rule.js';
+export type { SignalRecorder, RecordReport, RecordedInput, RecordOutcome, RecordEdge } from './signals/signal-recorder.js';
+export type { SignalFact, SignalStatus } from './signals/signal-events.js';
+export type { SignalInput } from './signals/alertmanager.js';
+export { alertmanagerInputs, isAlertmanagerPayload } from './signals/alertmanager.js';
+export { valueInputs } from './signals/signal-input.js';
+export type { SourcesConfig, SourceMapping } from './signals/source-mapping.js';
+export type { CandidateContext } from './correlation/correlator.js';
+
+// The receiver and operator API (what `opx serve` runs), for a host to run or mount
+export { startServe } from './serve/serve.js';
+export type { ServeOptions, RunningServe } from './serve/serve.js';
+export { requestHandler } from './http/http-app.js';
+export { PrincipalDirectory, newToken, tokenHash, ROLES } from './principals/principals.js';
+export type { Principal, Role, Authenticated } from './principals/principals.js';
+export { StaleIncident } from './incidents/incident-manager.js';
+
 // The replay audit and what-if
 export { auditReplay, whatIfPolicy } from './container/replay.js';
+export type { HistoryAuditReport } from './replay/history-audit.js';
+export type { CorrelationAuditReport, CorrelationDivergence } from './correlation/correlation-audit.js';
 export type { ReplayReport, ReplayOptions, Divergence, PolicyDrift } from './replay/replay-audit.js';
 export type { WhatIfReport, WhatIfChange } from './replay/what-if.js';

@@ -132,7 +132,7 @@ export interface IncidentCreatedMetadata extends EventMetadata {
 }
 
 export type CandidateCreated = { readonly type: 'CandidateCreated'; readonly data: CandidateCreatedEvent; readonly metadata: CandidateMetadata };
-export type ManualPromotionRequested = { readonly type: 'ManualPromotionRequested'; readonly data: ManualPromotionRequestedData; readonly metadata: EventMetadata };
+export type ManualPromotionRequested = { readonly type: 'ManualPromotionRequested'; readonly data: ManualPromotionRequestedData; readonly metadata: HumanActMetadata };
 export type PromotionDecided = { readonly type: 'PromotionDecided'; readonly data: PromotionDecidedData; readonly metadata: EventMetadata };
 export type IncidentCreated = { readonly type: 'IncidentCreated'; readonly data: IncidentCreatedEvent; readonly metadata: IncidentCreatedMetadata };
 
@@ -188,6 +188,28 @@ export class EventMetadataSchema {
   @IsString() @Length(1, 100) $correlationId!: string;
   @IsString() @Length(1, 100) $causationId!: string;
   @IsInt() @Min(1) schemaVersion!: number;
+}
+
+/** Who did a human act and how it was proven (recorded on every human act since principals; absent on older ones). */
+export interface AuthenticatedBy {
+  readonly principal: string;
+  readonly method: 'bearer' | 'basic' | 'env-token' | 'session' | 'cli-token';
+}
+
+export const AUTHENTICATION_METHODS = ['bearer', 'basic', 'env-token', 'session', 'cli-token'] as const;
+
+class AuthenticatedBySchema {
+  @IsString() @Length(1, 200) principal!: string;
+  @IsIn(AUTHENTICATION_METHODS) method!: AuthenticatedBy['method'];
+}
+
+/** The metadata of a human act: the authenticated principal beside the usual ids. */
+export class HumanActMetadataSchema extends EventMetadataSchema {
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => AuthenticatedBySchema) authenticatedBy?: AuthenticatedBySchema;
+}
+
+export interface HumanActMetadata extends EventMetadata {
+  readonly authenticatedBy?: AuthenticatedBy;
 }
 
 export class CandidateMetadataSchema extends EventMetadataSchema {

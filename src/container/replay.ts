@@ -1,17 +1,19 @@
 import type { EventReader, EventStore } from '../eventstore/event-store.js';
-import { ReplayAudit, type ReplayOptions, type ReplayReport } from '../replay/replay-audit.js';
+import { auditHistory, type HistoryAuditReport } from '../replay/history-audit.js';
+import type { ReplayOptions } from '../replay/replay-audit.js';
 import { whatIf, type WhatIfReport } from '../replay/what-if.js';
 import type { OpxConfig } from './config.js';
 
 /**
- * The replay audit: reads the candidate and incident streams of `source` in global order, feeds
- * every recorded input through the same handlers into a scratch store, and compares every output
- * with the recorded one as RFC 8785 canonical bytes. `IDENTICAL` when history re-derives byte for
- * byte; `DIVERGENT` with the first differences otherwise; policy drift (a policy document changed
- * under a recorded version) is reported beside. Writes nothing to `source`.
+ * The replay audit, both stages: correlation (every recorded signal fact, clock tick and incident
+ * close fed to a fresh correlator, its group events and candidates compared with history) and
+ * orchestration (every recorded input through the same handlers, CP-6 and CP-7 into a scratch
+ * store, every output compared as RFC 8785 canonical bytes). `IDENTICAL` when history re-derives
+ * byte for byte; `DIVERGENT` with the first differences otherwise; policy drift (a policy document
+ * changed under a recorded version) is reported beside. Writes nothing to `source`.
  */
-export function auditReplay(source: EventReader, config: OpxConfig, options: ReplayOptions = {}): Promise<ReplayReport> {
-  return new ReplayAudit(config).run(source, options);
+export function auditReplay(source: EventReader, config: OpxConfig, options: ReplayOptions = {}): Promise<HistoryAuditReport> {
+  return auditHistory(config, source, options);
 }
 
 /**

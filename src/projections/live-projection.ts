@@ -63,18 +63,41 @@ function decodeSnapshot(recorded: RecordedEvent): LiveCheckpoint {
   return { models: JSON.parse(readModels) as ReadModels, position: position === null ? undefined : BigInt(position), eventsProjected, revision: recorded.revision };
 }
 
+/** An event the read models could not take (malformed, unknown or out of place): passed over, reported. */
+export interface PoisonEvent {
+  readonly streamId: string;
+  readonly revision: string;
+  readonly type: string;
+  readonly problem: string;
+}
+
+/**
+ * One event into the read models; an event they cannot take is passed over and reported, never
+ * allowed to stop every reader (one malformed event appended by any client must not blind them).
+ */
+export function projectOrReport(models: ReadModels, recorded: RecordedEvent, poison: PoisonEvent[]): ReadModels {
+  try {
+    return project(models, recorded);
+  } catch (error) {
+    if (!OpxError.is(error)) throw error;
+    poison.push({ streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, problem: error.message });
+    return models;
+  }
+}
+
 /** Folds every projected event after the state's position into it (the state's models are reused). */
-export async function catchUp(store: EventStore, from: ProjectionState, onProgress?: (eventsProjected: number) => void): Promise<ProjectionState & { readonly applied: number }> {
+export async function catchUp(store: EventStore, from: ProjectionState, onProgress?: (eventsProjected: number) => void): Promise<ProjectionState & { readonly applied: number; readonly poison: readonly PoisonEvent[] }> {
   let { models, position, eventsProjected } = from;
   let applied = 0;
+  const poison: PoisonEvent[] = [];
   for await (const recorded of store.readAll({ streamPrefixes: PROJECTED_STREAM_PREFIXES, ...(position === undefined ? {} : { after: position }) })) {
-    models = project(models, recorded);
+    models = projectOrReport(models, recorded, poison);
     position = recorded.position;
     eventsProjected++;
     applied++;
     if (onProgress !== undefined && applied % 5_000 === 0) onProgress(applied);
   }
-  return { models, position, eventsProjected, applied };
+  return { models, position, eventsProjected, applied, poison };
 }
 
 /** The read models folded from the whole history, from nothing. */
@@ -82,7 +105,7 @@ export const rebuildReadModels = (store: EventStore, onProgress?: (eventsProject
   catchUp(store, emptyProjection(), onProgress);
 
 /** What readers see: the live snapshot plus the events after it, without writing anything. */
-export async function currentReadModels(store: EventStore): Promise<ProjectionState & { readonly fromCheckpoint: boolean }> {
+export async function currentReadModels(store: EventStore): Promise<ProjectionState & { readonly fromCheckpoint: boolean; readonly poison: readonly PoisonEvent[] }> {
   const checkpoint = await loadLiveCheckpoint(store);
   const state = await catchUp(store, checkpoint ?? emptyProjection());
   return { ...state, fromCheckpoint: checkpoint !== undefined };

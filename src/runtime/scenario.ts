@@ -1,5 +1,6 @@
 import type { Container } from 'inversify';
 
+import type { AuthenticatedBy } from '../candidates/candidate-events.js';
 import { TOKENS } from '../container/tokens.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
 import type { Signal } from '../correlation/signal.js';
@@ -32,7 +33,8 @@ export async function runScenario(container: Container, signals: ReadonlyArray<S
   const inputs = signals.map((s, i) => ('kind' in s ? s : signalInput(s, `signal ${i + 1}`)));
   await container.get(CORRELATION_TOKENS.SignalRecorder).record(inputs, { channel: 'api' });
   const correlation = await container.get(CORRELATION_TOKENS.Correlation).correlateOnce();
-  return orchestrate(container, correlation.stats.candidatesOpened, options);
+  // The demo's person is a principal made for this run, and proven by the token made with it.
+  return orchestrate(container, correlation.stats.candidatesOpened, options, { principal: options.operator ?? 'alice@opx', method: 'cli-token' });
 }
 
 /**
@@ -46,7 +48,7 @@ export async function runBatchScenario(container: Container, signals: readonly S
   return orchestrate(container, candidates.length, options);
 }
 
-async function orchestrate(container: Container, candidates: number, options: ScenarioOptions): Promise<ScenarioResult> {
+async function orchestrate(container: Container, candidates: number, options: ScenarioOptions, authenticatedBy?: AuthenticatedBy): Promise<ScenarioResult> {
   const store = container.get(TOKENS.EventStore);
   const context = container.get(TOKENS.HandlerContext);
   const config = container.get(TOKENS.Config);
@@ -60,6 +62,7 @@ async function orchestrate(container: Container, candidates: number, options: Sc
       operator: options.operator ?? 'alice@opx',
       justification: 'customer impact confirmed on the status page',
       requestedAt: new Date(Date.parse(row.deferredAt) + 15 * 60 * 1000).toISOString(),
+      ...(authenticatedBy === undefined ? {} : { authenticatedBy }),
     });
   }
   await processCandidateInputs(store, context, first.position);

@@ -6,6 +6,10 @@ import { TOKENS } from '../container/tokens.js';
 import type { LiveCorrelation } from '../correlation/correlation-runner.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
 import { buildHttpApp, type HttpLimits } from '../http/http-app.js';
+import { HumanActs } from '../operators/human-acts.js';
+import { operatorApi } from '../operators/operator-api.js';
+import { LiveReadModels } from '../projections/live-read-models.js';
+import { countParkedEvents } from '../worker/parked.js';
 import type { PrincipalDirectory } from '../principals/principals.js';
 import { ReceiverMetrics } from '../receiver/receiver-metrics.js';
 import { receiverRoutes } from '../receiver/receiver.js';
@@ -38,6 +42,7 @@ export interface RunningServe {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly registry: Registry;
+  readonly readModels: LiveReadModels;
   close(): Promise<void>;
 }
 
@@ -67,6 +72,18 @@ export async function startServe(container: Container, options: ServeOptions, lo
     );
   }
 
+  const readModels = new LiveReadModels(store, logger.child({ component: 'read-models' }));
+  const incidents = container.get(TOKENS.IncidentManager);
+  const candidates = container.get(TOKENS.CandidateStore);
+  const acts = new HumanActs(store, candidates, incidents, config.authorityMatrix, container.get(TOKENS.Clock));
+  const subscriptions = options.orchestration || container.isBound(WORKER_TOKENS.PersistentSubscriptions) ? container.get(WORKER_TOKENS.PersistentSubscriptions) : undefined;
+  const status = async (): Promise<Record<string, unknown>> => ({
+    readModels: { position: readModels.position?.toString() ?? null, eventsProjected: readModels.projected, poison: readModels.poison.slice(-20), deferred: Object.keys(readModels.current.deferred).length, incidents: Object.keys(readModels.current.incidents).length },
+    ...(worker === undefined ? {} : { worker: worker.health() }),
+    ...(correlation === undefined ? {} : { correlation: correlation.status }),
+    ...(subscriptions === undefined ? {} : { parked: await countParkedEvents(subscriptions, {}).catch(() => null) }),
+  });
+
   const app = await buildHttpApp(
     {
       ...options,
@@ -92,12 +109,23 @@ export async function startServe(container: Container, options: ServeOptions, lo
           logger: logger.child({ component: 'receiver' }),
           deadlineMs: options.deadlineMs ?? 10_000,
         }),
+      (instance) =>
+        operatorApi(instance, {
+          acts,
+          explain: { reader: store, candidates, incidents, attempts: container.get(TOKENS.OrchestrationStore), policies: config.policies },
+          readModels,
+          principals: options.principals,
+          matrix: config.authorityMatrix,
+          logger: logger.child({ component: 'operator-api' }),
+          status,
+        }),
     ],
   );
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  readModels.start();
   correlation?.start();
   worker?.start();
 
@@ -107,11 +135,13 @@ export async function startServe(container: Container, options: ServeOptions, lo
     port,
     app,
     registry,
+    readModels,
     close: () =>
       (closing ??= (async () => {
         await app.close(); // stops taking requests; those in flight finish (their appends acknowledged) first
         await worker?.stop();
         await correlation?.stop();
+        await readModels.stop();
       })()),
   };
 }

@@ -93,6 +93,19 @@ describe('opx (the operator CLI)', function () {
     writeFileSync(file, SignalFixtures.all);
     let deferredId: string;
     let promotedIncident: string;
+    const principals = join(cwd, 'principals.json');
+    const tokens: Record<string, string> = {};
+    /** A human act, as `name` (a principal of the flow's principals file, proven by its token). */
+    const as = (name: string, args: readonly string[]) => opx([...args, '--token', tokens[name] ?? 'none'], { cwd, env: { OPX_PRINCIPALS: principals } });
+
+    before(async () => {
+      for (const [name, role] of [['alice', 'HUMAN_OPERATOR'], ['carol', 'HUMAN_OPERATOR'], ['bob', 'ON_CALL_RESPONDER']] as const) {
+        const added = await opx(['--json', 'principals', 'add', name, '--role', role, '--file', principals], { cwd });
+        expect(added.code, added.stderr).to.equal(0);
+        tokens[name] = added.json<{ token: string }>().token;
+      }
+      expect(readFileSync(principals, 'utf8')).to.not.include(tokens['alice']);
+    });
 
     it('rejects each bad line alone, by line number (exit 2), and records the good ones', async () => {
       const bad = join(cwd, 'bad.jsonl');
@@ -132,25 +145,38 @@ describe('opx (the operator CLI)', function () {
     });
 
     it('refuses a promotion the authority matrix does not allow, or of a candidate that is not deferred (exit 1)', async () => {
-      const responder = await opx(['candidates', 'promote', deferredId, '--operator', 'bob', '--justification', 'sure', '--role', 'ON_CALL_RESPONDER'], { cwd });
+      const responder = await as('bob', ['candidates', 'promote', deferredId, '--justification', 'sure']);
       expect(responder.code).to.equal(1);
       expect(responder.stderr).to.include('may not MANUAL_PROMOTE');
       const incidents = (await opx(['--json', 'incidents', 'list'], { cwd })).json<{ incidents: Array<{ candidateId: string }> }>().incidents;
-      const notDeferred = await opx(['candidates', 'promote', (incidents[0] as { candidateId: string }).candidateId, '--operator', 'alice', '--justification', 'x'], { cwd });
+      const notDeferred = await as('alice', ['candidates', 'promote', (incidents[0] as { candidateId: string }).candidateId, '--justification', 'x']);
       expect(notDeferred.code).to.equal(1);
       expect(notDeferred.stderr).to.include('its decision was PROMOTE, not DEFER');
-      const unknown = await opx(['candidates', 'promote', 'cand-nope', '--operator', 'alice', '--justification', 'x'], { cwd });
+      const unknown = await as('alice', ['candidates', 'promote', 'cand-nope', '--justification', 'x']);
       expect(unknown.code).to.equal(2);
-      const missing = await opx(['candidates', 'promote', deferredId, '--justification', 'x'], { cwd });
+      const missing = await as('alice', ['candidates', 'promote', deferredId]);
       expect(missing.code).to.equal(2);
-      expect(missing.stderr).to.include("required option '--operator <name>'");
+      expect(missing.stderr).to.include("required option '--justification <text>'");
+    });
+
+    it('records no human act it did not authenticate: no token, or a token no principal holds, is refused (exit 1) and nothing is written', async () => {
+      const before = (await opx(['--json', 'candidates', 'show', deferredId], { cwd })).json<{ revision: string }>().revision;
+      const anonymous = await opx(['candidates', 'promote', deferredId, '--justification', 'trust me'], { cwd, env: { OPX_PRINCIPALS: principals } });
+      expect(anonymous.code).to.equal(1);
+      expect(anonymous.stderr).to.include('--token').and.include('nothing was recorded');
+      const forged = await opx(['candidates', 'promote', deferredId, '--justification', 'trust me', '--token', 'opx_forged-token-of-nobody'], { cwd, env: { OPX_PRINCIPALS: principals } });
+      expect(forged.code).to.equal(1);
+      expect(forged.stderr).to.include('not one of');
+      expect((await opx(['--json', 'candidates', 'show', deferredId], { cwd })).json<{ revision: string }>().revision).to.equal(before);
     });
 
     it('records a human promotion, which process turns into an incident', async () => {
-      const request = await opx(['--json', 'candidates', 'promote', deferredId, '--operator', 'alice', '--justification', 'customer impact confirmed'], { cwd });
+      const request = await as('alice', ['--json', 'candidates', 'promote', deferredId, '--justification', 'customer impact confirmed']);
       expect(request.code, request.stderr).to.equal(0);
-      expect(request.json()).to.include({ candidateId: deferredId, status: 'REQUESTED', role: 'HUMAN_OPERATOR' });
-      const pending = await opx(['candidates', 'promote', deferredId, '--operator', 'carol', '--justification', 'me too'], { cwd });
+      expect(request.json()).to.include({ candidateId: deferredId, status: 'REQUESTED', role: 'HUMAN_OPERATOR', by: 'alice' });
+      const shown = (await opx(['--json', 'candidates', 'show', deferredId], { cwd })).json<{ manualRequests: Array<{ authority: { authorityId: string } }> }>();
+      expect(shown.manualRequests.map((r) => r.authority.authorityId)).to.deep.equal(['alice']);
+      const pending = await as('carol', ['candidates', 'promote', deferredId, '--justification', 'me too']);
       expect(pending.code).to.equal(1);
       expect(pending.stderr).to.include('already pending');
       const processed = await opx(['--json', 'process'], { cwd });
@@ -189,19 +215,19 @@ describe('opx (the operator CLI)', function () {
     });
 
     it('moves an incident through its lifecycle, refusing illegal transitions and roles (exit 1)', async () => {
-      const early = await opx(['incidents', 'close', promotedIncident, '--operator', 'alice'], { cwd });
+      const early = await as('alice', ['incidents', 'close', promotedIncident]);
       expect(early.code).to.equal(1);
       expect(early.stderr).to.include('is OPEN; CLOSE_INCIDENT is only allowed from RESOLVED');
       for (const verb of ['ack', 'mitigate', 'resolve']) {
-        const run = await opx(['incidents', verb, promotedIncident, '--operator', 'bob', '--role', 'ON_CALL_RESPONDER'], { cwd });
+        const run = await as('bob', ['incidents', verb, promotedIncident]);
         expect(run.code, run.stderr).to.equal(0);
       }
-      const responderClose = await opx(['incidents', 'close', promotedIncident, '--operator', 'bob', '--role', 'ON_CALL_RESPONDER'], { cwd });
+      const responderClose = await as('bob', ['incidents', 'close', promotedIncident]);
       expect(responderClose.code).to.equal(1);
       expect(responderClose.stderr).to.include('does not grant CLOSE_INCIDENT to ON_CALL_RESPONDER');
       const resolved = await opx(['--json', 'incidents', 'list', '--state', 'RESOLVED'], { cwd });
       expect(resolved.json<{ incidents: Array<{ incidentId: string }> }>().incidents.map((i) => i.incidentId)).to.deep.equal([promotedIncident]);
-      expect((await opx(['incidents', 'ack', 'inc-nope', '--operator', 'bob'], { cwd })).code).to.equal(2);
+      expect((await as('bob', ['incidents', 'ack', 'inc-nope'])).code).to.equal(2);
     });
 
     it('rebuilds the read models byte-identical to the live projection (caught up from its checkpoint)', async () => {
@@ -337,6 +363,27 @@ describe('opx (the operator CLI)', function () {
       let snapshots = 0;
       for await (const _ of store.readStream(LIVE_PROJECTION_STREAM)) snapshots++;
       expect(snapshots).to.equal(1);
+    });
+  });
+
+  describe('a poison event (a malformed CandidateCreated appended by another client)', () => {
+    it('blinds nothing: process decides the rest and names it (exit 1); lists, the deferred queue and a rebuild still answer', async () => {
+      const cwd = tempDir('poison');
+      const data = join(cwd, 'data');
+      await withDataDir(data, (store) => store.append('candidate-cand-poison0000000000000000000', [{ id: '6f1d2a6c-0000-4000-8000-0000000000aa', type: 'CandidateCreated', data: { severity: 'SEV1' }, metadata: {} }], 'no_stream'));
+      const file = join(cwd, 'signals.jsonl');
+      writeFileSync(file, SignalFixtures.promoted.join('\n'));
+      expect((await opx(['--data', data, 'signals', 'ingest', file], { cwd })).code).to.equal(0);
+
+      const processed = await opx(['--data', data, '--json', 'process'], { cwd });
+      expect(processed.code).to.equal(1);
+      const report = processed.json<{ handled: number; failed: Array<{ streamId: string; revision: string }>; incidents: number }>();
+      expect(report.failed.map((f) => [f.streamId, f.revision])).to.deep.equal([['candidate-cand-poison0000000000000000000', '0']]);
+      expect(report.incidents).to.equal(1);
+      for (const args of [['incidents', 'list'], ['candidates', 'deferred'], ['projections', 'rebuild']]) {
+        const run = await opx(['--data', data, ...args], { cwd });
+        expect(run.code, `${args.join(' ')}: ${run.stderr}`).to.equal(0);
+      }
     });
   });
 

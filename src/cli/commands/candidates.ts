@@ -1,20 +1,18 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 
-import type { AuthorityType } from '../../authority/authority.js';
-import type { CandidateHistory } from '../../candidates/candidate-store.js';
 import { TOKENS } from '../../container/tokens.js';
 import { currentReadModels } from '../../projections/live-projection.js';
-import { requestManualPromotion } from '../../promotion/manual-promotion.js';
+import { notePoison } from '../output.js';
 import { manualPromotionRefusal } from '../../promotion/promotion-engine.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { table } from '../output.js';
 import type { Action } from './action.js';
+import { apiUrlOf, humanOptions, localActor, tokenOf, TOKEN_ENV, type HumanOptions } from '../human-actor.js';
+import { callOperatorApi } from '../operator-client.js';
+import { HumanActs } from '../../operators/human-acts.js';
 import { alertsOf } from './incidents.js';
-
-export const HUMAN_ROLES = ['HUMAN_OPERATOR', 'ON_CALL_RESPONDER'] as const satisfies readonly AuthorityType[];
-
-export const roleOption = (): Option => new Option('--role <role>', 'the authority you act under').choices(HUMAN_ROLES).default('HUMAN_OPERATOR');
+import { statusOf } from '../../operators/explain.js';
 
 export function candidatesCommand(action: Action): Command {
   const candidates = new Command('candidates').description('correlated candidates and their decisions');
@@ -27,24 +25,25 @@ export function candidatesCommand(action: Action): Command {
     .description('one candidate: its facts, decisions, promotion requests and incidents')
     .argument('<candidateId>')
     .action(action(async (ctx, [id]) => show(ctx, id as string)));
-  candidates
-    .command('promote')
-    .summary('ask, as a human, to promote a deferred candidate')
-    .description(
-      'ask, as a human, to promote a DEFERRED candidate. Records ManualPromotionRequested (stamped now); ' +
-        'the orchestrator (`opx process` or the worker) then decides it. Refused (exit 1) when the candidate is not ' +
-        'deferred, a request is pending, or your role lacks MANUAL_PROMOTE.',
-    )
-    .argument('<candidateId>')
-    .requiredOption('--operator <name>', 'who asks (recorded as the authority id)')
-    .requiredOption('--justification <text>', 'why (recorded on the decision)')
-    .addOption(roleOption())
-    .action(action<{ operator: string; justification: string; role: AuthorityType }>(async (ctx, [id], o) => promote(ctx, id as string, o)));
+  humanOptions(
+    candidates
+      .command('promote')
+      .summary('ask, as an authenticated human, to promote a deferred candidate')
+      .description(
+        'ask, as a human, to promote a DEFERRED candidate. Records ManualPromotionRequested (stamped now) with the ' +
+          'principal your token proves and how; the orchestrator (`opx process`, the worker, `opx serve`) then decides it. ' +
+          `Without a token (--token or ${TOKEN_ENV}) nothing is recorded. Refused (exit 1) when the candidate is not ` +
+          'deferred, a request is pending, or your role lacks MANUAL_PROMOTE. With --url, through the operator API.',
+      )
+      .argument('<candidateId>')
+      .requiredOption('--justification <text>', 'why (recorded on the decision)'),
+  ).action(action<HumanOptions & { justification: string }>(async (ctx, [id], o) => promote(ctx, id as string, o)));
   return candidates;
 }
 
 async function deferred(ctx: CliContext): Promise<ExitCode> {
-  const { models } = await currentReadModels(await ctx.store());
+  const { models, poison } = await currentReadModels(await ctx.store());
+  notePoison(ctx, poison);
   const rows = Object.values(models.deferred).sort((a, b) => (a.deferredAt < b.deferredAt ? -1 : a.deferredAt > b.deferredAt ? 1 : a.candidateId < b.candidateId ? -1 : 1));
   ctx.output.result({ deferred: rows }, () =>
     rows.length === 0
@@ -58,16 +57,6 @@ async function deferred(ctx: CliContext): Promise<ExitCode> {
         ],
   );
   return EXIT.OK;
-}
-
-/** A candidate's status in one word, from its history. */
-export function statusOf(history: CandidateHistory): string {
-  const last = history.decisions.at(-1);
-  if (last === undefined) return 'AWAITING_DECISION';
-  if (last.decision === 'PROMOTE') return history.incidents.length > 0 ? 'PROMOTED' : 'PROMOTED_AWAITING_INCIDENT';
-  if (last.decision === 'SUPPRESS') return 'SUPPRESSED';
-  const decided = new Set(history.decisions.map((d) => d.authority.sessionId));
-  return history.manualRequests.some((r) => !decided.has(r.requestId)) ? 'DEFERRED_PROMOTION_REQUESTED' : 'DEFERRED';
 }
 
 async function show(ctx: CliContext, candidateId: string): Promise<ExitCode> {
@@ -96,19 +85,21 @@ async function show(ctx: CliContext, candidateId: string): Promise<ExitCode> {
   return EXIT.OK;
 }
 
-async function promote(ctx: CliContext, candidateId: string, o: { operator: string; justification: string; role: AuthorityType }): Promise<ExitCode> {
-  const container = await ctx.services();
-  const requestedAt = ctx.clock.now().toISOString();
-  const { requestId } = await requestManualPromotion(await ctx.store(), container.get(TOKENS.CandidateStore), ctx.config.authorityMatrix, {
-    candidateId,
-    operator: o.operator,
-    justification: o.justification,
-    requestedAt,
-    authorityType: o.role,
-  });
-  ctx.output.result({ candidateId, requestId, operator: o.operator, role: o.role, requestedAt, status: 'REQUESTED' }, () => [
-    `promotion of ${candidateId} requested by ${o.role}:${o.operator} at ${requestedAt} (request ${requestId})`,
-    'the orchestrator decides it: run `opx process`, or let the worker pick it up',
+async function promote(ctx: CliContext, candidateId: string, o: HumanOptions & { justification: string }): Promise<ExitCode> {
+  const url = apiUrlOf(o);
+  let result: { requestId: string; requestedAt: string; by: string; role: string };
+  if (url !== undefined) {
+    result = await callOperatorApi(url, tokenOf(o), 'POST', `/candidates/${encodeURIComponent(candidateId)}/promotion`, { justification: o.justification, ...(o.role === undefined ? {} : { role: o.role }) });
+  } else {
+    const actor = localActor(o);
+    const container = await ctx.services();
+    const acts = new HumanActs(await ctx.store(), container.get(TOKENS.CandidateStore), container.get(TOKENS.IncidentManager), ctx.config.authorityMatrix, ctx.clock);
+    const { requestId, requestedAt } = await acts.requestPromotion(actor, candidateId, o.justification);
+    result = { requestId, requestedAt, by: actor.name, role: actor.role };
+  }
+  ctx.output.result({ candidateId, ...result, status: 'REQUESTED' }, () => [
+    `promotion of ${candidateId} requested by ${result.role}:${result.by} at ${result.requestedAt} (request ${result.requestId})`,
+    'the orchestrator decides it: run `opx process`, or let the worker / opx serve pick it up',
   ]);
   return EXIT.OK;
 }

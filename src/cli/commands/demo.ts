@@ -4,7 +4,8 @@ import { Command } from 'commander';
 
 import { TOKENS } from '../../container/tokens.js';
 import { currentReadModels } from '../../projections/live-projection.js';
-import { requestManualPromotion } from '../../promotion/manual-promotion.js';
+import { actorOf, HumanActs } from '../../operators/human-acts.js';
+import { newToken, PrincipalDirectory } from '../../principals/principals.js';
 import { auditHistory } from '../../replay/history-audit.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -35,14 +36,12 @@ async function demo(ctx: CliContext, promotions: number): Promise<ExitCode> {
     .filter((d) => !d.promotionRequested)
     .sort((a, b) => (a.candidateId < b.candidateId ? -1 : 1))
     .slice(0, Math.max(0, promotions));
-  for (const row of deferred) {
-    await requestManualPromotion(store, container.get(TOKENS.CandidateStore), ctx.config.authorityMatrix, {
-      candidateId: row.candidateId,
-      operator: 'demo@opx',
-      justification: 'customer impact confirmed (opx demo)',
-      requestedAt: ctx.clock.now().toISOString(),
-    });
-  }
+  // The demo's person: a principal made for this run, proven by the token made with it.
+  const token = newToken();
+  const principal = PrincipalDirectory.empty().with('demo@opx', ['HUMAN_OPERATOR'], token).authenticate(token);
+  if (principal === undefined) throw new Error('the demo principal does not authenticate');
+  const acts = new HumanActs(store, container.get(TOKENS.CandidateStore), container.get(TOKENS.IncidentManager), ctx.config.authorityMatrix, ctx.clock);
+  for (const row of deferred) await acts.requestPromotion(actorOf({ principal, method: 'bearer' }, 'HUMAN_OPERATOR', 'cli-token'), row.candidateId, 'customer impact confirmed (opx demo)');
   await runProcess(ctx, false);
   const after = (await currentReadModels(store)).models;
   const report = await auditHistory(ctx.config, store);

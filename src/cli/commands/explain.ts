@@ -1,13 +1,12 @@
 import { Command } from 'commander';
 
 import { TOKENS } from '../../container/tokens.js';
-import type { Incident } from '../../incidents/incident-state-machine.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { InvalidInput } from '../../shared/errors.js';
 import type { Action } from './action.js';
-import { statusOf } from './candidates.js';
-import { candidateSignals, fingerprintTrail } from '../../correlation/signal-trail.js';
+import { fingerprintTrail } from '../../correlation/signal-trail.js';
+import { explainChain } from '../../operators/explain.js';
 
 export function explainCommand(action: Action): Command {
   return new Command('explain')
@@ -25,45 +24,13 @@ export function explainCommand(action: Action): Command {
 async function explain(ctx: CliContext, id: string): Promise<ExitCode> {
   const container = await ctx.services();
   if (!id.startsWith('cand-') && !id.startsWith('inc-')) return explainFingerprint(ctx, id);
-  const candidateId = id.startsWith('inc-') ? (await container.get(TOKENS.IncidentManager).get(id)).candidateId : id;
-  const history = await container.get(TOKENS.CandidateStore).refresh(candidateId);
-  const incidents: Incident[] = [];
-  for (const created of history.incidents) incidents.push(await container.get(TOKENS.IncidentManager).get(created.incidentId));
-  const attempts = await container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
-  const policies = ctx.config.policies;
-  const { candidate } = history;
-
-  const decisions = history.decisions.map((d) => {
-    const current = policies.find(d.policyId, d.policyVersion);
-    const policyNow = current === undefined ? 'missing from config' : current.hash === d.policyHash ? 'unchanged' : `DRIFTED (config hash ${current.hash})`;
-    return {
-      decisionId: d.decisionId,
-      decision: d.decision,
-      policy: `${d.policyId}@${d.policyVersion}`,
-      policyHash: d.policyHash,
-      policyNow,
-      matchedRule: d.matchedRule,
-      reason: d.reason,
-      authority: d.authority,
-      authorityMatrixVersion: d.authorityMatrixVersion,
-      decidedAt: d.decidedAt,
-      eventId: d.eventId,
-      revision: d.revision.toString(),
-    };
-  });
-  const trail = await candidateSignals(await ctx.store(), candidate);
-  const view = {
-    signals: {
-      count: candidate.signalCount,
-      ids: candidate.signalIds,
-      ...(trail === undefined ? {} : { recorded: trail.entries, firing: trail.firing, resolved: trail.resolved, allResolved: trail.allResolved }),
-    },
-    candidate: { ...candidate, status: statusOf(history), eventId: history.createdEventId },
-    manualRequests: history.manualRequests.map(({ revision, ...r }) => ({ ...r, revision: revision.toString() })),
-    decisions,
-    incidents: incidents.map((i) => ({ incidentId: i.incidentId, decisionId: i.decisionId, state: i.state, openedAt: i.openedAt, authority: i.authority, lifecycle: i.history })),
-    attempts,
-  };
+  const view = await explainChain(
+    { reader: await ctx.store(), candidates: container.get(TOKENS.CandidateStore), incidents: container.get(TOKENS.IncidentManager), attempts: container.get(TOKENS.OrchestrationStore), policies: ctx.config.policies },
+    id,
+  );
+  const { candidate, decisions, attempts } = view;
+  const trail = view.signals.recorded === undefined ? undefined : { entries: view.signals.recorded, firing: view.signals.firing ?? 0, resolved: view.signals.resolved ?? 0, allResolved: view.signals.allResolved === true };
+  const incidents = view.incidents.map((i) => ({ ...i, history: i.lifecycle }));
 
   const lines: string[] = [];
   if (trail === undefined) {
