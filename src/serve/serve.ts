@@ -118,6 +118,7 @@ export async function startServe(container: Container, options: ServeOptions, lo
           matrix: config.authorityMatrix,
           logger: logger.child({ component: 'operator-api' }),
           status,
+          ...(subscriptions === undefined ? {} : { parked: { subscriptions, store, clock: container.get(TOKENS.Clock) } }),
         }),
     ],
   );

@@ -144,6 +144,23 @@ describe('opx (the operator CLI)', function () {
       expect(services).to.deep.equal(['edge-proxy/SEV1', 'checkout/SEV1']);
     });
 
+    it('answers "is it done?" without a replay (status), and lists candidates by decision and policy', async () => {
+      const status = (await opx(['--json', 'status'], { cwd })).json<{ correlation: { signalsNotCorrelated: number }; decisions: object; incidents: object; deferred: number }>();
+      expect(status.correlation.signalsNotCorrelated).to.equal(0);
+      expect(status).to.deep.include({ decisions: { awaitingDecision: 0, promotionRequestsPending: 0 }, incidents: { OPEN: 2 }, deferred: 1 });
+      const human = await opx(['status'], { cwd });
+      expect(human.stdout).to.include('done: nothing is waiting');
+      const deferredOnly = (await opx(['--json', 'candidates', 'list', '--decision', 'DEFER'], { cwd })).json<{ candidates: Array<{ candidateId: string; policy: string }> }>();
+      expect(deferredOnly.candidates.map((c) => c.candidateId)).to.deep.equal([deferredId]);
+      const byPolicy = (await opx(['--json', 'candidates', 'list', '--policy', 'standard-promotion@1.0.0', '--since', '2026-04-01T11:30:00Z'], { cwd })).json<{ matched: number }>();
+      expect(byPolicy.matched).to.equal(2);
+      expect((await opx(['--json', 'parked', 'list'], { cwd })).json<{ parked: unknown[] }>().parked).to.deep.equal([]);
+      const replay = await opx(['parked', 'replay', '--dry-run'], { cwd });
+      expect(replay.code).to.equal(1);
+      expect(replay.stderr).to.include('--token');
+      expect((await as('alice', ['--json', 'parked', 'replay', '--dry-run'])).json()).to.deep.include({ replayed: 0, parked: 0, dryRun: true });
+    });
+
     it('refuses a promotion the authority matrix does not allow, or of a candidate that is not deferred (exit 1)', async () => {
       const responder = await as('bob', ['candidates', 'promote', deferredId, '--justification', 'sure']);
       expect(responder.code).to.equal(1);
