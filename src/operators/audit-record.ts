@@ -34,7 +34,7 @@ export function summarize(report: HistoryAuditReport, ranAt: string, ranBy: stri
 
 /** Records an audit's summary (observability: never read by a decision). */
 export async function recordAudit(store: EventStore, summary: AuditSummary): Promise<void> {
-  const result = await store.append(AUDIT_REPORTS_STREAM, [{ id: crypto.randomUUID(), type: AUDIT_REPORTED, data: { ...summary, policyDrift: [...summary.policyDrift] } as never, metadata: { schemaVersion: 1 } }], 'any');
+  const result = await store.append(AUDIT_REPORTS_STREAM, [{ id: crypto.randomUUID(), type: AUDIT_REPORTED, data: { ...summary, policyDrift: [...summary.policyDrift] }, metadata: { schemaVersion: 1 } }], 'any');
   if (result.nextExpectedRevision === 0n) await store.setStreamMetadata(AUDIT_REPORTS_STREAM, { maxCount: KEEP });
 }
 
