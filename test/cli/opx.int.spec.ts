@@ -264,6 +264,12 @@ describe('opx (the operator CLI)', function () {
         const doctored = { ...live.models, incidents: { ...live.models.incidents, [row.incidentId]: { ...row, state: 'CLOSED' } } };
         expect(await writeSnapshot(store, { ...live, models: doctored as typeof live.models }, live.revision)).to.equal('written');
       });
+      // Readers check, not trust: the list shows what the incident stream says, and says the read model disagreed.
+      const listed = await opx(['--json', 'incidents', 'list'], { cwd });
+      const shown = listed.json<{ incidents: Array<{ state: string }>; mismatches: Array<{ field: string; readModel: string }> }>();
+      expect(shown.incidents.map((i) => i.state)).to.not.include('CLOSED');
+      expect(shown.mismatches).to.deep.include({ id: shown.mismatches[0]?.['id' as never], field: 'state', readModel: 'CLOSED', stream: 'RESOLVED' });
+      expect((await opx(['incidents', 'list'], { cwd })).stderr).to.include('disagree with the streams').and.include('"CLOSED"');
       const run = await opx(['--json', 'projections', 'rebuild'], { cwd });
       expect(run.code).to.equal(1);
       const report = run.json<{ verdict: string; firstDifference: { path: string; live: unknown }; written: string }>();

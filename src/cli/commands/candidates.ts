@@ -7,7 +7,8 @@ import type { CliContext } from '../context.js';
 import { candidateCodec } from '../../candidates/candidate-codec.js';
 import { CANDIDATE_STREAM_PREFIX } from '../../candidates/candidate-events.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
-import { notePoison, table } from '../output.js';
+import { noteMismatches, notePoison, table } from '../output.js';
+import { checkDeferredRows } from '../../projections/row-check.js';
 import type { Action } from './action.js';
 import { apiUrlOf, humanOptions, localActor, tokenOf, TOKEN_ENV, type HumanOptions } from '../human-actor.js';
 import { callOperatorApi } from '../operator-client.js';
@@ -103,8 +104,10 @@ async function listCandidates(ctx: CliContext, o: ListOptions): Promise<ExitCode
 async function deferred(ctx: CliContext): Promise<ExitCode> {
   const { models, poison } = await currentReadModels(await ctx.store());
   notePoison(ctx, poison);
-  const rows = Object.values(models.deferred).sort((a, b) => (a.deferredAt < b.deferredAt ? -1 : a.deferredAt > b.deferredAt ? 1 : a.candidateId < b.candidateId ? -1 : 1));
-  ctx.output.result({ deferred: rows }, () =>
+  const checked = await checkDeferredRows(Object.values(models.deferred), (await ctx.services()).get(TOKENS.CandidateStore));
+  noteMismatches(ctx, checked.mismatches);
+  const rows = checked.rows.sort((a, b) => (a.deferredAt < b.deferredAt ? -1 : a.deferredAt > b.deferredAt ? 1 : a.candidateId < b.candidateId ? -1 : 1));
+  ctx.output.result({ deferred: rows, ...(checked.mismatches.length > 0 ? { mismatches: checked.mismatches } : {}), ...(poison.length > 0 ? { unreadableEvents: poison } : {}) }, () =>
     rows.length === 0
       ? ['no deferred candidates']
       : [
