@@ -606,12 +606,18 @@ describe(IncidentOrchestrator.name, () => {
     it('logs one attempt per delivery, including duplicates', async () => {
       const world = OpxWorld.create();
       const { candidateId } = await world.givenDelivered(CandidateFixtures.suppressible);
+      const first = world.clock.now().toISOString();
       world.clock.advance(1);
       await world.deliverCandidateCreated(candidateId);
+      const second = world.clock.now().toISOString();
 
       const attempts = await new OrchestrationStore(world.store).getAttempts(candidateId);
       expect(attempts.map((a) => a.decision)).to.deep.equal(['SUPPRESS', 'SUPPRESS']);
       expect(new Set(attempts.map((a) => a.attemptId)).size).to.equal(2);
+      expect(attempts.map((a) => [a.startedAt, a.completedAt])).to.deep.equal([
+        [first, first],
+        [second, second],
+      ]);
     });
   });
 });
