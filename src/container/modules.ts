@@ -44,7 +44,7 @@ export function orchestrationModule(options: { readonly config?: OpxConfig } = {
       .inSingletonScope();
     bind(TOKENS.MessageBus).toResolvedValue((logger) => new InProcessMessageBus(logger), [TOKENS.Logger]).inSingletonScope();
     bind(TOKENS.EventEmitter).toService(TOKENS.MessageBus);
-    bind(TOKENS.OrchestrationStore).toResolvedValue((store) => new OrchestrationStore(store), [TOKENS.EventStore]).inSingletonScope();
+    bind(TOKENS.OrchestrationStore).toResolvedValue((store, logger) => new OrchestrationStore(store, { logger }), [TOKENS.EventStore, TOKENS.Logger]).inSingletonScope();
     bind(TOKENS.IncidentOrchestrator)
       .toResolvedValue(
         (promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore, clock, logger) =>

@@ -115,6 +115,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     void (async () => {
       await worker.stop();
       await ops?.close();
+      await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log writes behind orchestration
       await container.get(TOKENS.EventStore).close();
       logger.info({}, 'shut down');
       stopped(0);

@@ -11,10 +11,10 @@ import { INCIDENT_STREAM_PREFIX } from '../../../src/incidents/incident-events.j
 import { handleCandidateStreamEvent, type Handled } from '../../../src/orchestration/candidate-event-handler.js';
 import type { OrchestrationResult } from '../../../src/orchestration/incident-orchestrator.js';
 import type { EventEmitter, OrchestrationEvent } from '../../../src/orchestration/orchestration-event.schema.js';
-import type { OrchestrationStore } from '../../../src/orchestration/orchestration-store.js';
+import { ORCHESTRATION_LOG_STREAM, type OrchestrationStore } from '../../../src/orchestration/orchestration-store.js';
 import { requestManualPromotion, type ManualPromotionCommand } from '../../../src/promotion/manual-promotion.js';
 import { FixedClock } from '../../../src/shared/clock.js';
-import { RecordingLogger } from '../../../src/shared/logger.js';
+import { RecordingLogger, type Logger } from '../../../src/shared/logger.js';
 import { AuthorityFixtures, ConfigFixtures, Times } from './fixtures.js';
 
 export interface WorldOptions {
@@ -25,7 +25,7 @@ export interface WorldOptions {
   /** Replace the bus as the orchestrator's emitter. */
   readonly emitter?: EventEmitter;
   /** Replace the orchestration log (given the bound store). */
-  readonly orchestrationStore?: (store: EventStore) => OrchestrationStore;
+  readonly orchestrationStore?: (store: EventStore, logger: Logger) => OrchestrationStore;
 }
 
 const ORCHESTRATION_EVENT_TYPES = ['IncidentCreated', 'CandidateDeferred', 'CandidateSuppressed', 'OrchestrationFailed'] as const;
@@ -55,7 +55,7 @@ export class OpxWorld {
     container.rebind(TOKENS.EventStore).toConstantValue(options.wrapStore?.(memory) ?? memory);
     if (options.emitter !== undefined) container.rebind(TOKENS.EventEmitter).toConstantValue(options.emitter);
     if (options.orchestrationStore !== undefined) {
-      container.rebind(TOKENS.OrchestrationStore).toConstantValue(options.orchestrationStore(container.get(TOKENS.EventStore)));
+      container.rebind(TOKENS.OrchestrationStore).toConstantValue(options.orchestrationStore(container.get(TOKENS.EventStore), logger));
     }
     const world = new OpxWorld(container, memory, clock, logger);
     const bus = container.get(TOKENS.MessageBus);
@@ -132,6 +132,15 @@ export class OpxWorld {
 
   events(streamId: string): readonly RecordedEvent[] {
     return this.memory.snapshot(streamId);
+  }
+
+  /**
+   * The attempts logged for a candidate, as the store holds them (no read through getAttempts,
+   * which a test may have made throw), once the log has written what it queued.
+   */
+  async loggedAttempts(candidateId: string): Promise<RecordedEvent[]> {
+    await this.container.get(TOKENS.OrchestrationStore).flush();
+    return this.events(ORCHESTRATION_LOG_STREAM).filter((e) => e.data['candidateId'] === candidateId);
   }
 
   candidateEvents(candidateId: string): readonly RecordedEvent[] {
