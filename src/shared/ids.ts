@@ -55,16 +55,22 @@ export function eventId(name: string): string {
 
 /**
  * Random UUIDs (v4), for what is an occurrence and never a duplicate of another (an
- * orchestration attempt): never in a decision path. Random bytes are drawn 256 ids at a time into
- * this object's pool, and each id is written flat (see docs/performance.md).
+ * orchestration attempt): never in a decision path. Random bytes are drawn into this object's
+ * pool, 16 ids' worth at first and twice as many each time up to 256 (an orchestrator that makes
+ * few ids, as a replay's scratch ones do, draws few), and each id is written flat (see
+ * docs/performance.md).
  */
 export class RandomIds {
-  private readonly pool = Buffer.alloc(16 * 256);
-  private at = this.pool.length;
+  private pool = Buffer.alloc(0);
+  private at = 0;
+
+  /** @param fill the random source (node's CSPRNG) */
+  constructor(private readonly fill: (pool: Buffer) => void = (pool) => randomFillSync(pool)) {}
 
   next(): string {
     if (this.at === this.pool.length) {
-      randomFillSync(this.pool);
+      if (this.pool.length < 16 * 256) this.pool = Buffer.alloc(Math.max(16 * 16, this.pool.length * 2));
+      this.fill(this.pool);
       this.at = 0;
     }
     const from = this.at;

@@ -46,9 +46,18 @@ describe('deterministic ids', () => {
 describe('random ids (orchestration attempts)', () => {
   it('RandomIds gives version 4, RFC variant UUIDs, a new one each call across refills of its random pool', () => {
     const random = new RandomIds();
-    const ids = Array.from({ length: 1_000 }, () => random.next());
+    const ids = Array.from({ length: 2_000 }, () => random.next());
     for (const id of ids) expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).to.equal(ids.length);
+  });
+
+  it('RandomIds draws random bytes as it needs them: 16 ids at first, then twice as many, up to 256', () => {
+    const drawn: number[] = [];
+    const random = new RandomIds((pool) => void drawn.push(pool.length / 16));
+    for (let i = 0; i < 16; i++) random.next();
+    expect(drawn).to.deep.equal([16]);
+    for (let i = 0; i < 32 + 64 + 128 + 256 + 256; i++) random.next();
+    expect(drawn).to.deep.equal([16, 32, 64, 128, 256, 256]);
   });
 
   it('two RandomIds draw their own random bytes', () => {
