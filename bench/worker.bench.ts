@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,6 +38,19 @@ interface Figures {
   readonly candidates: number;
   readonly seconds: number;
   readonly perSecond: number;
+  /** CPU the consumer processes spent per candidate timed (user + system, all threads), and the server's. */
+  readonly consumerCpuMs: number;
+  readonly serverCpuMs: number;
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export interface BenchResult {
@@ -117,12 +130,13 @@ type Consumers = { readonly kind: 'workers'; readonly count: number } | { readon
 
 const BASELINE_MAIN = fileURLToPath(new URL('./worker-baseline.js', import.meta.url));
 
-async function withCluster<T>(
-  consumers: Consumers,
-  concurrency: number,
-  storeKind: 'memory' | 'sqlite',
-  body: (store: EsdbEventStore) => Promise<T>,
-): Promise<T> {
+/** What a run's body is given: the store client, and the CPU used so far by the consumers and by the server. */
+interface Cluster {
+  readonly store: EsdbEventStore;
+  readonly cpuMs: () => { readonly consumers: number; readonly server: number };
+}
+
+async function withCluster<T>(consumers: Consumers, concurrency: number, storeKind: 'memory' | 'sqlite', body: (cluster: Cluster) => Promise<T>): Promise<T> {
   const dataDir = storeKind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'opx-bench-')) : undefined;
   const server: StoreProcess = await startStoreProcess({ port: await freePort(), ...(dataDir === undefined ? {} : { dataDir }) });
   const store = EsdbEventStore.fromConnectionString(server.connectionString);
@@ -137,7 +151,11 @@ async function withCluster<T>(
       processes.push(loop);
       await loop.waitForLine((line) => line.includes('"ready"'));
     }
-    return await body(store);
+    const cpuMs = (): { consumers: number; server: number } => ({
+      consumers: processes.reduce((sum, p) => sum + cpuMsOf(p.pid), 0),
+      server: cpuMsOf(server.process.pid),
+    });
+    return await body({ store, cpuMs });
   } finally {
     await Promise.all(processes.map((p) => p.kill('SIGTERM')));
     await store.close();
@@ -240,18 +258,27 @@ async function throughputRun(
     consumers = { kind: 'baseline', planFile: join(planDir, 'plan.json') };
   }
   try {
-    return await withCluster(consumers, concurrency, storeKind, async (store) => {
+    return await withCluster(consumers, concurrency, storeKind, async ({ store, cpuMs }) => {
       const watcher = new CompletionWatcher(store);
       await appendAll(warmUp, store, new Map(), 32);
       await watcher.until(warmUp.length, 120_000);
       const started = new Map<string, number>();
+      const cpu0 = cpuMs();
       const t0 = performance.now();
       await appendAll(candidates, store, started, 32);
       const complete = await watcher.until(warmUp.length + candidates.length, 120_000);
       const seconds = (Math.max(...watcher.done.values()) - t0) / 1000;
+      const cpu1 = cpuMs();
       await watcher.close();
       const finished = watcher.done.size - warmUp.length;
-      return { workers: label, candidates: finished, seconds, perSecond: (complete ? candidates.length : finished) / seconds };
+      return {
+        workers: label,
+        candidates: finished,
+        seconds,
+        perSecond: (complete ? candidates.length : finished) / seconds,
+        consumerCpuMs: (cpu1.consumers - cpu0.consumers) / finished,
+        serverCpuMs: (cpu1.server - cpu0.server) / finished,
+      };
     });
   } finally {
     if (planDir !== undefined) rmSync(planDir, { recursive: true, force: true });
@@ -271,7 +298,7 @@ export async function run(): Promise<BenchResult> {
   const ratios: number[] = [];
   let run = 0;
   const line = (f: Figures, what: string): string =>
-    `${what}: ${f.candidates} candidates in ${f.seconds.toFixed(2)} s = ${f.perSecond.toFixed(0)} candidates/s`;
+    `${what}: ${f.candidates} candidates in ${f.seconds.toFixed(2)} s = ${f.perSecond.toFixed(0)} candidates/s; CPU per candidate ${f.consumerCpuMs.toFixed(2)} ms, server ${f.serverCpuMs.toFixed(2)} ms`;
   console.log(
     `throughput, ${storeKind} store, concurrency ${concurrency}; one worker beside the hand-written client loop making the same calls per candidate (its limit), alternated:`,
   );
@@ -294,7 +321,7 @@ export async function run(): Promise<BenchResult> {
   const count = Math.min(total, Math.max(200, rate * 10));
   const warmUp = candidatesFor(run++, rate * WARM_UP_SECONDS);
   const candidates = candidatesFor(run++, count);
-  const latency = await withCluster({ kind: 'workers', count: best.workers }, concurrency, storeKind, async (store) => {
+  const latency = await withCluster({ kind: 'workers', count: best.workers }, concurrency, storeKind, async ({ store }) => {
     const watcher = new CompletionWatcher(store);
     // A fresh cluster's first second runs in V8's interpreter (p99 ~150-200 ms, see `cold`):
     // production workers run for days, so the figure the target speaks of is taken warm.
