@@ -39,11 +39,8 @@ interface OrchestrationRun {
 }
 
 /**
- * A collected heap (with --expose-gc), after a turn of the event loop: everything here runs on an
- * in-memory store, so a run is one long chain of microtasks, and V8 keeps every object a WeakRef
- * handed out alive until the current task ends. Inversify's plan cache hands out its bindings
- * through WeakRefs, so without a new task each run's container (and its store: ~100 MB at 20,000
- * candidates) stayed alive through the next runs, and each ran slower in a larger heap.
+ * A collected heap (with --expose-gc) after a turn of the event loop: a WeakRef's target (inversify's
+ * plan cache) lives until the task ends, and would keep the last run's container alive (docs/performance.md).
  */
 async function collected(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
@@ -166,12 +163,8 @@ interface ReplayFigures {
 }
 
 /**
- * The replay of a history, measured as `opx replay` runs it: in a thread of its own (an isolate
- * that never recorded anything), over the history imported there into an in-memory store. Not in
- * this thread: V8 decides per allocation site whether the objects it makes live long, and the
- * orchestration runs above (and the recording) teach it that the handlers' objects do, which is
- * true of a recording process, whose store keeps them, and not of a replay, whose scratch stores
- * drop them; a replay here would time that mistake, not the audit.
+ * The replay of a history, measured as `opx replay` runs it: in a thread of its own that never
+ * recorded anything, over the history imported there (docs/performance.md: pretenuring).
  */
 async function replayThroughput(groups: number, shape: HistoryShape): Promise<ReplayFigures> {
   const lines = await recordedHistory(groups, shape);

@@ -180,9 +180,8 @@ interface StartedAttempt {
 }
 
 /**
- * The ISO 8601 form of attempt times, remembered for the last millisecond formatted: attempts start
- * and complete many to a millisecond, and `toISOString` cost more than the rest of the record
- * (docs/performance.md). Observability only, like the times themselves.
+ * The ISO 8601 form of attempt times, remembered for the last millisecond formatted: attempts
+ * start and complete many to a millisecond (docs/performance.md). Observability only.
  */
 class IsoTimes {
   private lastMs = Number.NaN;

@@ -40,7 +40,7 @@ export const ORCHESTRATION_LOG_MAX_AGE_SECONDS = 90 * 24 * 60 * 60;
 /** The attempt log: one stream for every candidate's attempts, its $maxAge set once. */
 export const ORCHESTRATION_LOG_STREAM = 'orchestration-attempts';
 
-/** Where attempts were logged before the shared stream (one stream per candidate); still read by getAttempts. */
+/** A stream per candidate, where an earlier version logged attempts: getAttempts still reads it. */
 export const ORCHESTRATION_STREAM_PREFIX = 'orchestration-';
 export const orchestrationStreamId = (candidateId: string): string => `${ORCHESTRATION_STREAM_PREFIX}${candidateId}`;
 
@@ -62,12 +62,10 @@ const ATTEMPT_METADATA: JsonObject = Object.freeze({ schemaVersion: 1 });
  * The spec's DynamoDB table on EventStoreDB, write-only on the hot path. Attempts go to one
  * stream, `orchestration-attempts`, whose $maxAge (Decision 4's TTL) is set once per process, in
  * batches written behind the orchestration: `logAttempt` queues the record and returns, and one
- * append at a time takes everything queued while the previous one was in flight (group commit).
- * A promoted candidate then costs its three appends and a share of one, instead of two more calls
- * of its own (an append to a stream per candidate, and that stream's metadata): see
- * docs/performance.md. A write that fails is logged and dropped, never retried into the hot path;
- * a host calls {@link flush} before it closes the store, or the last batch is lost (observability
- * only: a crash loses what was still queued).
+ * append at a time takes everything queued while the previous one was in flight (group commit),
+ * so a candidate's own calls are its domain appends (docs/performance.md). A write that fails is
+ * logged and dropped, never retried into the hot path; a host calls {@link flush} before it closes
+ * the store, or the last batch is lost (observability only: a crash loses what was still queued).
  *
  * `getAttempts` (people only, never orchestration) reads the log backwards from its end down to
  * the position of the candidate's first event: no attempt for a candidate can precede its input.

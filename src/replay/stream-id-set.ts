@@ -1,9 +1,8 @@
 /**
  * A set of stream ids that holds an OPX id (`prefix` and 24 lowercase hex digits, as candidate
- * ids are) as two numbers in typed arrays, no string or object per id: the audit defers one
- * input per candidate of a history recorded ingest-first (~300,000 at 1M events), and a Set of
- * their ids, freshly decoded strings each, cost ~13% more peak RSS there (docs/performance.md).
- * Any other id goes to a plain Set. Exact: an id is never taken for another.
+ * ids are) as two numbers in typed arrays, no string or object per id: what keeps the audit's
+ * deferred streams small in a long history recorded ingest-first (docs/performance.md). Any
+ * other id goes to a plain Set. Exact: an id is never taken for another.
  */
 export class StreamIdSet {
   /** The id's first 13 hex digits (52 bits) -> its last 11 (44 bits). */
