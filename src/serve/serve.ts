@@ -143,6 +143,7 @@ export async function startServe(container: Container, options: ServeOptions, lo
         await worker?.stop();
         await correlation?.stop();
         await readModels.stop();
+        await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log is written behind orchestration
       })()),
   };
 }

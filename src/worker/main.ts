@@ -122,6 +122,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       await worker.stop();
       await correlation?.stop();
       await ops?.close();
+      await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log writes behind orchestration
       await container.get(TOKENS.EventStore).close();
       logger.info({}, 'shut down');
       stopped(0);

@@ -260,7 +260,8 @@ describe('opx (the operator CLI)', function () {
       await withDataDir(join(cwd, '.opx-data'), async (store) => {
         const live = await loadLiveCheckpoint(store);
         if (live === undefined) throw new Error('no live projection');
-        const row = Object.values(live.models.incidents)[0] as { incidentId: string };
+        const row = live.models.incidents[promotedIncident] as { incidentId: string } | undefined;
+        if (row === undefined) throw new Error(`no read-model row for ${promotedIncident}`);
         const doctored = { ...live.models, incidents: { ...live.models.incidents, [row.incidentId]: { ...row, state: 'CLOSED' } } };
         expect(await writeSnapshot(store, { ...live, models: doctored as typeof live.models }, live.revision)).to.equal('written');
       });
@@ -268,7 +269,7 @@ describe('opx (the operator CLI)', function () {
       const listed = await opx(['--json', 'incidents', 'list'], { cwd });
       const shown = listed.json<{ incidents: Array<{ state: string }>; mismatches: Array<{ field: string; readModel: string }> }>();
       expect(shown.incidents.map((i) => i.state)).to.not.include('CLOSED');
-      expect(shown.mismatches).to.deep.include({ id: shown.mismatches[0]?.['id' as never], field: 'state', readModel: 'CLOSED', stream: 'RESOLVED' });
+      expect(shown.mismatches).to.deep.include({ id: promotedIncident, field: 'state', readModel: 'CLOSED', stream: 'RESOLVED' });
       expect((await opx(['incidents', 'list'], { cwd })).stderr).to.include('disagree with the streams').and.include('"CLOSED"');
       const run = await opx(['--json', 'projections', 'rebuild'], { cwd });
       expect(run.code).to.equal(1);
