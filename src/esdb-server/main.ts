@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { jsonLinesLog } from './log.js';
 import { startEmbeddedServer, type EmbeddedServer } from './server.js';
 
 /**
@@ -70,6 +71,7 @@ export async function serve(
     port: options.port ?? 2113,
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.memory === true || options.data === undefined ? {} : { dataDir: options.data }),
+    log: jsonLinesLog(),
   });
   const shutdown = (): void => {
     process.off('SIGTERM', shutdown);

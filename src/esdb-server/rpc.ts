@@ -1,4 +1,5 @@
 import grpc from '@grpc/grpc-js';
+import type { ServerLog } from './log.js';
 import { sharedPb } from './proto.js';
 
 /**
@@ -85,6 +86,59 @@ export const toRpcError = (error: unknown): RpcError =>
   error instanceof RpcError
     ? error
     : new RpcError(grpc.status.INTERNAL, error instanceof Error ? error.message : String(error));
+
+/** Runs a listener or a timer's work; what it throws goes to `onError` instead of up the event loop. */
+export const guard =
+  <A extends unknown[]>(onError: (error: unknown) => void, work: (...args: A) => void) =>
+  (...args: A): void => {
+    try {
+      work(...args);
+    } catch (error) {
+      onError(error);
+    }
+  };
+
+/** A service's handlers as the services write them: a handler may return the promise of its work. */
+export type ServiceHandlers = Record<string, (...args: never[]) => void | Promise<void>>;
+
+type AnyCall = {
+  readonly cancelled?: boolean;
+  emit(event: 'error', status: Partial<grpc.StatusObject>): boolean;
+};
+
+/**
+ * Wraps every method of a service implementation so that nothing a handler throws (or rejects
+ * with) escapes to the event loop, where it would end the process: the call is answered with
+ * INTERNAL (or the RpcError's own status) and the error is logged. Handlers still answer their
+ * expected errors themselves; this is the net under the unexpected ones.
+ */
+export const guardedImplementation = (service: string, implementation: ServiceHandlers, log: ServerLog): grpc.UntypedServiceImplementation => {
+  const guarded: grpc.UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(implementation)) {
+    const fn = handler as (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => unknown;
+    guarded[method] = ((call: AnyCall, callback?: grpc.sendUnaryData<unknown>): void => {
+      const answer = (error: unknown): void => {
+        const rpc = toRpcError(error);
+        if (!(error instanceof RpcError)) log.error('unexpected error answered INTERNAL', { service, method, error: describeError(error) });
+        try {
+          if (callback !== undefined) callback(rpc.toStatus());
+          else if (call.cancelled !== true) call.emit('error', rpc.toStatus());
+        } catch (secondary) {
+          log.error('could not answer a failed call', { service, method, error: describeError(secondary) });
+        }
+      };
+      try {
+        const result = fn(call, callback);
+        if (result instanceof Promise) result.catch(answer);
+      } catch (error) {
+        answer(error);
+      }
+    }) as grpc.UntypedHandleCall;
+  }
+  return guarded;
+};
+
+export const describeError = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /** What a request deserializer yields when the bytes are not a valid message. */
 export class MalformedRequest {

@@ -1,7 +1,8 @@
 import grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from './clock.js';
+import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
-import { coalescingInterceptor, tolerantService } from './rpc.js';
+import { coalescingInterceptor, guardedImplementation, tolerantService } from './rpc.js';
 import { PersistentSubscriptionsService } from './services/persistent.js';
 import { serverFeaturesImplementation } from './services/server-features.js';
 import { StreamsService } from './services/streams.js';
@@ -28,6 +29,10 @@ export interface EmbeddedServerOptions {
   maxAppendSize?: number;
   /** SQLite `synchronous` pragma; default FULL (see SqliteEngine). */
   sqliteSynchronous?: 'FULL' | 'NORMAL';
+  /** A storage engine of the caller's, used instead of the one `dataDir` selects (tests inject faults with it). */
+  engine?: StorageEngine;
+  /** Where the server reports what an operator should see; default: nothing is logged. */
+  log?: ServerLog;
 }
 
 export interface EmbeddedServer {
@@ -50,11 +55,13 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? systemClock;
   const engine: StorageEngine =
-    options.dataDir === undefined
+    options.engine ??
+    (options.dataDir === undefined
       ? new MemoryEngine()
-      : new SqliteEngine(options.dataDir, options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous });
+      : new SqliteEngine(options.dataDir, options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous }));
   const store = new EventStoreCore(engine, clock);
-  const persistent = new PersistentSubscriptionsService(store, clock);
+  const log = options.log ?? silentLog;
+  const persistent = new PersistentSubscriptionsService(store, clock, log);
   const streams = new StreamsService(store, { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE });
 
   const server = new grpc.Server({
@@ -63,14 +70,17 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     // messages written in one event-loop turn share socket writes (see CoalescingCall)
     interceptors: [coalescingInterceptor],
   });
-  server.addService(tolerantService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition), streams.implementation());
+  server.addService(
+    tolerantService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition),
+    guardedImplementation('Streams', streams.implementation(), log),
+  );
   server.addService(
     tolerantService(persistentGrpc.PersistentSubscriptionsService as unknown as grpc.ServiceDefinition),
-    persistent.implementation(),
+    guardedImplementation('PersistentSubscriptions', persistent.implementation(), log),
   );
   server.addService(
     tolerantService(serverFeaturesGrpc.ServerFeaturesService as unknown as grpc.ServiceDefinition),
-    serverFeaturesImplementation(),
+    guardedImplementation('ServerFeatures', serverFeaturesImplementation(), log),
   );
 
   let port: number;

@@ -417,7 +417,14 @@ export class EventStoreCore {
       this.#metadata.delete(originalStreamOf(row.streamId));
       this.#withMetadata.add(originalStreamOf(row.streamId));
     }
-    for (const listener of [...this.#listeners]) listener();
+    for (const listener of [...this.#listeners]) {
+      // The rows are written: a listener's failure must not turn this write into an error.
+      try {
+        listener();
+      } catch {
+        // listeners only wake readers and schedule pumps; each guards its own work
+      }
+    }
     return stored;
   }
 
@@ -461,9 +468,14 @@ export class EventStoreCore {
     return { kind: 'success', currentRevision: current, position: marker!.position };
   }
 
-  /** Appends one event to a stream regardless of its revision (system writes: parked messages). */
-  appendSystem(streamId: string, event: ProposedEvent): StoredEvent {
+  /**
+   * Appends one event to a stream regardless of its revision (system writes: parked messages).
+   * A tombstoned stream takes nothing, as in EventStoreDB (the write fails with StreamDeleted):
+   * undefined, and no row past the tombstone's revision, long.MaxValue, which no revision may pass.
+   */
+  appendSystem(streamId: string, event: ProposedEvent): StoredEvent | undefined {
     const current = this.engine.streamLastRevision(streamId);
+    if (current === DELETED_STREAM) return undefined;
     const created = ticksFromMillis(this.clock.now());
     const rows: NewEvent[] = [];
     if (current !== DELETED_STREAM && this.#isSoftDeleted(streamId))

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import type { ServerLog } from '../log.js';
+import { describeError, Exceptions } from '../rpc.js';
 import { createFilter, DEFAULT_MAX_SEARCH_WINDOW, type EventFilter } from '../filters.js';
 import type { StoredEvent } from '../storage/engine.js';
-import { ALL_STREAM, LINK_EVENT_TYPE, type EventStoreCore } from '../store.js';
+import { ALL_STREAM, DELETED_STREAM, LINK_EVENT_TYPE, type EventStoreCore } from '../store.js';
 import type { GroupDefinition, GroupSettings } from './settings.js';
 
 /**
@@ -105,6 +107,7 @@ export class SubscriptionGroup {
     private readonly store: EventStoreCore,
     private readonly clock: Clock,
     private readonly saveCheckpoint: (checkpoint: bigint) => void,
+    private readonly log: ServerLog,
   ) {
     this.parkedStream = parkedStreamOf(source, group);
     this.#definition = definition;
@@ -234,18 +237,66 @@ export class SubscriptionGroup {
       Reason: reason,
       SubscriptionEventNumber: Number(message.event.revision),
     };
-    this.store.appendSystem(this.parkedStream, {
+    const parked = this.store.appendSystem(this.parkedStream, {
       eventId: randomUUID(),
       type: LINK_EVENT_TYPE,
       contentType: 'application/octet-stream',
       data: Buffer.from(`${message.event.revision}@${message.event.streamId}`, 'utf8'),
       metadata: Buffer.from(JSON.stringify(metadata), 'utf8'),
     });
+    if (parked === undefined) {
+      // The parked stream was tombstoned: EventStoreDB gives up on the message ("possible
+      // message loss") and goes on with the group; so does this server, and says so.
+      this.log.error('a message could not be parked: the parked stream is deleted; the message is dropped', {
+        group: this.group,
+        source: this.source,
+        parkedStream: this.parkedStream,
+        stream: message.event.streamId,
+        eventNumber: message.event.revision.toString(),
+        reason,
+      });
+    }
     this.#complete(message);
+  }
+
+  /**
+   * Runs work that no call is waiting on (a timer, a scheduled pump). What it throws would
+   * otherwise reach the event loop and end the server: instead the group's consumers are dropped
+   * with INTERNAL (persistent-subscription-failed) and the failure is logged. The group stays, and
+   * what they had in flight is queued again, so consumers can subscribe again.
+   */
+  guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  #failed(error: unknown): void {
+    this.log.error('persistent subscription group failed; its consumers are dropped', {
+      group: this.group,
+      source: this.source,
+      error: describeError(error),
+    });
+    const consumers = [...this.consumers];
+    this.consumers.length = 0;
+    for (const flight of this.#inFlight.values()) this.#retry.push(flight.message);
+    this.#inFlight.clear();
+    this.#sortRetry();
+    const reason = Exceptions.persistentSubscriptionFailed(this.source, this.group, describeError(error));
+    for (const consumer of consumers) {
+      consumer.inFlight = 0;
+      consumer.drop(reason);
+    }
   }
 
   /** Message timeouts; called by the service's ticker. */
   tick(): void {
+    this.guarded(() => this.#tick());
+  }
+
+  #tick(): void {
     if (this.#stopped) return;
     const now = this.clock.now();
     const expired = [...this.#inFlight.values()].filter((f) => f.expiresAt <= now);
@@ -368,7 +419,7 @@ export class SubscriptionGroup {
     this.#pumpScheduled = true;
     setImmediate(() => {
       this.#pumpScheduled = false;
-      this.pump();
+      this.guarded(() => this.pump());
     });
   }
 
@@ -445,7 +496,7 @@ export class SubscriptionGroup {
 
   parkedMessageCount(): bigint {
     const last = this.store.streamLastRevision(this.parkedStream);
-    if (last === undefined) return 0n;
+    if (last === undefined || last === DELETED_STREAM) return 0n;
     const tb = this.store.metadataOf(this.parkedStream).truncateBefore ?? 0n;
     const count = last - tb + 1n;
     return count > 0n ? count : 0n;
@@ -454,7 +505,7 @@ export class SubscriptionGroup {
   /** Queues parked messages (up to, not including, parked-stream revision `stopAt`) for redelivery. */
   replayParked(stopAt: bigint | undefined): void {
     const last = this.store.streamLastRevision(this.parkedStream);
-    if (last === undefined) return;
+    if (last === undefined || last === DELETED_STREAM) return;
     const end = stopAt !== undefined && stopAt < last + 1n ? stopAt : last + 1n;
     let next = 0n;
     const replayed: Message[] = [];

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import grpc from '@grpc/grpc-js';
 import type { Clock } from '../clock.js';
 import { createFilter } from '../filters.js';
+import { silentLog, type ServerLog } from '../log.js';
 import { parkedStreamOf, SubscriptionGroup, type Consumer, type Delivery, type NackAction } from '../persistent/group.js';
 import {
   deserializeDefinition,
@@ -16,6 +17,7 @@ import { persistentPb, sharedPb } from '../proto.js';
 import {
   Exceptions,
   isMalformed,
+  type ServiceHandlers,
   parseStreamName,
   parseUint64,
   parseUuid,
@@ -133,6 +135,7 @@ export class PersistentSubscriptionsService {
   constructor(
     private readonly store: EventStoreCore,
     private readonly clock: Clock,
+    private readonly log: ServerLog = silentLog,
   ) {}
 
   /** Loads the groups and checkpoints saved by the engine and starts ticking. */
@@ -168,17 +171,18 @@ export class PersistentSubscriptionsService {
     this.#pumpScheduled = true;
     setImmediate(() => {
       this.#pumpScheduled = false;
-      for (const group of this.#groups.values()) group.pump();
+      for (const group of this.#groups.values()) group.guarded(() => group.pump());
     });
   }
 
   #newGroup(source: string, group: string, definition: GroupDefinition, checkpoint: bigint | undefined): SubscriptionGroup {
     return new SubscriptionGroup(source, group, definition, checkpoint, this.store, this.clock, (value) =>
       this.store.engine.saveCheckpoint({ source, group, checkpoint: value.toString() }),
+      this.log,
     );
   }
 
-  implementation(): grpc.UntypedServiceImplementation {
+  implementation(): ServiceHandlers {
     return {
       create: unary((request: CreateReq) => {
         this.#create(request);

@@ -4,12 +4,14 @@ import { createFilter, DEFAULT_MAX_SEARCH_WINDOW, type EventFilter } from '../fi
 import { anyPb, codePb, emptyPb, sharedPb, statusPb, streamsPb } from '../proto.js';
 import {
   Exceptions,
+  guard,
   isMalformed,
   parseStreamName,
   parseUint64,
   parseUuid,
   ResponseWriter,
   RpcError,
+  type ServiceHandlers,
   toRpcError,
   toStreamIdentifier,
 } from '../rpc.js';
@@ -102,9 +104,9 @@ export class StreamsService {
     this.#commits = new CommitQueue(store.engine);
   }
 
-  implementation(): grpc.UntypedServiceImplementation {
+  implementation(): ServiceHandlers {
     return {
-      read: (call: grpc.ServerWritableStream<ReadReq, ReadResp | Uint8Array>) => void this.#read(call),
+      read: (call: grpc.ServerWritableStream<ReadReq, ReadResp | Uint8Array>) => this.#read(call),
       append: (call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>) =>
         this.#append(call, callback),
       batchAppend: (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>) => this.#batchAppend(call),
@@ -554,7 +556,12 @@ export class StreamsService {
         new sharedPb.BadRequest().setMessage(message).serializeBinary(),
       );
 
-    call.on('data', (request: unknown) => {
+    const failCall = (error: unknown): void => {
+      if (closed) return;
+      closed = true;
+      call.emit('error', toRpcError(error).toStatus());
+    };
+    call.on('data', guard(failCall, (request: unknown) => {
       if (closed) return;
       if (isMalformed(request)) {
         closed = true;
@@ -614,13 +621,14 @@ export class StreamsService {
               send(this.#batchAppendResp(correlationId, write.identifier, write.expected, outcome, statusWithDetails)),
             (error: unknown) =>
               send(errorResp(correlationId, write.identifier, badRequest(toRpcError(error).details))),
-          );
+          )
+          .catch(failCall);
       } catch (error) {
         pending.delete(key);
         const rpc = toRpcError(error);
         send(errorResp(correlationId, entry?.identifier ?? req.getOptions()?.getStreamIdentifier(), badRequest(rpc.details)));
       }
-    });
+    }));
     call.on('end', () => {
       if (closed) return;
       closed = true;
