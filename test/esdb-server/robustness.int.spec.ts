@@ -15,6 +15,7 @@ import type { ServerLog } from '../../src/esdb-server/log.js';
 import { guardedImplementation, tolerantService } from '../../src/esdb-server/rpc.js';
 import streamsGrpc from '@eventstore/db-client/generated/streams_grpc_pb.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
+import { sharedEmbeddedServer } from '../support/embedded-server.js';
 import { MemoryEngine } from '../../src/esdb-server/storage/memory-engine.js';
 import type { StorageEngine } from '../../src/esdb-server/storage/engine.js';
 import { collect, connect, eventually, freshStream } from './helpers.js';
@@ -231,6 +232,66 @@ describe('embedded EventStoreDB server: hostile clients', function () {
       } finally {
         server.forceShutdown();
       }
+    });
+  });
+
+  describe('malformed and unsupported requests', function () {
+    let server: EmbeddedServer;
+
+    before(async function () {
+      server = await sharedEmbeddedServer();
+    });
+
+    const call = (path: string, payload: Buffer): Promise<grpc.ServiceError | undefined> =>
+      new Promise((resolve) => {
+        const raw = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+        raw.makeUnaryRequest(
+          path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          payload,
+          (error) => {
+            raw.close();
+            resolve(error ?? undefined);
+          },
+        );
+      });
+
+    it('answers garbage bytes with INVALID_ARGUMENT and keeps serving', async function () {
+      const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x99]);
+      expect((await call('/event_store.client.streams.Streams/Delete', garbage))?.code).to.equal(grpc.status.INVALID_ARGUMENT);
+      expect((await call('/event_store.client.persistent_subscriptions.PersistentSubscriptions/Create', garbage))?.code).to.equal(
+        grpc.status.INVALID_ARGUMENT,
+      );
+      expect((await call('/event_store.client.streams.Streams/Tombstone', Buffer.alloc(0)))?.code).to.equal(
+        grpc.status.INVALID_ARGUMENT,
+      );
+      const stream = freshStream();
+      const client = connect(server.connectionString);
+      try {
+        expect((await client.appendToStream(stream, event(1))).nextExpectedRevision).to.equal(0n);
+      } finally {
+        await client.dispose();
+      }
+    });
+
+    it('answers a read without options with INVALID_ARGUMENT', async function () {
+      const raw = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+      const stream = raw.makeServerStreamRequest(
+        '/event_store.client.streams.Streams/Read',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+      );
+      const error = await new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve).on('data', () => undefined));
+      raw.close();
+      expect(error.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    });
+
+    it('answers services it does not implement with UNIMPLEMENTED', async function () {
+      expect((await call('/event_store.client.operations.Operations/StartScavenge', Buffer.alloc(0)))?.code).to.equal(
+        grpc.status.UNIMPLEMENTED,
+      );
     });
   });
 });

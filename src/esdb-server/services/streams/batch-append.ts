@@ -1,0 +1,209 @@
+import type grpc from '@grpc/grpc-js';
+import { anyPb, codePb, emptyPb, sharedPb, statusPb, streamsPb } from '../../proto.js';
+import { Exceptions, guard, isMalformed, parseStreamName, parseUuid, toRpcError } from '../../rpc.js';
+import type { CommitQueue } from '../../commit-queue.js';
+import type { EventStoreCore, ExpectedRevision, ProposedEvent, WriteOutcome } from '../../store.js';
+import { parseExpectedRevision, toProposedEvent, type StreamsServiceOptions } from './append.js';
+
+type BatchAppendReq = InstanceType<typeof streamsPb.BatchAppendReq>;
+type BatchAppendResp = InstanceType<typeof streamsPb.BatchAppendResp>;
+
+/** Streams.BatchAppend: many writes over one duplex call, each named by its correlation id. */
+export class BatchAppends {
+  constructor(
+    private readonly store: EventStoreCore,
+    private readonly commits: CommitQueue,
+    private readonly options: StreamsServiceOptions,
+  ) {}
+
+  batchAppend(call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void {
+    interface Pending {
+      readonly streamName: string;
+      readonly identifier: InstanceType<typeof sharedPb.StreamIdentifier>;
+      readonly expected: ExpectedRevision;
+      readonly events: ProposedEvent[];
+      size: number;
+    }
+    const pending = new Map<string, Pending>();
+    let closed = false;
+    const send = (response: BatchAppendResp): void => {
+      if (!closed && !call.cancelled) call.write(response);
+    };
+    const statusWithDetails = (code: number, message: string, typeName: string, details: Uint8Array): unknown => {
+      const any = new anyPb.Any();
+      any.pack(details, typeName);
+      return new statusPb.Status().setCode(code).setMessage(message).setDetails(any);
+    };
+    const errorResp = (
+      correlation: InstanceType<typeof sharedPb.UUID>,
+      identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined,
+      status: unknown,
+    ): BatchAppendResp => {
+      const response = new streamsPb.BatchAppendResp().setCorrelationId(correlation);
+      if (identifier !== undefined) response.setStreamIdentifier(identifier);
+      return response.setError(status as InstanceType<typeof statusPb.Status>);
+    };
+    const badRequest = (message: string): unknown =>
+      statusWithDetails(
+        codePb.Code.INVALID_ARGUMENT,
+        'BadRequest',
+        'event_store.client.BadRequest',
+        new sharedPb.BadRequest().setMessage(message).serializeBinary(),
+      );
+
+    const failCall = (error: unknown): void => {
+      if (closed) return;
+      closed = true;
+      call.emit('error', toRpcError(error).toStatus());
+    };
+    call.on('data', guard(failCall, (request: unknown) => {
+      if (closed) return;
+      if (isMalformed(request)) {
+        closed = true;
+        call.emit('error', Exceptions.invalidArgument(`Malformed BatchAppendReq: ${request.reason}`).toStatus());
+        return;
+      }
+      const req = request as BatchAppendReq;
+      const correlation = req.getCorrelationId();
+      let key: string;
+      try {
+        key = parseUuid(correlation, 'correlation_id');
+      } catch (error) {
+        closed = true;
+        call.emit('error', toRpcError(error).toStatus());
+        return;
+      }
+      const correlationId = correlation!;
+      let entry = pending.get(key);
+      try {
+        if (req.hasOptions() && entry === undefined) {
+          const options = req.getOptions()!;
+          const identifier = options.getStreamIdentifier();
+          const streamName = parseStreamName(identifier);
+          entry = { streamName, identifier: identifier!, expected: parseExpectedRevision(options), events: [], size: 0 };
+          pending.set(key, entry);
+        }
+        if (entry === undefined) return;
+        for (const message of req.getProposedMessagesList()) {
+          const proposed = toProposedEvent(message);
+          entry.size += proposed.size;
+          entry.events.push(proposed.event);
+        }
+        if (entry.size > this.options.maxAppendSize) {
+          pending.delete(key);
+          const details = new sharedPb.MaximumAppendSizeExceeded().setMaxappendsize(this.options.maxAppendSize);
+          send(
+            errorResp(
+              correlationId,
+              entry.identifier,
+              statusWithDetails(
+                codePb.Code.INVALID_ARGUMENT,
+                'MaximumAppendSizeExceeded',
+                'event_store.client.MaximumAppendSizeExceeded',
+                details.serializeBinary(),
+              ),
+            ),
+          );
+          return;
+        }
+        if (!req.getIsFinal()) return;
+        pending.delete(key);
+        const write = entry;
+        this.commits
+          .run(() => this.store.append(write.streamName, write.expected, write.events))
+          .then(
+            (outcome) =>
+              send(this.#batchAppendResp(correlationId, write.identifier, write.expected, outcome, statusWithDetails)),
+            (error: unknown) =>
+              send(errorResp(correlationId, write.identifier, badRequest(toRpcError(error).details))),
+          )
+          .catch(failCall);
+      } catch (error) {
+        pending.delete(key);
+        const rpc = toRpcError(error);
+        send(errorResp(correlationId, entry?.identifier ?? req.getOptions()?.getStreamIdentifier(), badRequest(rpc.details)));
+      }
+    }));
+    call.on('end', () => {
+      if (closed) return;
+      closed = true;
+      call.end();
+    });
+    call.on('error', () => {
+      closed = true;
+    });
+    call.on('cancelled', () => {
+      closed = true;
+      pending.clear();
+    });
+  }
+
+  #batchAppendResp(
+    correlation: InstanceType<typeof sharedPb.UUID>,
+    identifier: InstanceType<typeof sharedPb.StreamIdentifier>,
+    expected: ExpectedRevision,
+    outcome: WriteOutcome,
+    statusWithDetails: (code: number, message: string, typeName: string, details: Uint8Array) => unknown,
+  ): BatchAppendResp {
+    const response = new streamsPb.BatchAppendResp().setCorrelationId(correlation).setStreamIdentifier(identifier);
+    switch (outcome.kind) {
+      case 'success': {
+        const success = new streamsPb.BatchAppendResp.Success();
+        if (outcome.currentRevision < 0n) success.setNoStream(new emptyPb.Empty());
+        else success.setCurrentRevision(outcome.currentRevision.toString());
+        if (outcome.position === undefined) success.setNoPosition(new emptyPb.Empty());
+        else
+          success.setPosition(
+            new sharedPb.AllStreamPosition()
+              .setCommitPosition(outcome.position.toString())
+              .setPreparePosition(outcome.position.toString()),
+          );
+        return response.setSuccess(success);
+      }
+      case 'wrong_expected_version': {
+        const details = new sharedPb.WrongExpectedVersion();
+        if (outcome.currentRevision < 0n) details.setCurrentNoStream(new emptyPb.Empty());
+        else details.setCurrentStreamRevision(outcome.currentRevision.toString());
+        switch (expected.kind) {
+          case 'any':
+            details.setExpectedAny(new emptyPb.Empty());
+            break;
+          case 'stream_exists':
+            details.setExpectedStreamExists(new emptyPb.Empty());
+            break;
+          case 'no_stream':
+            details.setExpectedNoStream(new emptyPb.Empty());
+            break;
+          case 'revision':
+            details.setExpectedStreamPosition(expected.revision.toString());
+            break;
+          default: {
+            const never: never = expected;
+            return never;
+          }
+        }
+        return response.setError(
+          statusWithDetails(
+            codePb.Code.ALREADY_EXISTS,
+            'WrongExpectedVersion',
+            'event_store.client.WrongExpectedVersion',
+            details.serializeBinary(),
+          ) as InstanceType<typeof statusPb.Status>,
+        );
+      }
+      case 'stream_deleted':
+        return response.setError(
+          statusWithDetails(
+            codePb.Code.NOT_FOUND,
+            'StreamDeleted',
+            'event_store.client.StreamDeleted',
+            new sharedPb.StreamDeleted().setStreamIdentifier(identifier).serializeBinary(),
+          ) as InstanceType<typeof statusPb.Status>,
+        );
+      default: {
+        const never: never = outcome;
+        return never;
+      }
+    }
+  }
+}
