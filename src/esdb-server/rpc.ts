@@ -28,6 +28,7 @@ export class RpcError extends Error {
 
 export const Exceptions = {
   invalidArgument: (details: string): RpcError => new RpcError(grpc.status.INVALID_ARGUMENT, details),
+  accessDenied: (): RpcError => new RpcError(grpc.status.PERMISSION_DENIED, 'Access Denied', { exception: 'access-denied' }),
   streamDeleted: (streamName: string): RpcError =>
     new RpcError(grpc.status.FAILED_PRECONDITION, `Event stream '${streamName}' is deleted.`, {
       exception: 'stream-deleted',
@@ -204,13 +205,29 @@ export const toUuid = (id: string, structured: boolean): InstanceType<typeof sha
   return uuid.setStructured(s);
 };
 
+/**
+ * The longest stream name (UTF-8 bytes) a client may name. EventStoreDB bounds a name only by its
+ * 16 MiB log record; here every name may be held in a cache, so names are bounded to a size no
+ * real stream name reaches (a group's parked stream included: see management.ts).
+ */
+export const MAX_STREAM_NAME_BYTES = 2048;
+
 export const parseStreamName = (
   identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined,
   field = 'stream_identifier',
 ): string => {
   if (identifier === undefined) throw Exceptions.invalidArgument(`'${field}' is required`);
-  const name = Buffer.from(identifier.getStreamName_asU8()).toString('utf8');
-  if (name.length === 0) throw Exceptions.invalidArgument(`'${field}' must not be empty`);
+  const bytes = identifier.getStreamName_asU8();
+  if (bytes.byteLength === 0) throw Exceptions.invalidArgument(`'${field}' must not be empty`);
+  if (bytes.byteLength > MAX_STREAM_NAME_BYTES)
+    throw Exceptions.invalidArgument(`'${field}' is ${bytes.byteLength} bytes long; a stream name may have at most ${MAX_STREAM_NAME_BYTES}`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+};
+
+/** A stream a client writes to or deletes: never `$all` (EventStoreDB denies both, even to admins). */
+export const writableStreamName = (identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined): string => {
+  const name = parseStreamName(identifier);
+  if (name === '$all') throw Exceptions.accessDenied();
   return name;
 };
 

@@ -2,7 +2,7 @@ import { createFilter } from '../../filters.js';
 import { parkedStreamOf, type SubscriptionGroup } from '../../persistent/group.js';
 import { serializeDefinition, type GroupDefinition, type GroupFilter, type StartFrom } from '../../persistent/settings.js';
 import { persistentPb } from '../../proto.js';
-import { Exceptions, parseStreamName, parseUint64 } from '../../rpc.js';
+import { Exceptions, MAX_STREAM_NAME_BYTES, parseStreamName, parseUint64 } from '../../rpc.js';
 import { ALL_STREAM, DELETED_STREAM, type EventStoreCore } from '../../store.js';
 import { subscriptionInfo } from './info.js';
 import type { GroupRegistry } from './registry.js';
@@ -86,6 +86,9 @@ export class GroupManagement {
         settingsPb?.getRevision() ?? '',
       ));
     }
+    const parked = Buffer.byteLength(parkedStreamOf(source, group), 'utf8');
+    if (parked > MAX_STREAM_NAME_BYTES)
+      throw Exceptions.invalidArgument(`the group's parked stream name would be ${parked} bytes long; a stream name may have at most ${MAX_STREAM_NAME_BYTES}`);
     const settings = parseSettings(settingsPb, startFrom);
     if (this.groups.get(source, group) !== undefined) throw Exceptions.persistentSubscriptionExists(source, group);
     const definition: GroupDefinition = {

@@ -1,6 +1,6 @@
 import type grpc from '@grpc/grpc-js';
 import { sharedPb, streamsPb } from '../../proto.js';
-import { Exceptions, isMalformed, parseStreamName, parseUint64, parseUuid, toRpcError } from '../../rpc.js';
+import { Exceptions, isMalformed, parseUint64, parseUuid, toRpcError, writableStreamName } from '../../rpc.js';
 import type { CommitQueue } from '../../commit-queue.js';
 import type { EventStoreCore, ExpectedRevision, ProposedEvent, WriteOutcome } from '../../store.js';
 
@@ -25,19 +25,31 @@ export const toProposedEvent = (message: ProposedMessagePb): { event: ProposedEv
   if (type === undefined) throw Exceptions.requiredMetadataPropertyMissing('type');
   const contentType = metadata.get('content-type');
   if (contentType === undefined) throw Exceptions.requiredMetadataPropertyMissing('content-type');
+  // EventStoreDB's Event refuses both (ArgumentException, answered UNKNOWN there; a clear INVALID_ARGUMENT here)
+  if (type.length === 0) throw Exceptions.invalidArgument('Empty eventType provided.');
+  const eventId = parseUuid(message.getId(), 'proposed_message.id');
+  if (eventId === NIL_UUID) throw Exceptions.invalidArgument('Empty eventId provided.');
   const data = message.getData_asU8();
   const custom = message.getCustomMetadata_asU8();
   return {
     event: {
-      eventId: parseUuid(message.getId(), 'proposed_message.id'),
+      eventId,
       type,
       contentType: contentType === JSON_CONTENT_TYPE ? JSON_CONTENT_TYPE : BINARY_CONTENT_TYPE,
       data,
       metadata: custom,
     },
-    size: data.byteLength + custom.byteLength + Buffer.byteLength(type, 'utf8'),
+    size: eventSize(type, data, custom),
   };
 };
+
+/**
+ * An event's size as EventStoreDB counts it against MaxAppendSize (Event.SizeOnDisk): data and
+ * metadata bytes plus the type at two bytes per UTF-16 code unit.
+ */
+export const eventSize = (type: string, data: Uint8Array, metadata: Uint8Array): number => data.byteLength + metadata.byteLength + type.length * 2;
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 interface ExpectedRevisionSource {
   hasRevision?(): boolean;
@@ -89,7 +101,7 @@ export class Appends {
           if (req.getContentCase() !== ContentCase.OPTIONS)
             throw Exceptions.invalidArgument('the first AppendReq must carry options');
           const options = req.getOptions()!;
-          streamName = parseStreamName(options.getStreamIdentifier());
+          streamName = writableStreamName(options.getStreamIdentifier());
           expected = parseExpectedRevision(options);
           return;
         }

@@ -1,6 +1,6 @@
-import type grpc from '@grpc/grpc-js';
+import grpc from '@grpc/grpc-js';
 import { anyPb, codePb, emptyPb, sharedPb, statusPb, streamsPb } from '../../proto.js';
-import { Exceptions, guard, isMalformed, parseStreamName, parseUuid, toRpcError } from '../../rpc.js';
+import { Exceptions, guard, isMalformed, parseUuid, toRpcError, writableStreamName } from '../../rpc.js';
 import type { CommitQueue } from '../../commit-queue.js';
 import type { EventStoreCore, ExpectedRevision, ProposedEvent, WriteOutcome } from '../../store.js';
 import { parseExpectedRevision, toProposedEvent, type StreamsServiceOptions } from './append.js';
@@ -79,7 +79,7 @@ export class BatchAppends {
         if (req.hasOptions() && entry === undefined) {
           const options = req.getOptions()!;
           const identifier = options.getStreamIdentifier();
-          const streamName = parseStreamName(identifier);
+          const streamName = writableStreamName(identifier);
           entry = { streamName, identifier: identifier!, expected: parseExpectedRevision(options), events: [], size: 0 };
           pending.set(key, entry);
         }
@@ -121,7 +121,11 @@ export class BatchAppends {
       } catch (error) {
         pending.delete(key);
         const rpc = toRpcError(error);
-        send(errorResp(correlationId, entry?.identifier ?? req.getOptions()?.getStreamIdentifier(), badRequest(rpc.details)));
+        const status =
+          rpc.code === grpc.status.PERMISSION_DENIED
+            ? statusWithDetails(codePb.Code.PERMISSION_DENIED, 'AccessDenied', 'event_store.client.AccessDenied', new sharedPb.AccessDenied().serializeBinary())
+            : badRequest(rpc.details);
+        send(errorResp(correlationId, entry?.identifier ?? req.getOptions()?.getStreamIdentifier(), status));
       }
     }));
     call.on('end', () => {

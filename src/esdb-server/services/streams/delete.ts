@@ -1,8 +1,8 @@
 import type grpc from '@grpc/grpc-js';
 import { sharedPb, streamsPb } from '../../proto.js';
-import { Exceptions, isMalformed, parseStreamName, toRpcError } from '../../rpc.js';
+import { Exceptions, isMalformed, toRpcError, writableStreamName } from '../../rpc.js';
 import type { CommitQueue } from '../../commit-queue.js';
-import { expectedVersionNumber, type EventStoreCore, type ExpectedRevision, type WriteOutcome } from '../../store.js';
+import { expectedVersionNumber, isMetastream, type EventStoreCore, type ExpectedRevision, type WriteOutcome } from '../../store.js';
 import { parseExpectedRevision } from './append.js';
 
 type DeleteReq = InstanceType<typeof streamsPb.DeleteReq>;
@@ -27,7 +27,9 @@ export class Deletes {
       if (isMalformed(raw)) throw Exceptions.invalidArgument(`Malformed request: ${raw.reason}`);
       const options = request.getOptions();
       if (options === undefined) throw Exceptions.invalidArgument("'options' is required");
-      const streamName = parseStreamName(options.getStreamIdentifier());
+      const streamName = writableStreamName(options.getStreamIdentifier());
+      // EventStoreDB's ACL check has no delete action for a metastream: denied, even to admins
+      if (isMetastream(streamName)) throw Exceptions.accessDenied();
       const expected = parseExpectedRevision(options);
       this.commits.run(() => this.store.delete(streamName, expected, hard)).then(
         (outcome) => this.#deleteResp(streamName, expected, hard, outcome, callback),

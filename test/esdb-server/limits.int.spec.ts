@@ -1,0 +1,110 @@
+import {
+  AccessDeniedError,
+  binaryEvent,
+  jsonEvent,
+  MaxAppendSizeExceededError,
+  persistentSubscriptionToStreamSettingsFromDefaults,
+  type AppendToStreamOptions,
+  type EventStoreDBClient,
+} from '@eventstore/db-client';
+import { expect } from 'chai';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
+import { sharedEmbeddedServer } from '../support/embedded-server.js';
+import { collect, connect, freshStream } from './helpers.js';
+
+/**
+ * Per-call credentials make the client use the classic Append call instead of BatchAppend. A
+ * BatchAppend refusal comes back as EventStoreDB sends it, a BadRequest status, which the client
+ * reports without its message ('Could not recognize BadRequest').
+ */
+const BOTH_APPEND_PATHS: readonly [string, AppendToStreamOptions][] = [
+  ['BatchAppend', {}],
+  ['Append', { credentials: { username: 'admin', password: 'changeit' } }],
+];
+
+const refusal = (path: string, message: RegExp): RegExp => (path === 'BatchAppend' ? /Could not recognize BadRequest/ : message);
+
+describe('embedded EventStoreDB server: limits and refusals', function () {
+  let server: EmbeddedServer;
+  let client: EventStoreDBClient;
+
+  before(async function () {
+    server = await sharedEmbeddedServer();
+    client = connect(server.connectionString);
+  });
+
+  after(async function () {
+    await client.dispose();
+  });
+
+  for (const [path, options] of BOTH_APPEND_PATHS) {
+    describe(`an append through ${path}`, function () {
+      it('is refused when an event has an empty type, and writes nothing', async function () {
+        const stream = freshStream();
+        await expect(client.appendToStream(stream, [jsonEvent({ type: 'Fine', data: {} }), jsonEvent({ type: '', data: {} })], options)).to.be.rejectedWith(
+          refusal(path, /Empty eventType provided/),
+        );
+        await expect(collect(client.readStream(stream))).to.be.rejected;
+      });
+
+      it('is refused when an event id is the nil UUID', async function () {
+        const event = jsonEvent({ type: 'T', data: {}, id: '00000000-0000-0000-0000-000000000000' });
+        await expect(client.appendToStream(freshStream(), event, options)).to.be.rejectedWith(refusal(path, /Empty eventId provided/));
+      });
+
+      it('to $all is refused with AccessDenied', async function () {
+        await expect(client.appendToStream('$all', jsonEvent({ type: 'T', data: {} }), options)).to.be.rejectedWith(AccessDeniedError);
+      });
+
+      it('to a stream name over 2048 bytes is refused, naming the limit', async function () {
+        await expect(client.appendToStream('s'.repeat(2049), jsonEvent({ type: 'T', data: {} }), options)).to.be.rejectedWith(refusal(path, /2049 bytes long.*at most 2048/));
+      });
+    });
+  }
+
+  it('refuses reading a stream name over 2048 bytes', async function () {
+    await expect(collect(client.readStream('é'.repeat(1025)))).to.be.rejectedWith(/2050 bytes long/);
+  });
+
+  it('refuses deleting or tombstoning $all and any metastream with AccessDenied', async function () {
+    const stream = freshStream();
+    await client.setStreamMetadata(stream, { maxCount: 2 });
+    await expect(client.tombstoneStream('$all')).to.be.rejectedWith(AccessDeniedError);
+    await expect(client.deleteStream('$all')).to.be.rejectedWith(AccessDeniedError);
+    await expect(client.tombstoneStream(`$$${stream}`)).to.be.rejectedWith(AccessDeniedError);
+    await expect(client.deleteStream(`$$${stream}`)).to.be.rejectedWith(AccessDeniedError);
+    expect((await client.getStreamMetadata(stream)).metadata).to.deep.include({ maxCount: 2 });
+  });
+
+  it('refuses a group whose parked stream name would be over 2048 bytes', async function () {
+    const stream = 's'.repeat(2000);
+    await expect(client.createPersistentSubscriptionToStream(stream, 'g'.repeat(20), persistentSubscriptionToStreamSettingsFromDefaults())).to.be.rejectedWith(
+      /parked stream name would be 2053 bytes long/,
+    );
+  });
+
+  describe('the append size, counted as EventStoreDB counts it (data + metadata + 2 bytes per type character)', function () {
+    let small: EmbeddedServer;
+    let smallClient: EventStoreDBClient;
+
+    before(async function () {
+      small = await startEmbeddedServer({ maxAppendSize: 1000 });
+      smallClient = connect(small.connectionString);
+    });
+
+    after(async function () {
+      await smallClient.dispose();
+      await small.close();
+    });
+
+    for (const [path, options] of BOTH_APPEND_PATHS) {
+      it(`takes exactly the limit and refuses one byte more (${path})`, async function () {
+        const type = 'x'.repeat(100); // 200 bytes
+        const sized = (data: number, metadata: number) => binaryEvent({ type, data: new Uint8Array(data), metadata: new Uint8Array(metadata) });
+        expect((await smallClient.appendToStream(freshStream(), sized(700, 100), options)).nextExpectedRevision).to.equal(0n);
+        await expect(smallClient.appendToStream(freshStream(), sized(701, 100), options)).to.be.rejectedWith(MaxAppendSizeExceededError);
+        await expect(smallClient.appendToStream(freshStream(), [sized(300, 0), sized(301, 0)], options)).to.be.rejectedWith(MaxAppendSizeExceededError);
+      });
+    }
+  });
+});
