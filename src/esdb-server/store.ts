@@ -314,12 +314,18 @@ export class EventStoreCore {
     return { status: 'ok', events: rows.filter((e) => !this.#isExpired(e, meta)), next };
   }
 
+  /**
+   * Positions are uint64 on the wire and may be anything up to 2^64-1; the engines hold the log's
+   * positions only (SQLite integers stop at 2^63-1), so a position past the end is settled here.
+   */
   readAllForward(fromPosition: bigint, limit: number): StoredEvent[] {
-    return this.engine.readAllForward(fromPosition, limit);
+    return fromPosition > this.engine.lastPosition() ? [] : this.engine.readAllForward(fromPosition, limit);
   }
 
   readAllBackward(fromPosition: bigint, limit: number): StoredEvent[] {
-    return fromPosition < 1n ? [] : this.engine.readAllBackward(fromPosition, limit);
+    if (fromPosition < 1n) return [];
+    const last = this.engine.lastPosition();
+    return this.engine.readAllBackward(fromPosition > last ? last : fromPosition, limit);
   }
 
   /** The event a `$>` link points at (`<revision>@<stream>`), if it is still readable. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -91,5 +91,41 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
+  });
+
+  it('serves $all from any uint64 position: past the end is empty forwards and the end backwards', async function () {
+    const server = await startEmbeddedServer({ dataDir });
+    const client = connect(server.connectionString);
+    try {
+      const stream = freshStream();
+      await client.appendToStream(stream, [1, 2].map(event));
+      for (const commit of [2n ** 63n, 2n ** 64n - 1n]) {
+        const position = { commit, prepare: commit };
+        expect(await collect(client.readAll({ fromPosition: position, maxCount: 10 }))).to.deep.equal([]);
+        const backwards = await collect(client.readAll({ fromPosition: position, direction: 'backwards', maxCount: 2 }));
+        expect(backwards.map((e) => e.event!.streamId)).to.deep.equal([stream, stream]);
+        const subscription = client.subscribeToAll({ fromPosition: position });
+        await new Promise((resolve, reject) => subscription.once('caughtUp', resolve).once('error', reject));
+        await subscription.unsubscribe();
+      }
+    } finally {
+      await client.dispose();
+      await server.close();
+    }
+  });
+
+  it('keeps its data to its owner: the data dir it creates is 0700, the database and its WAL files 0600', async function () {
+    const nested = join(dataDir, 'fresh');
+    const server = await startEmbeddedServer({ dataDir: nested });
+    const client = connect(server.connectionString);
+    try {
+      await client.appendToStream(freshStream(), event(1));
+      const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+      expect(mode(nested)).to.equal('700');
+      for (const file of ['opx-store.sqlite', 'opx-store.sqlite-wal', 'opx-store.sqlite-shm']) expect(mode(join(nested, file)), file).to.equal('600');
+    } finally {
+      await client.dispose();
+      await server.close();
+    }
   });
 });

@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { EventStoreDBClient } from '@eventstore/db-client';
 
 /** Shared helpers for the embedded-server protocol suites (not a spec file). */
@@ -36,4 +39,23 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * The embedded server in a process of its own (`--memory` unless `args` say otherwise), so a test
+ * can outlive a server whose thread is stuck; `stop()` kills it.
+ */
+export async function spawnServer(args: readonly string[] = ['--memory']): Promise<{ connectionString: string; stop(): Promise<void> }> {
+  const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
+  const listening = JSON.parse(String(first.value)) as { connectionString: string };
+  return {
+    connectionString: listening.connectionString,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

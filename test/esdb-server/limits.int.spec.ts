@@ -4,13 +4,14 @@ import {
   jsonEvent,
   MaxAppendSizeExceededError,
   persistentSubscriptionToStreamSettingsFromDefaults,
+  streamNameFilter,
   type AppendToStreamOptions,
   type EventStoreDBClient,
 } from '@eventstore/db-client';
 import { expect } from 'chai';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
 import { sharedEmbeddedServer } from '../support/embedded-server.js';
-import { collect, connect, freshStream } from './helpers.js';
+import { collect, connect, freshStream, spawnServer } from './helpers.js';
 
 /**
  * Per-call credentials make the client use the classic Append call instead of BatchAppend. A
@@ -106,5 +107,38 @@ describe('embedded EventStoreDB server: limits and refusals', function () {
         await expect(smallClient.appendToStream(freshStream(), [sized(300, 0), sized(301, 0)], options)).to.be.rejectedWith(MaxAppendSizeExceededError);
       });
     }
+  });
+
+  describe('a filter regex', function () {
+    it('is evaluated in linear time: a catastrophic pattern over a long name stalls no other client', async function () {
+      // a server of its own process: with a backtracking engine its thread would be stuck for ages
+      const child = await spawnServer();
+      const other = connect(child.connectionString);
+      try {
+        const victim = `${'a'.repeat(64)}!`;
+        await other.appendToStream(victim, jsonEvent({ type: 'T', data: {} }));
+        const subscription = other.subscribeToAll({ filter: streamNameFilter({ regex: '^(a+)+$' }) });
+        const caughtUp = new Promise<void>((resolve) => subscription.once('caughtUp', () => resolve()));
+        const delivered: string[] = [];
+        subscription.on('data', (resolved) => {
+          if (resolved.event !== undefined) delivered.push(resolved.event.streamId);
+        });
+        await caughtUp;
+        expect((await other.appendToStream(freshStream(), jsonEvent({ type: 'T', data: {} }))).nextExpectedRevision).to.equal(0n);
+        await other.appendToStream('aaaa', jsonEvent({ type: 'T', data: {} }));
+        while (delivered.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(delivered).to.deep.equal(['aaaa']);
+        await subscription.unsubscribe();
+      } finally {
+        await other.dispose();
+        await child.stop();
+      }
+    });
+
+    it('with lookaround (not in RE2) is refused, naming the problem', async function () {
+      const subscription = client.subscribeToAll({ filter: streamNameFilter({ regex: '^(?=a)' }) });
+      const error = await new Promise<unknown>((resolve) => subscription.once('error', resolve));
+      expect(String(error)).to.match(/Invalid filter regex '\^\(\?=a\)'/);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -110,8 +110,13 @@ export class SqliteEngine implements StorageEngine {
 
   constructor(dataDir: string, options: SqliteEngineOptions = {}) {
     this.#lastRevisionCacheSize = options.lastRevisionCacheSize ?? DEFAULT_LAST_REVISION_CACHE_SIZE;
-    mkdirSync(dataDir, { recursive: true });
-    this.#db = new Database(join(dataDir, SQLITE_FILE_NAME));
+    // Only the owner reads the events: the dir is made 0700 and the database 0600 (SQLite gives its
+    // -wal and -shm files the database file's mode).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const file = join(dataDir, SQLITE_FILE_NAME);
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+    this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.#db.exec(SCHEMA);
