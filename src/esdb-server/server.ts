@@ -31,6 +31,12 @@ export interface EmbeddedServerOptions {
   sqliteSynchronous?: 'FULL' | 'NORMAL';
   /** A storage engine of the caller's, used instead of the one `dataDir` selects (tests inject faults with it). */
   engine?: StorageEngine;
+  /**
+   * How long one client connection (HTTP/2 session) serves new calls before the server asks the
+   * client, with a graceful GOAWAY, to open another; calls under way finish on the old one.
+   * Default {@link DEFAULT_MAX_CONNECTION_AGE_MS}; 0 = never. See server.ts for why.
+   */
+  maxConnectionAgeMs?: number;
   /** Where the server reports what an operator should see; default: nothing is logged. */
   log?: ServerLog;
 }
@@ -43,6 +49,16 @@ export interface EmbeddedServer {
 }
 
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
+
+/**
+ * Node's HTTP/2 server (nghttp2's rapid-reset protection: a burst of 1,000 RST_STREAM frames, then
+ * 33 a second) closes a session with error 2, failing every call on it, when a client cancels
+ * reads faster than that; EventStoreDB's Kestrel does not, and Node 20 has no option to raise the
+ * limit. A client that cancels reads as fast as this machine serves them (~200-300 a second
+ * through the official client) would spend the burst in 4-5 s, so each session takes new calls
+ * for one second: at most ~1,000 resets in it at any rate below ~1,000 a second.
+ */
+export const DEFAULT_MAX_CONNECTION_AGE_MS = 1_000;
 
 const bind = (server: grpc.Server, address: string): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -64,9 +80,11 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const persistent = new PersistentSubscriptionsService(store, clock, log);
   const streams = new StreamsService(store, { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE });
 
+  const maxConnectionAgeMs = options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 17 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
+    ...(maxConnectionAgeMs > 0 ? { 'grpc.max_connection_age_ms': maxConnectionAgeMs } : {}),
     // messages written in one event-loop turn share socket writes (see CoalescingCall)
     interceptors: [coalescingInterceptor],
   });
