@@ -27,6 +27,8 @@ export interface EmbeddedServerOptions {
   clock?: Clock;
   /** EventStoreDB's MaxAppendSize in bytes; default 1 MiB like EventStoreDB. */
   maxAppendSize?: number;
+  /** EventStoreDB's WriteTimeoutMs: a batch append not arrived and committed by then is answered Timeout; default 2,000. */
+  writeTimeoutMs?: number;
   /** SQLite `synchronous` pragma; default FULL (see SqliteEngine). */
   sqliteSynchronous?: 'FULL' | 'NORMAL';
   /** A storage engine of the caller's, used instead of the one `dataDir` selects (tests inject faults with it). */
@@ -49,6 +51,7 @@ export interface EmbeddedServer {
 }
 
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
+export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
 
 /**
  * Node's HTTP/2 server (nghttp2's rapid-reset protection: a burst of 1,000 RST_STREAM frames, then
@@ -78,7 +81,10 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const store = new EventStoreCore(engine, clock);
   const log = options.log ?? silentLog;
   const persistent = new PersistentSubscriptionsService(store, clock, log);
-  const streams = new StreamsService(store, { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE });
+  const streams = new StreamsService(store, {
+    maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+    writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+  });
 
   const maxConnectionAgeMs = options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS;
   const server = new grpc.Server({

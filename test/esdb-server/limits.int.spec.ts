@@ -1,5 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import grpc from '@grpc/grpc-js';
+import sharedPb from '@eventstore/db-client/generated/shared_pb.js';
+import streamsPb from '@eventstore/db-client/generated/streams_pb.js';
+import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import {
   AccessDeniedError,
+  DeadlineExceededError,
   binaryEvent,
   jsonEvent,
   MaxAppendSizeExceededError,
@@ -139,6 +145,84 @@ describe('embedded EventStoreDB server: limits and refusals', function () {
       const subscription = client.subscribeToAll({ filter: streamNameFilter({ regex: '^(?=a)' }) });
       const error = await new Promise<unknown>((resolve) => subscription.once('error', resolve));
       expect(String(error)).to.match(/Invalid filter regex '\^\(\?=a\)'/);
+    });
+  });
+
+  describe('BatchAppend writes that do not complete', function () {
+    let timed: EmbeddedServer;
+
+    before(async function () {
+      timed = await startEmbeddedServer({ writeTimeoutMs: 300 });
+    });
+
+    after(async function () {
+      await timed.close();
+    });
+
+    /** Sends batch requests over one raw BatchAppend call and collects `expected` responses. */
+    const batchAppend = async (requests: Uint8Array[], expected: number): Promise<InstanceType<typeof streamsPb.BatchAppendResp>[]> => {
+      const raw = new grpc.Client(`127.0.0.1:${timed.port}`, grpc.credentials.createInsecure());
+      const call = raw.makeBidiStreamRequest(
+        '/event_store.client.streams.Streams/BatchAppend',
+        (b: Uint8Array) => Buffer.from(b),
+        (b: Buffer) => streamsPb.BatchAppendResp.deserializeBinary(b),
+      );
+      const responses: InstanceType<typeof streamsPb.BatchAppendResp>[] = [];
+      const done = new Promise<void>((resolve) =>
+        call.on('data', (response: InstanceType<typeof streamsPb.BatchAppendResp>) => {
+          responses.push(response);
+          if (responses.length === expected) resolve();
+        }),
+      );
+      call.on('error', () => undefined);
+      for (const request of requests) call.write(request);
+      await done;
+      call.cancel();
+      raw.close();
+      return responses;
+    };
+
+    const incomplete = (stream: string) => {
+      const request = new streamsPb.BatchAppendReq()
+        .setCorrelationId(new sharedPb.UUID().setString(randomUUID()))
+        .setOptions(new streamsPb.BatchAppendReq.Options().setStreamIdentifier(new sharedPb.StreamIdentifier().setStreamName(Buffer.from(stream))).setAny(new emptyPb.Empty()))
+        .setIsFinal(false);
+      const message = new streamsPb.BatchAppendReq.ProposedMessage().setId(new sharedPb.UUID().setString(randomUUID())).setData(Buffer.from('{}'));
+      message.getMetadataMap().set('type', 'T').set('content-type', 'application/json');
+      request.addProposedMessages(message);
+      return request.serializeBinary();
+    };
+
+    it('answers a write whose last batch never comes with Timeout after the write timeout, and writes nothing', async function () {
+      const stream = freshStream();
+      const [response] = await batchAppend([incomplete(stream)], 1);
+      expect(response!.getError()!.getCode()).to.equal(grpc.status.DEADLINE_EXCEEDED);
+      expect(response!.getError()!.getMessage()).to.equal('Timeout');
+      const other = connect(timed.connectionString);
+      try {
+        await expect(collect(other.readStream(stream))).to.be.rejected;
+      } finally {
+        await other.dispose();
+      }
+    });
+
+    it('keeps at most 64 incomplete writes on one call: the 65th is refused at once', async function () {
+      const requests = Array.from({ length: 65 }, () => incomplete(freshStream()));
+      const [first] = await batchAppend(requests, 1);
+      expect(first!.getError()!.getMessage()).to.equal('BadRequest');
+      expect(first!.getCorrelationId()!.getString()).to.equal(streamsPb.BatchAppendReq.deserializeBinary(requests[64]!).getCorrelationId()!.getString());
+    });
+
+    it('answers a write past its client deadline with DeadlineExceeded, through the official client', async function () {
+      const other = connect(timed.connectionString);
+      const stream = freshStream();
+      try {
+        const events = Array.from({ length: 3_000 }, (_, i) => jsonEvent({ type: 'T', data: { i } }));
+        await expect(other.appendToStream(stream, events, { deadline: 1 })).to.be.rejectedWith(DeadlineExceededError);
+        await expect(collect(other.readStream(stream))).to.be.rejected;
+      } finally {
+        await other.dispose();
+      }
     });
   });
 });

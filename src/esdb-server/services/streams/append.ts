@@ -16,6 +16,8 @@ const BINARY_CONTENT_TYPE = 'application/octet-stream';
 export interface StreamsServiceOptions {
   /** Total bytes of one append (data + metadata + type), EventStoreDB's MaxAppendSize. */
   readonly maxAppendSize: number;
+  /** How long a batch append may take to arrive and commit before it is answered Timeout (EventStoreDB's WriteTimeoutMs). */
+  readonly writeTimeoutMs: number;
 }
 
 /** Turns a client's proposed message into an event to store, enforcing the required metadata. */

@@ -8,6 +8,9 @@ import { parseExpectedRevision, toProposedEvent, type StreamsServiceOptions } fr
 type BatchAppendReq = InstanceType<typeof streamsPb.BatchAppendReq>;
 type BatchAppendResp = InstanceType<typeof streamsPb.BatchAppendResp>;
 
+/** Writes a call may have begun and not finished (EventStoreDB sets no number; each would hold up to MaxAppendSize). */
+const MAX_PENDING_WRITES_PER_CALL = 64;
+
 /** Streams.BatchAppend: many writes over one duplex call, each named by its correlation id. */
 export class BatchAppends {
   constructor(
@@ -23,6 +26,7 @@ export class BatchAppends {
       readonly expected: ExpectedRevision;
       readonly events: ProposedEvent[];
       size: number;
+      timer: NodeJS.Timeout | undefined;
     }
     const pending = new Map<string, Pending>();
     let closed = false;
@@ -50,6 +54,13 @@ export class BatchAppends {
         'event_store.client.BadRequest',
         new sharedPb.BadRequest().setMessage(message).serializeBinary(),
       );
+
+    const timeoutResp = (correlation: InstanceType<typeof sharedPb.UUID>, identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined): BatchAppendResp =>
+      errorResp(correlation, identifier, statusWithDetails(codePb.Code.DEADLINE_EXCEEDED, 'Timeout', 'event_store.client.Timeout', new sharedPb.Timeout().serializeBinary()));
+    const clearTimers = (): void => {
+      for (const entry of pending.values()) clearTimeout(entry.timer);
+      pending.clear();
+    };
 
     const failCall = (error: unknown): void => {
       if (closed) return;
@@ -80,8 +91,28 @@ export class BatchAppends {
           const options = req.getOptions()!;
           const identifier = options.getStreamIdentifier();
           const streamName = writableStreamName(identifier);
-          entry = { streamName, identifier: identifier!, expected: parseExpectedRevision(options), events: [], size: 0 };
-          pending.set(key, entry);
+          const expected = parseExpectedRevision(options);
+          // the client's deadline is wall-clock time, whatever clock the server stamps events with
+          const now = Date.now();
+          const deadline = options.getDeadline();
+          const requested = deadline === undefined ? Number.POSITIVE_INFINITY : deadline.getSeconds() * 1000 + Math.floor(deadline.getNanos() / 1e6) - now;
+          const timeoutMs = Math.min(requested, this.options.writeTimeoutMs);
+          if (!(timeoutMs > 0)) {
+            send(timeoutResp(correlationId, identifier));
+            return;
+          }
+          if (pending.size >= MAX_PENDING_WRITES_PER_CALL)
+            throw Exceptions.invalidArgument(`${MAX_PENDING_WRITES_PER_CALL} batch appends are already incomplete on this call`);
+          const created: Pending = { streamName, identifier: identifier!, expected, events: [], size: 0, timer: undefined };
+          // an incomplete write that waits past its deadline is answered Timeout and forgotten, as EventStoreDB does
+          created.timer = setTimeout(() => {
+            if (pending.get(key) !== created) return;
+            pending.delete(key);
+            send(timeoutResp(correlationId, created.identifier));
+          }, timeoutMs);
+          created.timer.unref();
+          entry = created;
+          pending.set(key, created);
         }
         if (entry === undefined) return;
         for (const message of req.getProposedMessagesList()) {
@@ -91,6 +122,7 @@ export class BatchAppends {
         }
         if (entry.size > this.options.maxAppendSize) {
           pending.delete(key);
+          clearTimeout(entry.timer);
           const details = new sharedPb.MaximumAppendSizeExceeded().setMaxappendsize(this.options.maxAppendSize);
           send(
             errorResp(
@@ -108,17 +140,17 @@ export class BatchAppends {
         }
         if (!req.getIsFinal()) return;
         pending.delete(key);
+        clearTimeout(entry.timer);
         const write = entry;
         this.commits
           .run(() => this.store.append(write.streamName, write.expected, write.events))
           .then(
-            (outcome) =>
-              send(this.#batchAppendResp(correlationId, write.identifier, write.expected, outcome, statusWithDetails)),
-            (error: unknown) =>
-              send(errorResp(correlationId, write.identifier, badRequest(toRpcError(error).details))),
+            (outcome) => send(this.#batchAppendResp(correlationId, write.identifier, write.expected, outcome, statusWithDetails)),
+            (error: unknown) => send(errorResp(correlationId, write.identifier, badRequest(toRpcError(error).details))),
           )
           .catch(failCall);
       } catch (error) {
+        if (entry !== undefined) clearTimeout(entry.timer);
         pending.delete(key);
         const rpc = toRpcError(error);
         const status =
@@ -129,15 +161,18 @@ export class BatchAppends {
       }
     }));
     call.on('end', () => {
+      clearTimers();
       if (closed) return;
       closed = true;
       call.end();
     });
     call.on('error', () => {
       closed = true;
+      clearTimers();
     });
     call.on('cancelled', () => {
       closed = true;
+      clearTimers();
       pending.clear();
     });
   }
