@@ -9,6 +9,7 @@ import {
   binaryEvent,
   jsonEvent,
   MaxAppendSizeExceededError,
+  PersistentSubscriptionFailedError,
   persistentSubscriptionToStreamSettingsFromDefaults,
   streamNameFilter,
   type AppendToStreamOptions,
@@ -223,6 +224,36 @@ describe('embedded EventStoreDB server: limits and refusals', function () {
       } finally {
         await other.dispose();
       }
+    });
+  });
+
+  describe('persistent subscriptions', function () {
+    it('refuses a group whose readBatchSize is not below its bufferSize, as EventStoreDB does', async function () {
+      const settings = persistentSubscriptionToStreamSettingsFromDefaults({ readBatchSize: 50, historyBufferSize: 50 });
+      await expect(client.createPersistentSubscriptionToStream(freshStream(), 'g', settings)).to.be.rejectedWith(
+        PersistentSubscriptionFailedError,
+        /ReadBatchSize \(50\) may not be greater than or equal to BufferSize \(50\)/,
+      );
+    });
+
+    it('pushes a consumer that does not read only what its connection takes, whatever buffer size it asks for', async function () {
+      const stream = freshStream();
+      const events = Array.from({ length: 5_000 }, (_, i) => jsonEvent({ type: 'T', data: { i, pad: 'x'.repeat(1024) } }));
+      for (let i = 0; i < events.length; i += 500) await client.appendToStream(stream, events.slice(i, i + 500));
+      await client.createPersistentSubscriptionToStream(stream, 'g', persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: 'start' }));
+      const idle = client.subscribeToPersistentSubscriptionToStream(stream, 'g', { bufferSize: 2 ** 31 - 1 });
+      await new Promise((resolve) => idle.once('confirmation', resolve));
+      // never read: once the transport pushes back, the group must stop handing the consumer messages
+      let last = -1;
+      let inFlight = 0;
+      for (let stable = 0; stable < 5; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        inFlight = (await client.getPersistentSubscriptionToStreamInfo(stream, 'g')).stats.totalInFlightMessages;
+        stable = inFlight === last ? stable + 1 : 0;
+        last = inFlight;
+      }
+      expect(inFlight).to.be.below(2_500);
+      await idle.unsubscribe();
     });
   });
 });

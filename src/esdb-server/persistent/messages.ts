@@ -17,6 +17,8 @@ export interface Consumer {
   readonly from: string;
   readonly bufferSize: number;
   inFlight: number;
+  /** The consumer's connection pushes back (a write returned false): it takes nothing until 'drain'. */
+  blocked: boolean;
   totalItems: number;
   send(delivery: Delivery): void;
   /** Ends the consumer's call with an error (group deleted). */
@@ -64,7 +66,7 @@ export const pickConsumer = (
   roundRobin: { next: number },
 ): Consumer | undefined => {
   if (consumers.length === 0) return undefined;
-  const hasSlot = (c: Consumer): boolean => c.inFlight < c.bufferSize;
+  const hasSlot = (c: Consumer): boolean => c.inFlight < c.bufferSize && !c.blocked;
   switch (strategy) {
     case 'DispatchToSingle':
       return consumers.find(hasSlot);

@@ -48,21 +48,31 @@ export class GroupConsumers {
             options.getUuidOption()?.getContentCase() === persistentPb.ReadReq.Options.UUIDOption.ContentCase.STRUCTURED;
           group = found;
           const metadataName = call.metadata.get('connection-name')[0];
-          consumer = {
+          const joined: Consumer = {
             id: randomUUID(),
             connectionName: typeof metadataName === 'string' ? metadataName : '<unknown>',
             from: call.getPeer(),
             bufferSize: Math.max(1, options.getBufferSize()),
             inFlight: 0,
+            blocked: false,
             totalItems: 0,
             send: (delivery) => {
-              if (!ended && !call.cancelled) call.write(this.#toReadResp(delivery, structured));
+              if (ended || call.cancelled) return;
+              // Flow control: a consumer that does not read holds what its connection buffers, not
+              // what its buffer size asks for (2^31-1 pushed a whole stream into memory).
+              if (call.write(this.#toReadResp(delivery, structured))) return;
+              joined.blocked = true;
+              call.once('drain', () => {
+                joined.blocked = false;
+                found.guarded(() => found.pump());
+              });
             },
             drop: (error) => {
               consumer = undefined;
               fail(error);
             },
           };
+          consumer = joined;
           call.write(
             new persistentPb.ReadResp().setSubscriptionConfirmation(
               new persistentPb.ReadResp.SubscriptionConfirmation().setSubscriptionId(`${source}::${name}`),

@@ -1,6 +1,6 @@
 import { createFilter } from '../../filters.js';
 import { parkedStreamOf, type SubscriptionGroup } from '../../persistent/group.js';
-import { serializeDefinition, type GroupDefinition, type GroupFilter, type StartFrom } from '../../persistent/settings.js';
+import { serializeDefinition, type GroupDefinition, type GroupFilter, type GroupSettings, type StartFrom } from '../../persistent/settings.js';
 import { persistentPb } from '../../proto.js';
 import { Exceptions, MAX_STREAM_NAME_BYTES, parseStreamName, parseUint64 } from '../../rpc.js';
 import { ALL_STREAM, DELETED_STREAM, type EventStoreCore } from '../../store.js';
@@ -14,6 +14,20 @@ type DeleteReq = InstanceType<typeof persistentPb.DeleteReq>;
 type GetInfoReq = InstanceType<typeof persistentPb.GetInfoReq>;
 type ListReq = InstanceType<typeof persistentPb.ListReq>;
 type ReplayParkedReq = InstanceType<typeof persistentPb.ReplayParkedReq>;
+
+/**
+ * EventStoreDB's PersistentSubscription refuses to be made with a read batch that does not fit in
+ * its buffer (the create or update fails: persistent-subscription-failed).
+ */
+const checkBuffers = (source: string, group: string, settings: GroupSettings): GroupSettings => {
+  if (settings.readBatchSize >= settings.historyBufferSize)
+    throw Exceptions.persistentSubscriptionFailed(
+      source,
+      group,
+      `ReadBatchSize (${settings.readBatchSize}) may not be greater than or equal to BufferSize (${settings.historyBufferSize})`,
+    );
+  return settings;
+};
 
 /** Create, Update, Delete, GetInfo, List and ReplayParked of subscription groups. */
 export class GroupManagement {
@@ -89,7 +103,7 @@ export class GroupManagement {
     const parked = Buffer.byteLength(parkedStreamOf(source, group), 'utf8');
     if (parked > MAX_STREAM_NAME_BYTES)
       throw Exceptions.invalidArgument(`the group's parked stream name would be ${parked} bytes long; a stream name may have at most ${MAX_STREAM_NAME_BYTES}`);
-    const settings = parseSettings(settingsPb, startFrom);
+    const settings = checkBuffers(source, group, parseSettings(settingsPb, startFrom));
     if (this.groups.get(source, group) !== undefined) throw Exceptions.persistentSubscriptionExists(source, group);
     const definition: GroupDefinition = {
       settings,
@@ -118,7 +132,7 @@ export class GroupManagement {
       ));
     }
     const existing = this.groups.existing(source, group);
-    const settings = parseSettings(settingsPb, startFrom);
+    const settings = checkBuffers(source, group, parseSettings(settingsPb, startFrom));
     const definition: GroupDefinition = { ...existing.definition, settings };
     this.store.engine.saveGroup({ source, group, settings: serializeDefinition(definition) });
     existing.update(definition);
