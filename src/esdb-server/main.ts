@@ -14,18 +14,20 @@ export interface ServeOptions {
   /** SQLite data directory; omitted (or `memory: true`) = in-memory. */
   readonly data?: string;
   readonly memory?: boolean;
+  /** Start over a data dir that lost acknowledged events (see SqliteEngine's acceptDataLoss). */
+  readonly acceptDataLoss?: boolean;
 }
 
 export class UsageError extends Error {
   constructor(message: string) {
-    super(`${message}\nusage: --port <n> [--host <addr>] (--data <dir> | --memory)`);
+    super(`${message}\nusage: --port <n> [--host <addr>] (--data <dir> [--accept-data-loss] | --memory)`);
     this.name = 'UsageError';
   }
 }
 
 /** Minimal, self-contained parsing of `--port N --host H --data DIR --memory` (also `--x=v`). */
 export const parseServeArgs = (argv: readonly string[]): ServeOptions => {
-  const options: { port?: number; host?: string; data?: string; memory?: boolean } = {};
+  const options: { port?: number; host?: string; data?: string; memory?: boolean; acceptDataLoss?: boolean } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -50,6 +52,9 @@ export const parseServeArgs = (argv: readonly string[]): ServeOptions => {
       case '--memory':
         options.memory = true;
         break;
+      case '--accept-data-loss':
+        options.acceptDataLoss = true;
+        break;
       default:
         throw new UsageError(`unknown argument '${arg}'`);
     }
@@ -72,6 +77,7 @@ export async function serve(
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.memory === true || options.data === undefined ? {} : { dataDir: options.data }),
     log: jsonLinesLog(),
+    ...(options.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
   });
   const shutdown = (): void => {
     process.off('SIGTERM', shutdown);

@@ -29,6 +29,8 @@ export interface EmbeddedServerOptions {
   maxAppendSize?: number;
   /** EventStoreDB's WriteTimeoutMs: a batch append not arrived and committed by then is answered Timeout; default 2,000. */
   writeTimeoutMs?: number;
+  /** Open a data dir that lost events it had acknowledged (its WAL lost or cut short), accepting the loss; refused otherwise. */
+  acceptDataLoss?: boolean;
   /** SQLite `synchronous` pragma; default FULL (see SqliteEngine). */
   sqliteSynchronous?: 'FULL' | 'NORMAL';
   /** A storage engine of the caller's, used instead of the one `dataDir` selects (tests inject faults with it). */
@@ -77,7 +79,10 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     options.engine ??
     (options.dataDir === undefined
       ? new MemoryEngine()
-      : new SqliteEngine(options.dataDir, options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous }));
+      : new SqliteEngine(options.dataDir, {
+          ...(options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous }),
+          ...(options.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
+        }));
   const store = new EventStoreCore(engine, clock);
   const log = options.log ?? silentLog;
   const persistent = new PersistentSubscriptionsService(store, clock, log);

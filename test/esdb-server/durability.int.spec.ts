@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { jsonEvent, persistentSubscriptionToStreamSettingsFromDefaults } from '@eventstore/db-client';
 import { expect } from 'chai';
 import { startEmbeddedServer } from '../../src/esdb-server/server.js';
-import { collect, connect, eventually, freshStream } from './helpers.js';
+import { verifyDataDir } from '../../src/esdb-server/storage/verify.js';
+import { collect, connect, eventually, freshStream, spawnServer } from './helpers.js';
 
 const event = (i: number) => jsonEvent({ type: 'Numbered', data: { i } });
 
@@ -127,5 +131,81 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
       await client.dispose();
       await server.close();
     }
+  });
+
+  describe('integrity', function () {
+    const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const verifyCli = (dir: string): { status: number | null; stdout: string } => {
+      const run = spawnSync(process.execPath, [cli, '--json', 'store', 'verify', dir], { encoding: 'utf8' });
+      return { status: run.status, stdout: run.stdout };
+    };
+
+    it('never serves a record whose bytes changed on disk: the read fails naming its position, and store verify finds it', async function () {
+      const server = await startEmbeddedServer({ dataDir });
+      const client = connect(server.connectionString);
+      const stream = freshStream();
+      await client.appendToStream(stream, [1, 2, 3].map((i) => jsonEvent({ type: 'Marked', data: { marker: `MARKER-${i}-${stream}` } })));
+      await client.dispose();
+      await server.close(); // closing checkpoints the WAL into the database file
+      const file = join(dataDir, 'opx-store.sqlite');
+      const bytes = readFileSync(file);
+      const at = bytes.indexOf(`MARKER-2-${stream}`);
+      expect(at).to.be.above(0);
+      bytes[at] = 'N'.charCodeAt(0); // MARKER -> NARKER: still valid JSON, still a valid SQLite page
+      writeFileSync(file, bytes);
+      expect(verifyCli(dataDir).status).to.equal(1);
+      const report = verifyDataDir(dataDir);
+      expect(report.corrupt.map((c) => c.detail)).to.deep.equal(['checksum mismatch']);
+      const again = await startEmbeddedServer({ dataDir });
+      const reader = connect(again.connectionString);
+      try {
+        await expect(collect(reader.readStream(stream))).to.be.rejectedWith(new RegExp(`record at position ${report.corrupt[0]!.position} is corrupt`));
+        await expect(collect(reader.readAll())).to.be.rejectedWith(/is corrupt \(checksum mismatch\)/);
+      } finally {
+        await reader.dispose();
+        await again.close();
+      }
+    });
+
+    it('refuses to start when acknowledged events are missing (the WAL lost after a crash), unless told to accept the loss', async function () {
+      const child = await spawnServer(['--data', dataDir]);
+      const client = connect(child.connectionString);
+      const stream = freshStream();
+      for (let i = 0; i < 50; i++) await client.appendToStream(stream, event(i));
+      await client.dispose();
+      await child.stop(); // SIGKILL: the 50 acknowledged events are in the WAL only
+      rmSync(join(dataDir, 'opx-store.sqlite-wal'));
+      await expect(startEmbeddedServer({ dataDir })).to.be.rejectedWith(/50 acknowledged events are missing.*--accept-data-loss/s);
+      expect(verifyCli(dataDir).status).to.equal(1);
+      const accepted = await startEmbeddedServer({ dataDir, acceptDataLoss: true });
+      const after = connect(accepted.connectionString);
+      try {
+        await expect(collect(after.readStream(stream))).to.be.rejected;
+        await after.appendToStream(stream, event(1));
+      } finally {
+        await after.dispose();
+        await accepted.close();
+      }
+      const restarted = await startEmbeddedServer({ dataDir });
+      await restarted.close();
+      expect(verifyCli(dataDir)).to.deep.include({ status: 0 });
+    });
+
+    it('gives the records of a data dir made before checksums theirs, and serves them', async function () {
+      const db = new Database(join(dataDir, 'opx-store.sqlite'));
+      db.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, revision INTEGER NOT NULL, event_id TEXT NOT NULL,
+        type TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL, created INTEGER NOT NULL)`);
+      db.prepare('INSERT INTO events VALUES (1, ?, 0, ?, ?, ?, ?, ?, ?)').run('old', randomUUID(), 'Old', 'application/json', Buffer.from('{"i":1}'), Buffer.alloc(0), 638_000_000_000_000_000n);
+      db.close();
+      const server = await startEmbeddedServer({ dataDir });
+      const client = connect(server.connectionString);
+      try {
+        expect((await collect(client.readStream('old'))).map((e) => e.event!.data)).to.deep.equal([{ i: 1 }]);
+      } finally {
+        await client.dispose();
+        await server.close();
+      }
+      expect(verifyDataDir(dataDir).ok).to.equal(true);
+    });
   });
 });
