@@ -25,6 +25,9 @@ export class UsageError extends Error {
   }
 }
 
+/** Whether a listen address is reachable from this machine only. */
+export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 /** Minimal, self-contained parsing of `--port N --host H --data DIR --memory` (also `--x=v`). */
 export const parseServeArgs = (argv: readonly string[]): ServeOptions => {
   const options: { port?: number; host?: string; data?: string; memory?: boolean; acceptDataLoss?: boolean } = {};
@@ -72,11 +75,20 @@ export async function serve(
   out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<EmbeddedServer> {
   const options = Array.isArray(args) ? parseServeArgs(args as readonly string[]) : (args as ServeOptions);
+  const log = jsonLinesLog();
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host)) {
+    // the server has neither TLS nor authentication: on any other interface it is open to everyone who can reach it
+    log.warn(
+      `listening on ${host}, not loopback, with no TLS and no authentication: anyone who can reach this port can read, write, delete and tombstone every stream`,
+      { host },
+    );
+  }
   const server = await startEmbeddedServer({
     port: options.port ?? 2113,
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.memory === true || options.data === undefined ? {} : { dataDir: options.data }),
-    log: jsonLinesLog(),
+    log,
     ...(options.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
   });
   const shutdown = (): void => {

@@ -97,6 +97,18 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
     expect(await exited).to.equal(0);
   });
 
+  it('warns on stderr, naming what it leaves open, when it listens on an interface other than loopback', async function () {
+    const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
+    const child = spawn(process.execPath, [main, '--port', '0', '--memory', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    expect(stderr).to.match(/listening on 0\.0\.0\.0, not loopback, with no TLS and no authentication/);
+  });
+
   it('serves $all from any uint64 position: past the end is empty forwards and the end backwards', async function () {
     const server = await startEmbeddedServer({ dataDir });
     const client = connect(server.connectionString);
