@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
+import { AccessControl, gateOf, openGate } from './auth/access.js';
+import type { UserStore } from './auth/users.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
@@ -41,13 +44,23 @@ export interface EmbeddedServerOptions {
    * Default {@link DEFAULT_MAX_CONNECTION_AGE_MS}; 0 = never. See server.ts for why.
    */
   maxConnectionAgeMs?: number;
+  /**
+   * TLS: the server's certificate chain and private key (PEM files). The official client sends
+   * credentials only over TLS, so authentication (`users`) needs it.
+   */
+  tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * Users whose credentials every call must carry, with EventStoreDB's ACLs (see auth/access.ts);
+   * omitted = no authentication (EventStoreDB's --insecure).
+   */
+  users?: UserStore;
   /** Where the server reports what an operator should see; default: nothing is logged. */
   log?: ServerLog;
 }
 
 export interface EmbeddedServer {
   readonly port: number;
-  /** `esdb://127.0.0.1:<port>?tls=false` */
+  /** `esdb://127.0.0.1:<port>?tls=false` (`tls=true` with TLS: add the CA with `&tlsCAFile=`, credentials with `user:pass@`) */
   readonly connectionString: string;
   close(): Promise<void>;
 }
@@ -65,9 +78,9 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
  */
 export const DEFAULT_MAX_CONNECTION_AGE_MS = 1_000;
 
-const bind = (server: grpc.Server, address: string): Promise<number> =>
+const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> =>
   new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+    server.bindAsync(address, credentials, (error, port) =>
       error ? reject(error) : resolve(port),
     );
   });
@@ -85,11 +98,12 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
         }));
   const store = new EventStoreCore(engine, clock);
   const log = options.log ?? silentLog;
-  const persistent = new PersistentSubscriptionsService(store, clock, log);
+  const gate = options.users === undefined ? openGate : gateOf(new AccessControl(options.users, store));
+  const persistent = new PersistentSubscriptionsService(store, clock, log, gate);
   const streams = new StreamsService(store, {
     maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
     writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
-  });
+  }, gate);
 
   const maxConnectionAgeMs = options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS;
   const server = new grpc.Server({
@@ -114,7 +128,11 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
 
   let port: number;
   try {
-    port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`);
+    const credentials =
+      options.tls === undefined
+        ? grpc.ServerCredentials.createInsecure()
+        : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }], false);
+    port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`, credentials);
   } catch (error) {
     persistent.stop();
     engine.close();
@@ -126,7 +144,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     port,
-    connectionString: `esdb://${urlHost}:${port}?tls=false`,
+    connectionString: `esdb://${urlHost}:${port}?tls=${options.tls === undefined ? 'false' : 'true'}`,
     close(): Promise<void> {
       closing ??= (async () => {
         persistent.stop();

@@ -92,6 +92,23 @@ export class EventStoreCore {
     return this.engine.streamLastRevision(streamId);
   }
 
+  /** The stream's metadata as JSON (`$acl` and the rest). */
+  metadataJsonOf(streamId: string): Record<string, unknown> {
+    return this.#metadataEntry(streamId).json;
+  }
+
+  /** The last event of a stream parsed as a JSON object (`$settings`), if it has one. */
+  lastEventJsonOf(streamId: string): Record<string, unknown> | undefined {
+    const [last] = this.engine.readStreamBackward(streamId, DELETED_STREAM - 1n, 1);
+    if (last === undefined) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(last.data).toString('utf8'));
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   metadataOf(streamId: string): StreamMetadataView {
     return this.#metadataEntry(streamId).view;
   }

@@ -1,5 +1,6 @@
 import type grpc from '@grpc/grpc-js';
 import type { Clock } from '../clock.js';
+import { openGate, type Gate } from '../auth/access.js';
 import { silentLog, type ServerLog } from '../log.js';
 import { SubscriptionGroup } from '../persistent/group.js';
 import { deserializeDefinition, type GroupDefinition } from '../persistent/settings.js';
@@ -35,11 +36,12 @@ export class PersistentSubscriptionsService {
     private readonly store: EventStoreCore,
     private readonly clock: Clock,
     private readonly log: ServerLog = silentLog,
+    private readonly gate: Gate = openGate,
   ) {
     this.#management = new GroupManagement(store, this.#groups, (source, group, definition, checkpoint) =>
       this.#newGroup(source, group, definition, checkpoint),
     );
-    this.#consumers = new GroupConsumers(this.#groups);
+    this.#consumers = new GroupConsumers(this.#groups, gate);
   }
 
   /** Loads the groups and checkpoints saved by the engine and starts ticking. */
@@ -86,25 +88,36 @@ export class PersistentSubscriptionsService {
   implementation(): ServiceHandlers {
     const management = this.#management;
     return {
-      create: unary((request: CreateReq) => {
+      create: unary((request: CreateReq, call) => {
+        this.gate.manage(call.metadata);
         management.create(request);
         return new persistentPb.CreateResp();
       }),
-      update: unary((request: UpdateReq) => {
+      update: unary((request: UpdateReq, call) => {
+        this.gate.manage(call.metadata);
         management.update(request);
         return new persistentPb.UpdateResp();
       }),
-      delete: unary((request: DeleteReq) => {
+      delete: unary((request: DeleteReq, call) => {
+        this.gate.manage(call.metadata);
         management.delete(request);
         return new persistentPb.DeleteResp();
       }),
-      getInfo: unary((request: GetInfoReq) => management.getInfo(request)),
-      list: unary((request: ListReq) => management.list(request)),
-      replayParked: unary((request: ReplayParkedReq) => {
+      getInfo: unary((request: GetInfoReq, call) => {
+        this.gate.authenticated(call.metadata);
+        return management.getInfo(request);
+      }),
+      list: unary((request: ListReq, call) => {
+        this.gate.authenticated(call.metadata);
+        return management.list(request);
+      }),
+      replayParked: unary((request: ReplayParkedReq, call) => {
+        this.gate.manage(call.metadata);
         management.replayParked(request);
         return new persistentPb.ReplayParkedResp();
       }),
-      restartSubsystem: unary(() => {
+      restartSubsystem: unary((_request: unknown, call) => {
+        this.gate.manage(call.metadata);
         for (const group of this.#groups.values()) group.flushCheckpoint();
         return new sharedPb.Empty();
       }),

@@ -1,6 +1,7 @@
 import type grpc from '@grpc/grpc-js';
 import type { streamsPb } from '../proto.js';
 import type { ServiceHandlers } from '../rpc.js';
+import { openGate, type Gate } from '../auth/access.js';
 import { CommitQueue } from '../commit-queue.js';
 import type { EventStoreCore } from '../store.js';
 import { Appends, type StreamsServiceOptions } from './streams/append.js';
@@ -29,12 +30,12 @@ export class StreamsService {
   readonly #batchAppends: BatchAppends;
   readonly #deletes: Deletes;
 
-  constructor(store: EventStoreCore, options: StreamsServiceOptions) {
+  constructor(store: EventStoreCore, options: StreamsServiceOptions, gate: Gate = openGate) {
     const commits = new CommitQueue(store.engine);
-    this.#reads = new StreamReads(store);
-    this.#appends = new Appends(store, commits, options);
-    this.#batchAppends = new BatchAppends(store, commits, options);
-    this.#deletes = new Deletes(store, commits);
+    this.#reads = new StreamReads(store, gate);
+    this.#appends = new Appends(store, commits, options, gate);
+    this.#batchAppends = new BatchAppends(store, commits, options, gate);
+    this.#deletes = new Deletes(store, commits, gate);
   }
 
   implementation(): ServiceHandlers {
@@ -44,9 +45,9 @@ export class StreamsService {
         this.#appends.append(call, callback),
       batchAppend: (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>) => this.#batchAppends.batchAppend(call),
       delete: (call: grpc.ServerUnaryCall<DeleteReq, DeleteResp>, callback: grpc.sendUnaryData<DeleteResp>) =>
-        this.#deletes.delete(call.request, false, callback),
+        this.#deletes.delete(call.request, false, callback, call.metadata),
       tombstone: (call: grpc.ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: grpc.sendUnaryData<TombstoneResp>) =>
-        this.#deletes.delete(call.request, true, callback),
+        this.#deletes.delete(call.request, true, callback, call.metadata),
     };
   }
 }

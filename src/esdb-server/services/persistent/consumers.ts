@@ -4,6 +4,7 @@ import type { Consumer, Delivery, NackAction, SubscriptionGroup } from '../../pe
 import { persistentPb } from '../../proto.js';
 import { Exceptions, isMalformed, parseUuid, toRpcError } from '../../rpc.js';
 import { encodeReadEventResp } from '../../wire/read-resp-encoder.js';
+import type { Gate } from '../../auth/access.js';
 import type { GroupRegistry } from './registry.js';
 import { requireGroupName, sourceOf } from './requests.js';
 
@@ -12,7 +13,10 @@ type ReadResp = InstanceType<typeof persistentPb.ReadResp>;
 
 /** PersistentSubscriptions.Read: a consumer joins a group, receives deliveries, acks and nacks them. */
 export class GroupConsumers {
-  constructor(private readonly groups: GroupRegistry) {}
+  constructor(
+    private readonly groups: GroupRegistry,
+    private readonly gate: Gate,
+  ) {}
 
   read(call: grpc.ServerDuplexStream<ReadReq, ReadResp | Uint8Array>): void {
     let consumer: Consumer | undefined;
@@ -41,6 +45,7 @@ export class GroupConsumers {
           const options = req.getOptions()!;
           const source = sourceOf(options);
           const name = requireGroupName(options.getGroupName());
+          this.gate.stream(call.metadata, 'read', source);
           const found = this.groups.existing(source, name);
           const max = found.settings.maxSubscriberCount;
           if (max > 0 && found.consumers.length >= max) throw Exceptions.maximumSubscribersReached(source, name);

@@ -1,6 +1,7 @@
 import type grpc from '@grpc/grpc-js';
 import { sharedPb, streamsPb } from '../../proto.js';
 import { Exceptions, isMalformed, parseUint64, parseUuid, toRpcError, writableStreamName } from '../../rpc.js';
+import type { Gate } from '../../auth/access.js';
 import type { CommitQueue } from '../../commit-queue.js';
 import type { EventStoreCore, ExpectedRevision, ProposedEvent, WriteOutcome } from '../../store.js';
 
@@ -79,6 +80,7 @@ export class Appends {
     private readonly store: EventStoreCore,
     private readonly commits: CommitQueue,
     private readonly options: StreamsServiceOptions,
+    private readonly gate: Gate,
   ) {}
 
   append(call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>): void {
@@ -104,6 +106,7 @@ export class Appends {
             throw Exceptions.invalidArgument('the first AppendReq must carry options');
           const options = req.getOptions()!;
           streamName = writableStreamName(options.getStreamIdentifier());
+          this.gate.stream(call.metadata, 'write', streamName);
           expected = parseExpectedRevision(options);
           return;
         }

@@ -1,6 +1,7 @@
 import grpc from '@grpc/grpc-js';
 import { anyPb, codePb, emptyPb, sharedPb, statusPb, streamsPb } from '../../proto.js';
 import { Exceptions, guard, isMalformed, parseUuid, toRpcError, writableStreamName } from '../../rpc.js';
+import type { Gate } from '../../auth/access.js';
 import type { CommitQueue } from '../../commit-queue.js';
 import type { EventStoreCore, ExpectedRevision, ProposedEvent, WriteOutcome } from '../../store.js';
 import { parseExpectedRevision, toProposedEvent, type StreamsServiceOptions } from './append.js';
@@ -17,6 +18,7 @@ export class BatchAppends {
     private readonly store: EventStoreCore,
     private readonly commits: CommitQueue,
     private readonly options: StreamsServiceOptions,
+    private readonly gate: Gate,
   ) {}
 
   batchAppend(call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void {
@@ -91,6 +93,7 @@ export class BatchAppends {
           const options = req.getOptions()!;
           const identifier = options.getStreamIdentifier();
           const streamName = writableStreamName(identifier);
+          this.gate.stream(call.metadata, 'write', streamName);
           const expected = parseExpectedRevision(options);
           // the client's deadline is wall-clock time, whatever clock the server stamps events with
           const now = Date.now();
@@ -154,7 +157,7 @@ export class BatchAppends {
         pending.delete(key);
         const rpc = toRpcError(error);
         const status =
-          rpc.code === grpc.status.PERMISSION_DENIED
+          rpc.code === grpc.status.PERMISSION_DENIED || rpc.code === grpc.status.UNAUTHENTICATED
             ? statusWithDetails(codePb.Code.PERMISSION_DENIED, 'AccessDenied', 'event_store.client.AccessDenied', new sharedPb.AccessDenied().serializeBinary())
             : badRequest(rpc.details);
         send(errorResp(correlationId, entry?.identifier ?? req.getOptions()?.getStreamIdentifier(), status));

@@ -1,6 +1,7 @@
 import type grpc from '@grpc/grpc-js';
 import { sharedPb, streamsPb } from '../../proto.js';
 import { Exceptions, isMalformed, toRpcError, writableStreamName } from '../../rpc.js';
+import type { Gate } from '../../auth/access.js';
 import type { CommitQueue } from '../../commit-queue.js';
 import { expectedVersionNumber, isMetastream, type EventStoreCore, type ExpectedRevision, type WriteOutcome } from '../../store.js';
 import { parseExpectedRevision } from './append.js';
@@ -15,12 +16,14 @@ export class Deletes {
   constructor(
     private readonly store: EventStoreCore,
     private readonly commits: CommitQueue,
+    private readonly gate: Gate,
   ) {}
 
   delete(
     request: DeleteReq | TombstoneReq,
     hard: boolean,
     callback: grpc.sendUnaryData<DeleteResp & TombstoneResp>,
+    metadata: grpc.Metadata,
   ): void {
     try {
       const raw: unknown = request;
@@ -30,6 +33,7 @@ export class Deletes {
       const streamName = writableStreamName(options.getStreamIdentifier());
       // EventStoreDB's ACL check has no delete action for a metastream: denied, even to admins
       if (isMetastream(streamName)) throw Exceptions.accessDenied();
+      this.gate.stream(metadata, 'delete', streamName);
       const expected = parseExpectedRevision(options);
       this.commits.run(() => this.store.delete(streamName, expected, hard)).then(
         (outcome) => this.#deleteResp(streamName, expected, hard, outcome, callback),

@@ -7,6 +7,7 @@ import type { StoredEvent } from '../../storage/engine.js';
 import { AppendWaiter } from '../../commit-queue.js';
 import { DELETED_STREAM, type EventStoreCore } from '../../store.js';
 import { encodeReadEventResp } from '../../wire/read-resp-encoder.js';
+import type { Gate } from '../../auth/access.js';
 
 type ReadReq = InstanceType<typeof streamsPb.ReadReq>;
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
@@ -23,7 +24,10 @@ interface ReadContext {
 
 /** Streams.Read: stream and `$all` reads, and catch-up subscriptions to both. */
 export class StreamReads {
-  constructor(private readonly store: EventStoreCore) {}
+  constructor(
+    private readonly store: EventStoreCore,
+    private readonly gate: Gate,
+  ) {}
 
   async read(call: grpc.ServerWritableStream<ReadReq, ReadResp | Uint8Array>): Promise<void> {
     const writer = new ResponseWriter<ReadResp | Uint8Array>(call);
@@ -56,12 +60,14 @@ export class StreamReads {
       if (streamCase === StreamOptionCase.STREAM && !filtered) {
         const streamOptions = options.getStream()!;
         const streamName = parseStreamName(streamOptions.getStreamIdentifier());
+        this.gate.stream(call.metadata, 'read', streamName);
         if (countCase === CountOptionCase.COUNT) {
           await this.#readStream(ctx, streamName, streamOptions, backwards, parseUint64(options.getCount(), 'count'));
         } else if (countCase === CountOptionCase.SUBSCRIPTION && !backwards) {
           await this.#subscribeToStream(ctx, streamName, streamOptions);
         } else throw invalidCombination();
       } else if (streamCase === StreamOptionCase.ALL) {
+        this.gate.stream(call.metadata, 'read', '$all');
         const filter = filtered ? this.#filterOf(options) : undefined;
         const allOptions = options.getAll()!;
         if (countCase === CountOptionCase.COUNT) {
