@@ -71,12 +71,13 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
 /**
  * Node's HTTP/2 server (nghttp2's rapid-reset protection: a burst of 1,000 RST_STREAM frames, then
  * 33 a second) closes a session with error 2, failing every call on it, when a client cancels
- * reads faster than that; EventStoreDB's Kestrel does not, and Node 20 has no option to raise the
- * limit. A client that cancels reads as fast as this machine serves them (~200-300 a second
- * through the official client) would spend the burst in 4-5 s, so each session takes new calls
- * for one second: at most ~1,000 resets in it at any rate below ~1,000 a second.
+ * calls faster than that; EventStoreDB's Kestrel does not, and Node 20 has no option to raise the
+ * limit. maxConnectionAgeMs = 1,000 bounds the resets one session sees to ~1,000 at any rate below
+ * ~1,000 a second (the adapter itself no longer cancels reads that end by themselves). Off by
+ * default: the worker's long-lived subscriptions do not yet survive the server asking the client
+ * to move to a new session.
  */
-export const DEFAULT_MAX_CONNECTION_AGE_MS = 1_000;
+export const DEFAULT_MAX_CONNECTION_AGE_MS = 0;
 
 const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> =>
   new Promise((resolve, reject) => {
