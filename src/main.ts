@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 import { createOpxContainer } from './container/modules.js';
 import { TOKENS } from './container/tokens.js';
-import { parseSignal } from './correlation/signal.js';
-import { ReplayAudit } from './replay/replay-audit.js';
+import { auditHistory } from './replay/history-audit.js';
 import { runScenario } from './runtime/scenario.js';
+import { signalInput } from './signals/signal-input.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/signals.jsonl', import.meta.url));
 
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
   const signals = readFileSync(SAMPLE, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line, i) => parseSignal(JSON.parse(line), `samples/signals.jsonl line ${i + 1}`));
+    .map((line, i) => signalInput(JSON.parse(line), `samples/signals.jsonl line ${i + 1}`));
 
   const container = createOpxContainer();
   const bus = container.get(TOKENS.MessageBus);
@@ -50,9 +50,9 @@ async function main(): Promise<number> {
   for (const row of deferred.slice(0, 3)) out.push(`  ${row.candidateId}  ${row.severity}  ${row.service.padEnd(14)} ${row.reason}`);
   out.push(`bus: ${Object.entries(published).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 
-  const report = await new ReplayAudit(container.get(TOKENS.Config)).run(container.get(TOKENS.EventStore));
+  const report = await auditHistory(container.get(TOKENS.Config), container.get(TOKENS.EventStore));
   out.push(
-    `replay audit: ${report.verdict} — ${report.streamsChecked} streams, ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte, ${report.divergenceCount} divergences`,
+    `replay audit: ${report.verdict} — correlation ${report.correlation.inputs} inputs, ${report.correlation.eventsCompared} outputs compared; orchestration ${report.streamsChecked} streams, ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared; ${report.divergenceCount + report.correlation.divergenceCount} divergences`,
   );
   process.stdout.write(out.join('\n') + '\n');
   await container.get(TOKENS.EventStore).close();

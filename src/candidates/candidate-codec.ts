@@ -3,6 +3,7 @@ import {
   CandidateCreatedSchema,
   CandidateMetadataSchema,
   EventMetadataSchema,
+  HumanActMetadataSchema,
   IncidentCreatedMetadataSchema,
   IncidentCreatedSchema,
   ManualPromotionRequestedSchema,
@@ -12,7 +13,7 @@ import {
 
 export const candidateCodec = new EventCodec<CandidateStreamEvent>('candidate stream', {
   CandidateCreated: [CandidateCreatedSchema, CandidateMetadataSchema],
-  ManualPromotionRequested: [ManualPromotionRequestedSchema, EventMetadataSchema],
+  ManualPromotionRequested: [ManualPromotionRequestedSchema, HumanActMetadataSchema],
   PromotionDecided: [PromotionDecidedSchema, EventMetadataSchema],
   IncidentCreated: [IncidentCreatedSchema, IncidentCreatedMetadataSchema],
 });

@@ -14,9 +14,11 @@ import {
   Min,
   ValidateNested,
   IsObject,
+  IsOptional,
 } from 'class-validator';
 
 import { AUTHORITY_TYPES, type AuthorityContext, type AuthorityType } from '../authority/authority.js';
+import type { CandidateContext } from '../correlation/correlator.js';
 import { SEVERITIES, type Severity } from '../correlation/signal.js';
 
 /**
@@ -68,6 +70,9 @@ export interface CandidateMetadata extends EventMetadata {
     readonly windowStart: string;
     readonly windowEnd: string;
     readonly signalIds: readonly string[];
+    /** Live correlation only (absent on candidates of the batch correlation). */
+    readonly title?: string;
+    readonly context?: CandidateContext;
   };
 }
 
@@ -127,7 +132,7 @@ export interface IncidentCreatedMetadata extends EventMetadata {
 }
 
 export type CandidateCreated = { readonly type: 'CandidateCreated'; readonly data: CandidateCreatedEvent; readonly metadata: CandidateMetadata };
-export type ManualPromotionRequested = { readonly type: 'ManualPromotionRequested'; readonly data: ManualPromotionRequestedData; readonly metadata: EventMetadata };
+export type ManualPromotionRequested = { readonly type: 'ManualPromotionRequested'; readonly data: ManualPromotionRequestedData; readonly metadata: HumanActMetadata };
 export type PromotionDecided = { readonly type: 'PromotionDecided'; readonly data: PromotionDecidedData; readonly metadata: EventMetadata };
 export type IncidentCreated = { readonly type: 'IncidentCreated'; readonly data: IncidentCreatedEvent; readonly metadata: IncidentCreatedMetadata };
 
@@ -159,6 +164,15 @@ export class CandidateCreatedSchema {
   @IsISO8601({ strict: true, strictSeparator: true }) createdAt!: string;
 }
 
+class CandidateContextSchema {
+  @IsOptional() @IsString() @Length(0, 4096) alertname?: string;
+  @IsOptional() @IsString() @Length(0, 4096) summary?: string;
+  @IsOptional() @IsString() @Length(0, 4096) description?: string;
+  @IsOptional() @IsString() @Length(0, 2000) runbookUrl?: string;
+  @IsOptional() @IsString() @Length(0, 2000) generatorUrl?: string;
+  @IsDefined() @IsObject() labels!: Record<string, string>;
+}
+
 class CandidateFactsSchema {
   @IsString() @Length(1, 100) policyId!: string;
   @IsString() @Length(1, 50) policyVersion!: string;
@@ -166,12 +180,36 @@ class CandidateFactsSchema {
   @IsISO8601({ strict: true }) windowStart!: string;
   @IsISO8601({ strict: true }) windowEnd!: string;
   @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) signalIds!: string[];
+  @IsOptional() @IsString() @Length(1, 300) title?: string;
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CandidateContextSchema) context?: CandidateContextSchema;
 }
 
 export class EventMetadataSchema {
   @IsString() @Length(1, 100) $correlationId!: string;
   @IsString() @Length(1, 100) $causationId!: string;
   @IsInt() @Min(1) schemaVersion!: number;
+}
+
+/** Who did a human act and how it was proven (recorded on every human act since principals; absent on older ones). */
+export interface AuthenticatedBy {
+  readonly principal: string;
+  readonly method: 'bearer' | 'basic' | 'env-token' | 'session' | 'cli-token';
+}
+
+export const AUTHENTICATION_METHODS = ['bearer', 'basic', 'env-token', 'session', 'cli-token'] as const;
+
+class AuthenticatedBySchema {
+  @IsString() @Length(1, 200) principal!: string;
+  @IsIn(AUTHENTICATION_METHODS) method!: AuthenticatedBy['method'];
+}
+
+/** The metadata of a human act: the authenticated principal beside the usual ids. */
+export class HumanActMetadataSchema extends EventMetadataSchema {
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => AuthenticatedBySchema) authenticatedBy?: AuthenticatedBySchema;
+}
+
+export interface HumanActMetadata extends EventMetadata {
+  readonly authenticatedBy?: AuthenticatedBy;
 }
 
 export class CandidateMetadataSchema extends EventMetadataSchema {

@@ -64,7 +64,9 @@ export function candidateCreated(candidate: Candidate): CandidateCreated {
     metadata: {
       $correlationId: id,
       $causationId: id,
-      schemaVersion: 1,
+      // 2: made by live correlation (signalCount is the count at the threshold, title and context
+      // travel with it); 1: by the batch correlation that came before.
+      schemaVersion: candidate.context === undefined ? 1 : 2,
       candidate: {
         policyId: candidate.policyId,
         policyVersion: candidate.policyVersion,
@@ -72,6 +74,8 @@ export function candidateCreated(candidate: Candidate): CandidateCreated {
         windowStart: candidate.windowStart,
         windowEnd: candidate.windowEnd,
         signalIds: candidate.signalIds,
+        ...(candidate.title === undefined ? {} : { title: candidate.title }),
+        ...(candidate.context === undefined ? {} : { context: candidate.context }),
       },
     },
   };
@@ -237,5 +241,7 @@ function toCandidate({ data, metadata }: CandidateCreated): Candidate {
     windowStart: metadata.candidate.windowStart,
     windowEnd: metadata.candidate.windowEnd,
     signalIds: metadata.candidate.signalIds,
+    ...(metadata.candidate.title === undefined ? {} : { title: metadata.candidate.title }),
+    ...(metadata.candidate.context === undefined ? {} : { context: metadata.candidate.context }),
   };
 }

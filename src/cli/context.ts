@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 
 import { DEFAULT_CONFIG_DIR, loadConfig, type OpxConfig } from '../container/config.js';
 import { orchestrationModule } from '../container/modules.js';
+import { correlationModule } from '../correlation/module.js';
 import { TOKENS } from '../container/tokens.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -94,6 +95,7 @@ export class CliContext {
     const container = new Container();
     container.load(
       orchestrationModule({ config }),
+      correlationModule(),
       new ContainerModule(({ bind }) => {
         bind(TOKENS.EventStore).toConstantValue(store);
       }),

@@ -16,9 +16,13 @@ import { candidatesCommand } from './commands/candidates.js';
 import { demoCommand } from './commands/demo.js';
 import { explainCommand } from './commands/explain.js';
 import { incidentsCommand } from './commands/incidents.js';
+import { parkedCommand } from './commands/parked.js';
+import { principalsCommand } from './commands/principals.js';
 import { processCommand } from './commands/process.js';
 import { projectionsCommand } from './commands/projections.js';
 import { replayCommand } from './commands/replay.js';
+import { serveCommand } from './commands/serve.js';
+import { statusCommand } from './commands/status.js';
 import { signalsCommand } from './commands/signals.js';
 import { storeCommand } from './commands/store.js';
 import { workerCommand } from './commands/worker.js';
@@ -67,6 +71,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
 
   for (const command of [
     storeCommand(action),
+    serveCommand(action),
     signalsCommand(action),
     candidatesCommand(action),
     processCommand(action),
@@ -76,6 +81,9 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     projectionsCommand(action),
     demoCommand(action),
     workerCommand(action),
+    principalsCommand(action),
+    statusCommand(action),
+    parkedCommand(action),
   ]) {
     program.addCommand(command);
   }

@@ -64,3 +64,10 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
       .trimEnd();
   return [line(header), ...rows.map(line)];
 }
+
+/** Tells a person (stderr) which recorded events the read models passed over, so a malformed one is never silent. */
+export function notePoison(ctx: { readonly output: Output }, poison: ReadonlyArray<{ readonly streamId: string; readonly revision: string; readonly type: string; readonly problem: string }>): void {
+  if (poison.length === 0) return;
+  ctx.output.note(`warning: ${poison.length} recorded event${poison.length === 1 ? '' : 's'} could not be read and ${poison.length === 1 ? 'was' : 'were'} passed over:`);
+  for (const p of poison.slice(0, 10)) ctx.output.note(`  ${p.streamId}@${p.revision} ${p.type}: ${p.problem.slice(0, 200)}`);
+}

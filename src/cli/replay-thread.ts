@@ -24,7 +24,8 @@ import { getHeapStatistics } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 
 import type { EventReader } from '../eventstore/event-store.js';
-import type { ReplayOptions, ReplayReport } from '../replay/replay-audit.js';
+import type { HistoryAuditReport } from '../replay/history-audit.js';
+import type { ReplayOptions } from '../replay/replay-audit.js';
 import { OpxError } from '../shared/errors.js';
 import { rebuiltError, transferredError, type TransferredError } from '../shared/transferred-error.js';
 import { AUDIT_HEAP_EXHAUSTED } from './exit-codes.js';
@@ -49,7 +50,7 @@ export interface ThreadAuditRequest {
 }
 
 export interface ThreadAuditResult {
-  readonly report: ReplayReport;
+  readonly report: HistoryAuditReport;
   /** The heap limit the audit ran under, as V8 reports it inside the thread (old and young generations). */
   readonly heapLimitMb: number;
   /** The heap limit of the thread that read EventStoreDB for the audit, when one did (`--connection`). */
@@ -144,9 +145,9 @@ async function serve(request: ThreadAuditRequest, port: MessagePort, readPort: M
   try {
     // Imported here, not at the top: the calling side needs none of it.
     await import('reflect-metadata');
-    const [{ loadConfig }, { ReplayAudit }, { openDataDirReader, openStore }] = await Promise.all([
+    const [{ loadConfig }, { auditHistory }, { openDataDirReader, openStore }] = await Promise.all([
       import('../container/config.js'),
-      import('../replay/replay-audit.js'),
+      import('../replay/history-audit.js'),
       import('./store-selection.js'),
     ]);
     const config = loadConfig(request.configDir);
@@ -159,7 +160,7 @@ async function serve(request: ThreadAuditRequest, port: MessagePort, readPort: M
           ? await openDataDirReader(request.selection.dir)
           : await openStore(request.selection, 'opx replay');
     try {
-      const report = await new ReplayAudit(config).run(opened.store, { ...request.options, onProgress: (eventsRead) => port.postMessage({ kind: 'progress', eventsRead } satisfies ThreadMessage) });
+      const report = await auditHistory(config, opened.store, { ...request.options, onProgress: (eventsRead) => port.postMessage({ kind: 'progress', eventsRead } satisfies ThreadMessage) });
       const result: ThreadAuditResult = { report, heapLimitMb: getHeapStatistics().heap_size_limit / MB };
       port.postMessage({ kind: 'report', result } satisfies ThreadMessage);
     } finally {

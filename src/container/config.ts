@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { AuthorityMatrix } from '../authority/authority-matrix.js';
 import { parseCorrelationRules, type CorrelationRuleSet } from '../correlation/correlation-rule.js';
 import { PolicyRegistry } from '../promotion/policy.js';
+import { DEFAULT_SOURCES, parseSourcesConfig, type SourcesConfig } from '../signals/source-mapping.js';
 import { parseUntrustedJson } from '../shared/canonical-json.js';
 import { InvalidInput } from '../shared/errors.js';
 
@@ -13,6 +14,8 @@ export interface OpxConfig {
   readonly policies: PolicyRegistry;
   readonly authorityMatrix: AuthorityMatrix;
   readonly correlationRules: CorrelationRuleSet;
+  /** How alert sources map onto signals (config/sources.json; built-in defaults when absent). */
+  readonly sources: SourcesConfig;
 }
 
 /** The package's own config/ folder (dist/src/container -> ../../../config). */
@@ -30,6 +33,7 @@ export function loadConfig(dir: string = process.env['OPX_CONFIG_DIR'] || DEFAUL
     policies: PolicyRegistry.fromDocuments(policyFiles.map((f) => readJson(join(policyDir, f)))),
     authorityMatrix: AuthorityMatrix.fromDocument(readJson(join(dir, 'authority-matrix.json'))),
     correlationRules: parseCorrelationRules(readJson(join(dir, 'correlation-rules.json'))),
+    sources: existsSync(join(dir, 'sources.json')) ? parseSourcesConfig(readJson(join(dir, 'sources.json'))) : DEFAULT_SOURCES,
   });
 }
 

@@ -2,9 +2,11 @@ import { Container, ContainerModule } from 'inversify';
 import { pino } from 'pino';
 
 import { CandidateStore } from '../candidates/candidate-store.js';
+import { correlationModule } from '../correlation/module.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
 import { IncidentManager } from '../incidents/incident-manager.js';
 import { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js';
+import { candidateHandlers } from '../orchestration/candidate-handlers.js';
 import { InProcessMessageBus } from '../orchestration/message-bus.js';
 import { OrchestrationStore } from '../orchestration/orchestration-store.js';
 import { PromotionEngine } from '../promotion/promotion-engine.js';
@@ -19,9 +21,11 @@ export function defaultLogger(level: string = process.env['OPX_LOG_LEVEL'] ?? 'w
 }
 
 /**
- * The orchestration module: CP-5, CP-6, CP-7, the orchestrator, the bus and the attempt log,
- * each bound with a factory (no decorators on domain classes). It needs an EventStore bound by
- * a store module or by the host. Clock, logger and config have defaults a host can rebind.
+ * The orchestration module: CP-5, CP-6, CP-7, the orchestrator, the bus, the attempt log and the
+ * handlers a host orchestrates through (`TOKENS.CandidateHandlers`), each bound with a factory
+ * (no decorators on domain classes). It needs an EventStore bound by a store module or by the
+ * host. Clock, logger and bus have defaults a host can rebind; the config is loaded from the
+ * package's config/ (or `OPX_CONFIG_DIR`) unless given.
  */
 export function orchestrationModule(options: { readonly config?: OpxConfig } = {}): ContainerModule {
   return new ContainerModule(({ bind }) => {
@@ -43,18 +47,18 @@ export function orchestrationModule(options: { readonly config?: OpxConfig } = {
       .toResolvedValue((store, candidates, matrix) => new IncidentManager(store, candidates, matrix), [TOKENS.EventStore, TOKENS.CandidateStore, TOKENS.AuthorityMatrix])
       .inSingletonScope();
     bind(TOKENS.MessageBus).toResolvedValue((logger) => new InProcessMessageBus(logger), [TOKENS.Logger]).inSingletonScope();
-    bind(TOKENS.EventEmitter).toService(TOKENS.MessageBus);
     bind(TOKENS.OrchestrationStore).toResolvedValue((store) => new OrchestrationStore(store), [TOKENS.EventStore]).inSingletonScope();
     bind(TOKENS.IncidentOrchestrator)
       .toResolvedValue(
         (promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore, clock, logger) =>
           new IncidentOrchestrator({ promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore }, { clock, logger }),
-        [TOKENS.PromotionEngine, TOKENS.IncidentManager, TOKENS.CandidateStore, TOKENS.EventEmitter, TOKENS.OrchestrationStore, TOKENS.Clock, TOKENS.Logger],
+        [TOKENS.PromotionEngine, TOKENS.IncidentManager, TOKENS.CandidateStore, TOKENS.MessageBus, TOKENS.OrchestrationStore, TOKENS.Clock, TOKENS.Logger],
       )
       .inSingletonScope();
     bind(TOKENS.HandlerContext)
       .toResolvedValue((orchestrator, logger, candidates) => ({ orchestrator, logger, candidates }), [TOKENS.IncidentOrchestrator, TOKENS.Logger, TOKENS.CandidateStore])
       .inSingletonScope();
+    bind(TOKENS.CandidateHandlers).toResolvedValue((context, candidates) => candidateHandlers(context, candidates), [TOKENS.HandlerContext, TOKENS.CandidateStore]).inSingletonScope();
   });
 }
 
@@ -68,6 +72,6 @@ export function inMemoryEventStoreModule(): ContainerModule {
 /** A ready container: the orchestration module plus a store module (in-memory by default). */
 export function createOpxContainer(options: { readonly config?: OpxConfig; readonly storeModule?: ContainerModule } = {}): Container {
   const container = new Container();
-  container.load(orchestrationModule(options.config === undefined ? {} : { config: options.config }), options.storeModule ?? inMemoryEventStoreModule());
+  container.load(orchestrationModule(options.config === undefined ? {} : { config: options.config }), correlationModule(), options.storeModule ?? inMemoryEventStoreModule());
   return container;
 }

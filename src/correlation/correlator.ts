@@ -1,5 +1,6 @@
 import { domainId } from '../shared/ids.js';
 import type { CorrelationRule, CorrelationRuleSet } from './correlation-rule.js';
+import { groupKeyOf, matches, windowStartMs } from './rule-match.js';
 import { severityRank, type Severity, type Signal } from './signal.js';
 
 /** What correlation hands to CP-5: a candidate incident, naming its policy (Decision 1). */
@@ -19,6 +20,20 @@ export interface Candidate {
   readonly windowEnd: string;
   /** Ids of the correlated signals, sorted; at most {@link MAX_SIGNAL_IDS}. */
   readonly signalIds: readonly string[];
+  /** A human title, from the alert that opened it (live correlation; absent on batch-correlated candidates). */
+  readonly title?: string;
+  /** What fired, as the alert said it (live correlation). */
+  readonly context?: CandidateContext;
+}
+
+/** The alert context a candidate carries: enough for a person to know what fired and where to look. */
+export interface CandidateContext {
+  readonly alertname?: string;
+  readonly summary?: string;
+  readonly description?: string;
+  readonly runbookUrl?: string;
+  readonly generatorUrl?: string;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 export const MAX_SIGNAL_IDS = 100;
@@ -74,26 +89,8 @@ function toCandidate(rule: CorrelationRule, group: readonly Signal[]): Candidate
   };
 }
 
-function matches(rule: CorrelationRule, signal: Signal): boolean {
-  const { services, minSeverity } = rule.match;
-  if (services !== undefined && !services.includes(signal.service)) return false;
-  if (minSeverity !== undefined && severityRank(signal.severity) > severityRank(minSeverity)) return false;
-  return true;
-}
-
-function groupKeyOf(rule: CorrelationRule, signal: Signal): string {
-  return rule.groupBy
-    .map((field) => {
-      const value = field.startsWith('labels.') ? signal.labels[field.slice('labels.'.length)] : signal[field as 'service' | 'severity' | 'fingerprint'];
-      return `${field}=${value ?? ''}`;
-    })
-    .join('|');
-}
-
 function windowStartOf(observedAt: string, windowSeconds: number): string {
-  const ms = Date.parse(observedAt);
-  const size = windowSeconds * 1000;
-  return new Date(Math.floor(ms / size) * size).toISOString();
+  return new Date(windowStartMs(Date.parse(observedAt), windowSeconds)).toISOString();
 }
 
 function dedupe(signals: readonly Signal[]): Signal[] {

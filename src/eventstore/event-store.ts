@@ -48,6 +48,11 @@ export interface AppendResult {
   readonly nextExpectedRevision: bigint;
   /** Global position of the last event written (or of the original write when idempotent). */
   readonly position: bigint;
+  /**
+   * False when nothing was written because the same events were already there (an idempotent
+   * re-append); true when they were written now; absent when the store cannot tell.
+   */
+  readonly written?: boolean;
 }
 
 export interface ReadStreamOptions {
@@ -101,6 +106,12 @@ export interface EventStore {
   getStreamMetadata(streamId: string): Promise<StreamMetadata>;
 
   subscribeToAll(options?: SubscribeToAllOptions): CatchUpSubscription;
+
+  /**
+   * The position of the last event in `$all` (system events included), or undefined when empty.
+   * Optional: used only to tell a write from an idempotent re-append in reports, never for a decision.
+   */
+  headPosition?(): Promise<bigint | undefined>;
 
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;

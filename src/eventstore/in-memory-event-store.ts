@@ -120,7 +120,7 @@ export class InMemoryEventStore implements EventStore {
       this.log.push(recorded);
     }
     this.notify();
-    return { nextExpectedRevision: BigInt(state.events.length - 1), position };
+    return { nextExpectedRevision: BigInt(state.events.length - 1), position, written: true };
   }
 
   /**
@@ -146,7 +146,7 @@ export class InMemoryEventStore implements EventStore {
     }
     const last = stream.events[start + events.length - 1];
     if (last === undefined) return undefined;
-    return { nextExpectedRevision: last.revision, position: last.position };
+    return { nextExpectedRevision: last.revision, position: last.position, written: false };
   }
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
@@ -191,6 +191,11 @@ export class InMemoryEventStore implements EventStore {
       yield event;
       remaining--;
     }
+  }
+
+  async headPosition(): Promise<bigint | undefined> {
+    this.assertOpen();
+    return this.log.length === 0 ? undefined : BigInt(this.log.length - 1);
   }
 
   private startIndex(after: bigint | undefined): number {

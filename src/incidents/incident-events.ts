@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsDefined, IsIn, IsISO8601, IsString, Length, ValidateNested, IsObject } from 'class-validator';
 
 import type { AuthorityContext } from '../authority/authority.js';
-import { AuthoritySchema, EventMetadataSchema, type EventMetadata } from '../candidates/candidate-events.js';
+import { AuthoritySchema, EventMetadataSchema, HumanActMetadataSchema, type EventMetadata, type HumanActMetadata } from '../candidates/candidate-events.js';
 import { EventCodec } from '../shared/event-codec.js';
 
 /**
@@ -40,7 +40,7 @@ export interface IncidentStateChangedData {
 }
 
 export type IncidentOpened = { readonly type: 'IncidentOpened'; readonly data: IncidentOpenedData; readonly metadata: EventMetadata };
-export type IncidentStateChanged = { readonly type: 'IncidentStateChanged'; readonly data: IncidentStateChangedData; readonly metadata: EventMetadata };
+export type IncidentStateChanged = { readonly type: 'IncidentStateChanged'; readonly data: IncidentStateChangedData; readonly metadata: HumanActMetadata };
 export type IncidentStreamEvent = IncidentOpened | IncidentStateChanged;
 
 class IncidentOpenedSchema {
@@ -64,5 +64,5 @@ class IncidentStateChangedSchema {
 
 export const incidentCodec = new EventCodec<IncidentStreamEvent>('incident stream', {
   IncidentOpened: [IncidentOpenedSchema, EventMetadataSchema],
-  IncidentStateChanged: [IncidentStateChangedSchema, EventMetadataSchema],
+  IncidentStateChanged: [IncidentStateChangedSchema, HumanActMetadataSchema],
 });

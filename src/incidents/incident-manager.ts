@@ -30,6 +30,20 @@ export class IncidentNotFound extends OpxError {
   }
 }
 
+/** The incident moved since the person saw it: their transition is refused, never applied over the other. */
+export class StaleIncident extends OpxError {
+  static readonly code = 'opx.incident.stale';
+
+  constructor(
+    readonly incidentId: string,
+    readonly expectedRevision: bigint,
+    readonly revision: bigint,
+    readonly state: string,
+  ) {
+    super(StaleIncident.code, `Incident '${incidentId}' changed since revision ${expectedRevision}: it is at revision ${revision}, ${state}`);
+  }
+}
+
 /** Same decision -> same incident (INV-P2.3.1, via CP-7 idempotency). */
 export const incidentIdOf = (decisionId: string): string => domainId('inc', [decisionId]);
 export const incidentCreatedEventId = (incidentId: string): string => eventId(`IncidentCreated:${incidentId}`);
@@ -113,6 +127,12 @@ export class IncidentManager {
     return (await this.loadWithRevision(incidentId)).incident;
   }
 
+  /** The incident and the revision of its stream (what a person sees, and sends back with a transition). */
+  async read(incidentId: string): Promise<{ readonly incident: Incident; readonly revision: bigint }> {
+    const { incident, revision } = await this.loadWithRevision(incidentId);
+    return { incident, revision };
+  }
+
   /**
    * A lifecycle transition by a person: checked against the authority matrix and the state
    * machine, recorded at the revision read (a concurrent transition makes this one fail).
@@ -120,13 +140,27 @@ export class IncidentManager {
   async transition(incidentId: string, command: TransitionCommand): Promise<Incident> {
     this.authorityMatrix.assertAllowed(command.authority, command.action);
     const { incident, revision, correlationId, lastEventId } = await this.loadWithRevision(incidentId);
+    if (command.expectedRevision !== undefined && command.expectedRevision !== revision) throw new StaleIncident(incidentId, command.expectedRevision, revision, incident.state);
     const change = decideTransition(incident, command);
     const id = eventId(`IncidentStateChanged:${incidentId}:${revision + 1n}:${command.action}:${command.authority.authorityType}:${command.authority.authorityId}:${command.at}`);
     const event = incidentCodec.encode(
-      { type: 'IncidentStateChanged', data: change, metadata: { $correlationId: correlationId, $causationId: lastEventId, schemaVersion: 1 } },
+      {
+        type: 'IncidentStateChanged',
+        data: change,
+        metadata: { $correlationId: correlationId, $causationId: lastEventId, schemaVersion: 1, ...(command.authenticatedBy === undefined ? {} : { authenticatedBy: command.authenticatedBy }) },
+      },
       id,
     );
-    await this.store.append(incidentStreamId(incidentId), [event], revision);
+    try {
+      await this.store.append(incidentStreamId(incidentId), [event], revision);
+    } catch (error) {
+      // Another transition landed between the read and this append: refused as stale, not retried over it.
+      if (error instanceof WrongExpectedVersion && command.expectedRevision !== undefined) {
+        const now = await this.loadWithRevision(incidentId);
+        throw new StaleIncident(incidentId, command.expectedRevision, now.revision, now.incident.state);
+      }
+      throw error;
+    }
     return evolveIncident(incident, { type: 'IncidentStateChanged', data: change, metadata: event.metadata as never });
   }
 

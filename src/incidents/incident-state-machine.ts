@@ -1,4 +1,5 @@
 import type { AuthorityContext } from '../authority/authority.js';
+import type { AuthenticatedBy } from '../candidates/candidate-events.js';
 import { OpxError } from '../shared/errors.js';
 import type { IncidentAction, IncidentOpenedData, IncidentState, IncidentStateChangedData, IncidentStreamEvent } from './incident-events.js';
 
@@ -20,6 +21,10 @@ export interface TransitionCommand {
   readonly authority: AuthorityContext;
   /** When the human issued the command: stamped at the edge, recorded, never read from a clock here. */
   readonly at: string;
+  /** The revision of the incident the person saw: a transition since then refuses this one (StaleIncident). */
+  readonly expectedRevision?: bigint;
+  /** Who proved to be acting, and how (recorded in the event's metadata). */
+  readonly authenticatedBy?: AuthenticatedBy;
 }
 
 export class IllegalTransition extends OpxError {

@@ -55,6 +55,14 @@ export class IncidentOrchestrator {
     private readonly observability: OrchestratorObservability,
   ) {}
 
+  /**
+   * The spec's frozen Component 1 entry point. `currentTime` must be the time of the recorded
+   * input being handled (the candidate's `createdAt`, a manual request's `requestedAt`): it goes
+   * into the request context hash, so any other time, the wall clock above all, makes the replay
+   * audit report DIVERGENT. That is why the package root does not expose this method: hosts
+   * orchestrate through `CandidateHandlers` (`TOKENS.CandidateHandlers`), which take the time from
+   * the recorded input and refuse any other.
+   */
   async processCandidate(candidateId: string, authority: AuthorityContext, currentTime: string): Promise<OrchestrationResult> {
     const started = this.startAttempt(candidateId, authority);
     let candidate: Candidate | undefined;

@@ -1,9 +1,25 @@
 import type { Logger } from '../shared/logger.js';
 import type { EventEmitter, OrchestrationEvent, OrchestrationEventType } from './orchestration-event.schema.js';
 
-type EventOf<T extends OrchestrationEventType> = Extract<OrchestrationEvent, { eventType: T }>;
-type Subscriber<T extends OrchestrationEventType> = (event: EventOf<T>) => void | Promise<void>;
+/** The orchestration event of one type: `EventOf<'CandidateDeferred'>` is a CandidateDeferredEvent. */
+export type EventOf<T extends OrchestrationEventType> = Extract<OrchestrationEvent, { eventType: T }>;
+/** A bus subscriber: may be async; what it throws or rejects with is the bus's to handle. */
+export type Subscriber<T extends OrchestrationEventType> = (event: EventOf<T>) => void | Promise<void>;
 type AnySubscriber = (event: OrchestrationEvent) => void | Promise<void>;
+
+/**
+ * The message bus port: the orchestrator publishes IncidentCreated, CandidateDeferred,
+ * CandidateSuppressed and OrchestrationFailed through `emit` (fire-and-forget: a rejected emit is
+ * logged, never fails orchestration), and the host's code receives them through `subscribe`. One
+ * binding (`TOKENS.MessageBus`) is both ends, so a host that binds its own bus (to forward to
+ * its broker, say) gets every event there, and whatever subscribed through the token hears what
+ * that bus delivers. Events are published once per process; across processes at least once, with
+ * deterministic `incidentId` / `decisionId` to dedupe by.
+ */
+export interface MessageBus extends EventEmitter {
+  /** Delivers every later event of `eventType` to `subscriber`; returns the unsubscribe function. */
+  subscribe<T extends OrchestrationEventType>(eventType: T, subscriber: Subscriber<T>): () => void;
+}
 
 /**
  * The in-process message bus: carries IncidentCreated, CandidateDeferred, CandidateSuppressed and
@@ -15,7 +31,7 @@ type AnySubscriber = (event: OrchestrationEvent) => void | Promise<void>;
  * append from a write, so delivery is at-least-once there; ids are deterministic, so subscribers
  * dedupe by incidentId / decisionId. A subscriber that throws is logged and does not stop the others.
  */
-export class InProcessMessageBus implements EventEmitter {
+export class InProcessMessageBus implements MessageBus {
   private readonly subscribers = new Map<OrchestrationEventType, Set<AnySubscriber>>();
   private readonly recent = new Set<string>();
 

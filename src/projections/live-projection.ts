@@ -17,6 +17,9 @@ export const READ_MODELS_CHECKPOINTED = 'ReadModelsCheckpointed';
 /** Snapshots kept on the stream ($maxCount): the newest is all a reader needs. */
 export const LIVE_PROJECTION_KEEP = 5;
 
+/** The read models' shape: a snapshot of another shape is passed over and the models are folded again. */
+export const READ_MODELS_SCHEMA_VERSION = 2;
+
 /** A snapshot bigger than this is not written (EventStoreDB refuses appends over 1 MiB). */
 export const MAX_SNAPSHOT_BYTES = 900 * 1024;
 
@@ -44,8 +47,10 @@ export const emptyProjection = (): ProjectionState => ({ models: emptyReadModels
 
 /** The newest snapshot, or undefined when no live projection was ever written. */
 export async function loadLiveCheckpoint(store: EventStore): Promise<LiveCheckpoint | undefined> {
-  for await (const recorded of store.readStream(LIVE_PROJECTION_STREAM, { direction: 'backwards', maxCount: 1 })) return decodeSnapshot(recorded);
-  return undefined;
+  let last: RecordedEvent | undefined;
+  for await (const recorded of store.readStream(LIVE_PROJECTION_STREAM, { direction: 'backwards', maxCount: 1 })) last ??= recorded;
+  if (last === undefined || (last.data as { schemaVersion?: unknown }).schemaVersion !== READ_MODELS_SCHEMA_VERSION) return undefined;
+  return decodeSnapshot(last);
 }
 
 function decodeSnapshot(recorded: RecordedEvent): LiveCheckpoint {
@@ -58,18 +63,41 @@ function decodeSnapshot(recorded: RecordedEvent): LiveCheckpoint {
   return { models: JSON.parse(readModels) as ReadModels, position: position === null ? undefined : BigInt(position), eventsProjected, revision: recorded.revision };
 }
 
+/** An event the read models could not take (malformed, unknown or out of place): passed over, reported. */
+export interface PoisonEvent {
+  readonly streamId: string;
+  readonly revision: string;
+  readonly type: string;
+  readonly problem: string;
+}
+
+/**
+ * One event into the read models; an event they cannot take is passed over and reported, never
+ * allowed to stop every reader (one malformed event appended by any client must not blind them).
+ */
+export function projectOrReport(models: ReadModels, recorded: RecordedEvent, poison: PoisonEvent[]): ReadModels {
+  try {
+    return project(models, recorded);
+  } catch (error) {
+    if (!OpxError.is(error)) throw error;
+    poison.push({ streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, problem: error.message });
+    return models;
+  }
+}
+
 /** Folds every projected event after the state's position into it (the state's models are reused). */
-export async function catchUp(store: EventStore, from: ProjectionState, onProgress?: (eventsProjected: number) => void): Promise<ProjectionState & { readonly applied: number }> {
+export async function catchUp(store: EventStore, from: ProjectionState, onProgress?: (eventsProjected: number) => void): Promise<ProjectionState & { readonly applied: number; readonly poison: readonly PoisonEvent[] }> {
   let { models, position, eventsProjected } = from;
   let applied = 0;
+  const poison: PoisonEvent[] = [];
   for await (const recorded of store.readAll({ streamPrefixes: PROJECTED_STREAM_PREFIXES, ...(position === undefined ? {} : { after: position }) })) {
-    models = project(models, recorded);
+    models = projectOrReport(models, recorded, poison);
     position = recorded.position;
     eventsProjected++;
     applied++;
     if (onProgress !== undefined && applied % 5_000 === 0) onProgress(applied);
   }
-  return { models, position, eventsProjected, applied };
+  return { models, position, eventsProjected, applied, poison };
 }
 
 /** The read models folded from the whole history, from nothing. */
@@ -77,7 +105,7 @@ export const rebuildReadModels = (store: EventStore, onProgress?: (eventsProject
   catchUp(store, emptyProjection(), onProgress);
 
 /** What readers see: the live snapshot plus the events after it, without writing anything. */
-export async function currentReadModels(store: EventStore): Promise<ProjectionState & { readonly fromCheckpoint: boolean }> {
+export async function currentReadModels(store: EventStore): Promise<ProjectionState & { readonly fromCheckpoint: boolean; readonly poison: readonly PoisonEvent[] }> {
   const checkpoint = await loadLiveCheckpoint(store);
   const state = await catchUp(store, checkpoint ?? emptyProjection());
   return { ...state, fromCheckpoint: checkpoint !== undefined };
@@ -95,8 +123,15 @@ export async function updateLiveProjection(store: EventStore): Promise<LiveUpdat
   const checkpoint = await loadLiveCheckpoint(store);
   const state = await catchUp(store, checkpoint ?? emptyProjection());
   if (checkpoint !== undefined && state.applied === 0) return { state, applied: 0, outcome: 'unchanged' };
-  const outcome = await writeSnapshot(store, state, checkpoint?.revision);
+  const outcome = await writeSnapshot(store, state, checkpoint?.revision ?? (await lastRevision(store)));
   return { state, applied: state.applied, outcome };
+}
+
+/** The snapshot stream's last revision whatever its shape (a snapshot of an older shape is written over). */
+async function lastRevision(store: EventStore): Promise<bigint | undefined> {
+  let revision: bigint | undefined;
+  for await (const recorded of store.readStream(LIVE_PROJECTION_STREAM, { direction: 'backwards', maxCount: 1 })) revision ??= recorded.revision;
+  return revision;
 }
 
 /** Appends a snapshot at the expected revision (the one read); a concurrent writer wins. */
@@ -108,7 +143,7 @@ export async function writeSnapshot(store: EventStore, state: ProjectionState, e
   const event = {
     id: eventId(`${READ_MODELS_CHECKPOINTED}:${position}:${readModelsHash}`),
     type: READ_MODELS_CHECKPOINTED,
-    data: { schemaVersion: 1, position, eventsProjected: state.eventsProjected, readModels, readModelsHash },
+    data: { schemaVersion: READ_MODELS_SCHEMA_VERSION, position, eventsProjected: state.eventsProjected, readModels, readModelsHash },
     metadata: { schemaVersion: 1 },
   };
   try {

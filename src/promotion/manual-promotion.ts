@@ -1,7 +1,7 @@
 import type { AuthorityContext } from '../authority/authority.js';
 import type { AuthorityMatrix } from '../authority/authority-matrix.js';
 import { candidateCodec } from '../candidates/candidate-codec.js';
-import { candidateStreamId } from '../candidates/candidate-events.js';
+import { candidateStreamId, type AuthenticatedBy } from '../candidates/candidate-events.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import { domainId, eventId } from '../shared/ids.js';
@@ -14,6 +14,8 @@ export interface ManualPromotionCommand {
   /** When the human asked, stamped at the edge (CLI) and recorded; decisions use this time. */
   readonly requestedAt: string;
   readonly authorityType?: AuthorityContext['authorityType'];
+  /** Who proved to be asking, and how (recorded in the event's metadata). */
+  readonly authenticatedBy?: AuthenticatedBy;
 }
 
 /**
@@ -47,7 +49,12 @@ export async function requestManualPromotion(
     {
       type: 'ManualPromotionRequested',
       data: { candidateId: command.candidateId, requestId, authority, requestedAt: command.requestedAt },
-      metadata: { $correlationId: history.createdEventId, $causationId: history.decisions.at(-1)?.eventId ?? history.createdEventId, schemaVersion: 1 },
+      metadata: {
+        $correlationId: history.createdEventId,
+        $causationId: history.decisions.at(-1)?.eventId ?? history.createdEventId,
+        schemaVersion: 1,
+        ...(command.authenticatedBy === undefined ? {} : { authenticatedBy: command.authenticatedBy }),
+      },
     },
     eventId(`ManualPromotionRequested:${requestId}`),
   );

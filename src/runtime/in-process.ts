@@ -5,7 +5,7 @@ import { correlate, type Candidate } from '../correlation/correlator.js';
 import type { Signal } from '../correlation/signal.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import { handleCandidateStreamEvent, type HandlerContext } from '../orchestration/candidate-event-handler.js';
-import { WrongExpectedVersion } from '../shared/errors.js';
+import { StoreUnavailable, WrongExpectedVersion } from '../shared/errors.js';
 
 export interface IngestResult {
   readonly candidates: readonly Candidate[];
@@ -35,21 +35,38 @@ export async function ingestCandidates(correlated: readonly Candidate[], candida
 
 const INPUTS = new Set<string>(CANDIDATE_INPUT_TYPES);
 
+/** An input the handler refused (malformed, unknown, or failing): reported with where it is, the rest handled. */
+export interface FailedInput {
+  readonly streamId: string;
+  readonly revision: string;
+  readonly type: string;
+  readonly error: string;
+}
+
 /**
  * The single-process runtime: every candidate-stream input after `after` through the fail-fast
  * handler, in global order. Returns the position reached, to continue from later. (The worker
- * does the same on persistent subscriptions, with redelivery as the retry.) The handler shows each
- * input to the context's CP-5, so CP-5 answers from what was read instead of reading the stream
- * again; the outputs the loop passes over are this process's own, remembered as it wrote them.
+ * does the same on persistent subscriptions, with redelivery as the retry and parking after it.)
+ * An input the handler throws on is reported with its stream and revision and the loop goes on:
+ * one malformed or failing input never keeps every later candidate from its decision. The handler
+ * shows each input to the context's CP-5, so CP-5 answers from what was read instead of reading
+ * the stream again; the outputs the loop passes over are this process's own, remembered as it wrote them.
  */
-export async function processCandidateInputs(store: EventStore, context: HandlerContext, after?: bigint): Promise<{ handled: number; position: bigint | undefined }> {
+export async function processCandidateInputs(store: EventStore, context: HandlerContext, after?: bigint): Promise<{ handled: number; position: bigint | undefined; failed: readonly FailedInput[] }> {
   let handled = 0;
   let position = after;
+  const failed: FailedInput[] = [];
   for await (const recorded of store.readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX], ...(after === undefined ? {} : { after }) })) {
     position = recorded.position;
     if (!INPUTS.has(recorded.type)) continue;
-    await handleCandidateStreamEvent(recorded, context);
-    handled++;
+    try {
+      await handleCandidateStreamEvent(recorded, context);
+      handled++;
+    } catch (error) {
+      if (error instanceof StoreUnavailable) throw error; // the store, not the input: stop, and resume from the checkpoint
+      failed.push({ streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, error: error instanceof Error ? error.message : String(error) });
+      context.logger.warn({ streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, err: error }, 'input refused by the handler: reported and passed over');
+    }
   }
-  return { handled, position };
+  return { handled, position, failed };
 }

@@ -77,9 +77,11 @@ export class SchemaPlan {
             if (constraint.async) return undefined;
             const instance = constraint.instance as { validate(value: unknown, args: ValidationArguments): unknown };
             const { propertyName, constraints } = metadata;
+            const validate = (value: unknown, object: object): boolean => instance.validate(value, { targetName: schema.name, property: propertyName, object, value, constraints }) === true;
             const check: Check = {
               each: metadata.each === true,
-              validate: (value, object) => instance.validate(value, { targetName: schema.name, property: propertyName, object, value, constraints }) === true,
+              // The form every recorded time is written in (toISOString) is a valid ISO 8601 date in every mode: no regex needed.
+              validate: metadata.name === 'isIso8601' ? (value, object) => isCanonicalIsoTime(value) || validate(value, object) : validate,
             };
             // IS_DEFINED runs before the others in class-validator; order matters only for speed.
             if (metadata.type === ValidationTypes.IS_DEFINED) property.checks.unshift(check);
@@ -111,6 +113,27 @@ export class SchemaPlan {
 }
 
 type Schema = new () => object;
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` naming a real instant (years 100-9999: class-validator refuses earlier ones), as `Date.prototype.toISOString` writes it. */
+export function isCanonicalIsoTime(value: unknown): boolean {
+  if (typeof value !== 'string' || value.length !== 24) return false;
+  for (let i = 0; i < 24; i++) {
+    const c = value.charCodeAt(i);
+    const expected = ISO_SHAPE.charCodeAt(i);
+    if (expected === DIGIT ? c < 48 || c > 57 : c !== expected) return false;
+  }
+  const n = (from: number, to: number): number => Number(value.slice(from, to));
+  const year = n(0, 4);
+  const month = n(5, 7);
+  const day = n(8, 10);
+  if (year < 100 || month < 1 || month > 12 || day < 1 || n(11, 13) > 23 || n(14, 16) > 59 || n(17, 19) > 59) return false;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return day <= (month === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[month - 1] ?? 0);
+}
+
+const DIGIT = 0x64; // 'd' in the shape below
+const ISO_SHAPE = 'dddd-dd-ddTdd:dd:dd.dddZ';
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
 interface Check {
   readonly each: boolean;

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { esdbEventStoreModule } from '../container/esdb-module.js';
 import { createOpxContainer } from '../container/modules.js';
 import { TOKENS } from '../container/tokens.js';
+import { CORRELATION_TOKENS } from '../correlation/module.js';
 import type { Logger } from '../shared/logger.js';
 import { countParkedEvents } from './parked.js';
 import { DEFAULT_OPS_HOST, startOpsServer, type OpsServer } from './http.js';
@@ -18,12 +19,15 @@ import { DEFAULT_GROUP, DEFAULT_GROUP_SETTINGS, DEFAULT_WORKER_OPTIONS, type Can
 export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://host:2113?tls=false
   [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)] [--http-host 127.0.0.1]
   [--max-retry-count ${DEFAULT_GROUP_SETTINGS.maxRetryCount}] [--message-timeout-ms ${DEFAULT_GROUP_SETTINGS.messageTimeoutMs}]
+  [--no-correlation (leave signals -> candidates to another process)]
   (the connection string may also come from OPX_EVENTSTORE; logs: JSON on stdout, level OPX_LOG_LEVEL, default info)`;
 
 export interface WorkerCommand {
   readonly connection: string;
   readonly httpPort: number;
   readonly httpHost: string;
+  /** Run live correlation (signals -> candidates) beside the orchestrator; default true. */
+  readonly correlation: boolean;
   readonly worker: Partial<CandidateWorkerOptions>;
 }
 
@@ -51,6 +55,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         'http-host': { type: 'string' },
         'max-retry-count': { type: 'string' },
         'message-timeout-ms': { type: 'string' },
+        'no-correlation': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -65,6 +70,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     connection,
     httpPort: positiveInt('http-port', values['http-port'], 9464, 0),
     httpHost: values['http-host'] ?? DEFAULT_OPS_HOST,
+    correlation: values['no-correlation'] !== true,
     worker: {
       group: values.group ?? DEFAULT_GROUP,
       concurrency: positiveInt('concurrency', values.concurrency, DEFAULT_WORKER_OPTIONS.concurrency),
@@ -117,6 +123,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     logger.info({ signal }, 'shutting down');
     void (async () => {
       await worker.stop();
+      await correlation?.stop();
       await ops?.close();
       await container.get(TOKENS.EventStore).close();
       logger.info({}, 'shut down');
@@ -129,9 +136,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
+  const correlation = command.correlation ? container.get(CORRELATION_TOKENS.Correlation).live() : undefined;
+  correlation?.start();
   worker.start();
   logger.info(
-    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings },
+    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings, correlation: command.correlation },
     'worker started',
   );
   return done;

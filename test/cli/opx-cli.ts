@@ -19,17 +19,18 @@ export interface OpxRun {
 }
 
 /** Runs `opx` as a user would: a separate node process, in `cwd`, with its own environment. */
-export function opx(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<OpxRun> {
+export function opx(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<OpxRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [OPX_BIN, ...args], {
       cwd: options.cwd,
       env: cleanEnv(options.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (options.stdin !== undefined) child.stdin?.end(options.stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
       resolve({

@@ -93,32 +93,49 @@ describe('opx (the operator CLI)', function () {
     writeFileSync(file, SignalFixtures.all);
     let deferredId: string;
     let promotedIncident: string;
+    const principals = join(cwd, 'principals.json');
+    const tokens: Record<string, string> = {};
+    /** A human act, as `name` (a principal of the flow's principals file, proven by its token). */
+    const as = (name: string, args: readonly string[]) => opx([...args, '--token', tokens[name] ?? 'none'], { cwd, env: { OPX_PRINCIPALS: principals } });
 
-    it('rejects a file with bad lines by line number, and writes nothing', async () => {
-      const bad = join(cwd, 'bad.jsonl');
-      writeFileSync(bad, [SignalFixtures.deferred[0], '{not json', SignalFixtures.line({ signalId: 'x', service: 'auth', severity: 'SEV9', fingerprint: 'f', observedAt: '2026-04-01T10:00:00Z' }), SignalFixtures.deferred[1]].join('\n'));
-      const run = await opx(['signals', 'ingest', bad], { cwd });
-      expect(run.code).to.equal(2);
-      expect(run.stderr).to.include('line 2: not valid JSON').and.include('line 3: severity').and.include('nothing written');
-      const deferred = await opx(['--json', 'candidates', 'deferred'], { cwd });
-      expect(deferred.json<{ deferred: unknown[] }>().deferred).to.deep.equal([]);
+    before(async () => {
+      for (const [name, role] of [['alice', 'HUMAN_OPERATOR'], ['carol', 'HUMAN_OPERATOR'], ['bob', 'ON_CALL_RESPONDER']] as const) {
+        const added = await opx(['--json', 'principals', 'add', name, '--role', role, '--file', principals], { cwd });
+        expect(added.code, added.stderr).to.equal(0);
+        tokens[name] = added.json<{ token: string }>().token;
+      }
+      expect(readFileSync(principals, 'utf8')).to.not.include(tokens['alice']);
     });
 
-    it('ingests signals and Alertmanager payloads into candidates, then reports them already present', async () => {
-      const first = await opx(['--json', 'signals', 'ingest', file], { cwd });
+    it('rejects each bad line alone, by line number (exit 2), and records the good ones', async () => {
+      const bad = join(cwd, 'bad.jsonl');
+      writeFileSync(bad, [SignalFixtures.deferred[0], '{not json', SignalFixtures.line({ signalId: 'x', service: 'auth', severity: 'SEV9', fingerprint: 'f', observedAt: '2026-04-01T10:00:00Z' }), SignalFixtures.deferred[1]].join('\n'));
+      const run = await opx(['--json', 'signals', 'ingest', bad], { cwd });
+      expect(run.code).to.equal(2);
+      const report = run.json<{ counts: Record<string, number>; rejected: Array<{ location: string; problems: string[] }> }>();
+      expect(report.counts).to.deep.equal({ accepted: 2, duplicate: 0, ignored: 0, rejected: 2 });
+      expect(report.rejected.map((r) => r.location)).to.deep.equal(['line 2', 'line 3']);
+      expect(report.rejected[0]?.problems.join()).to.include('not valid JSON');
+      expect(report.rejected[1]?.problems.join()).to.include('severity must be one of SEV1, SEV2, SEV3, SEV4');
+      const human = await opx(['signals', 'ingest', bad], { cwd });
+      expect(human.stdout).to.include('line 2: not valid JSON').and.match(/rejected\s+2/).and.match(/already recorded\s+2/);
+    });
+
+    it('reads stdin with -, records each signal once, and reports a repeat as already recorded', async () => {
+      const first = await opx(['--json', 'signals', 'ingest', '-'], { cwd, stdin: SignalFixtures.all });
       expect(first.code, first.stderr).to.equal(0);
-      const report = first.json<{ signals: number; alertmanagerAlerts: number; candidates: number; created: string[]; alreadyPresent: string[] }>();
-      expect(report).to.include({ signals: 9, alertmanagerAlerts: 2, candidates: 4 });
-      expect(report.created).to.have.length(4);
+      const report = first.json<{ inputs: number; alertmanagerPayloads: number; counts: Record<string, number> }>();
+      expect(report).to.deep.include({ inputs: 9, alertmanagerPayloads: 1, counts: { accepted: 7, duplicate: 2, ignored: 0, rejected: 0 } });
       const again = await opx(['signals', 'ingest', file], { cwd });
       expect(again.code).to.equal(0);
-      expect(again.stdout).to.match(/created\s+0/).and.match(/already present\s+4/);
+      expect(again.stdout).to.match(/recorded new\s+0/).and.match(/already recorded\s+9/);
     });
 
     it('process decides them: one deferred, two incidents', async () => {
       const run = await opx(['--json', 'process'], { cwd });
       expect(run.code, run.stderr).to.equal(0);
       expect(run.json()).to.include({ handled: 4, incidents: 2, deferred: 1 });
+      expect(run.json<{ correlation: object }>().correlation).to.deep.equal({ inputs: 9, late: 0, uncorrelated: 0, candidatesOpened: 4, poison: 0 });
       const deferred = await opx(['--json', 'candidates', 'deferred'], { cwd });
       const rows = deferred.json<{ deferred: Array<{ candidateId: string; service: string; severity: string }> }>().deferred;
       expect(rows.map((r) => [r.service, r.severity])).to.deep.equal([['auth', 'SEV2']]);
@@ -127,26 +144,56 @@ describe('opx (the operator CLI)', function () {
       expect(services).to.deep.equal(['edge-proxy/SEV1', 'checkout/SEV1']);
     });
 
+    it('answers "is it done?" without a replay (status), and lists candidates by decision and policy', async () => {
+      const status = (await opx(['--json', 'status'], { cwd })).json<{ correlation: { signalsNotCorrelated: number }; decisions: object; incidents: object; deferred: number }>();
+      expect(status.correlation.signalsNotCorrelated).to.equal(0);
+      expect(status).to.deep.include({ decisions: { awaitingDecision: 0, promotionRequestsPending: 0 }, incidents: { OPEN: 2 }, deferred: 1 });
+      const human = await opx(['status'], { cwd });
+      expect(human.stdout).to.include('done: nothing is waiting');
+      const deferredOnly = (await opx(['--json', 'candidates', 'list', '--decision', 'DEFER'], { cwd })).json<{ candidates: Array<{ candidateId: string; policy: string }> }>();
+      expect(deferredOnly.candidates.map((c) => c.candidateId)).to.deep.equal([deferredId]);
+      const byPolicy = (await opx(['--json', 'candidates', 'list', '--policy', 'standard-promotion@1.0.0', '--since', '2026-04-01T11:30:00Z'], { cwd })).json<{ matched: number }>();
+      expect(byPolicy.matched).to.equal(2);
+      expect((await opx(['--json', 'parked', 'list'], { cwd })).json<{ parked: unknown[] }>().parked).to.deep.equal([]);
+      const replay = await opx(['parked', 'replay', '--dry-run'], { cwd });
+      expect(replay.code).to.equal(1);
+      expect(replay.stderr).to.include('--token');
+      expect((await as('alice', ['--json', 'parked', 'replay', '--dry-run'])).json()).to.deep.include({ replayed: 0, parked: 0, dryRun: true });
+    });
+
     it('refuses a promotion the authority matrix does not allow, or of a candidate that is not deferred (exit 1)', async () => {
-      const responder = await opx(['candidates', 'promote', deferredId, '--operator', 'bob', '--justification', 'sure', '--role', 'ON_CALL_RESPONDER'], { cwd });
+      const responder = await as('bob', ['candidates', 'promote', deferredId, '--justification', 'sure']);
       expect(responder.code).to.equal(1);
       expect(responder.stderr).to.include('may not MANUAL_PROMOTE');
       const incidents = (await opx(['--json', 'incidents', 'list'], { cwd })).json<{ incidents: Array<{ candidateId: string }> }>().incidents;
-      const notDeferred = await opx(['candidates', 'promote', (incidents[0] as { candidateId: string }).candidateId, '--operator', 'alice', '--justification', 'x'], { cwd });
+      const notDeferred = await as('alice', ['candidates', 'promote', (incidents[0] as { candidateId: string }).candidateId, '--justification', 'x']);
       expect(notDeferred.code).to.equal(1);
       expect(notDeferred.stderr).to.include('its decision was PROMOTE, not DEFER');
-      const unknown = await opx(['candidates', 'promote', 'cand-nope', '--operator', 'alice', '--justification', 'x'], { cwd });
+      const unknown = await as('alice', ['candidates', 'promote', 'cand-nope', '--justification', 'x']);
       expect(unknown.code).to.equal(2);
-      const missing = await opx(['candidates', 'promote', deferredId, '--justification', 'x'], { cwd });
+      const missing = await as('alice', ['candidates', 'promote', deferredId]);
       expect(missing.code).to.equal(2);
-      expect(missing.stderr).to.include("required option '--operator <name>'");
+      expect(missing.stderr).to.include("required option '--justification <text>'");
+    });
+
+    it('records no human act it did not authenticate: no token, or a token no principal holds, is refused (exit 1) and nothing is written', async () => {
+      const before = (await opx(['--json', 'candidates', 'show', deferredId], { cwd })).json<{ revision: string }>().revision;
+      const anonymous = await opx(['candidates', 'promote', deferredId, '--justification', 'trust me'], { cwd, env: { OPX_PRINCIPALS: principals } });
+      expect(anonymous.code).to.equal(1);
+      expect(anonymous.stderr).to.include('--token').and.include('nothing was recorded');
+      const forged = await opx(['candidates', 'promote', deferredId, '--justification', 'trust me', '--token', 'opx_forged-token-of-nobody'], { cwd, env: { OPX_PRINCIPALS: principals } });
+      expect(forged.code).to.equal(1);
+      expect(forged.stderr).to.include('not one of');
+      expect((await opx(['--json', 'candidates', 'show', deferredId], { cwd })).json<{ revision: string }>().revision).to.equal(before);
     });
 
     it('records a human promotion, which process turns into an incident', async () => {
-      const request = await opx(['--json', 'candidates', 'promote', deferredId, '--operator', 'alice', '--justification', 'customer impact confirmed'], { cwd });
+      const request = await as('alice', ['--json', 'candidates', 'promote', deferredId, '--justification', 'customer impact confirmed']);
       expect(request.code, request.stderr).to.equal(0);
-      expect(request.json()).to.include({ candidateId: deferredId, status: 'REQUESTED', role: 'HUMAN_OPERATOR' });
-      const pending = await opx(['candidates', 'promote', deferredId, '--operator', 'carol', '--justification', 'me too'], { cwd });
+      expect(request.json()).to.include({ candidateId: deferredId, status: 'REQUESTED', role: 'HUMAN_OPERATOR', by: 'alice' });
+      const shown = (await opx(['--json', 'candidates', 'show', deferredId], { cwd })).json<{ manualRequests: Array<{ authority: { authorityId: string } }> }>();
+      expect(shown.manualRequests.map((r) => r.authority.authorityId)).to.deep.equal(['alice']);
+      const pending = await as('carol', ['candidates', 'promote', deferredId, '--justification', 'me too']);
       expect(pending.code).to.equal(1);
       expect(pending.stderr).to.include('already pending');
       const processed = await opx(['--json', 'process'], { cwd });
@@ -174,23 +221,30 @@ describe('opx (the operator CLI)', function () {
       expect(view.attempts.map((a) => a.status)).to.deep.equal(['success', 'success']);
       promotedIncident = (view.incidents[0] as { incidentId: string }).incidentId;
       const human = await opx(['explain', deferredId], { cwd });
-      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`);
+      expect(human.stdout).to.include('-> candidate').and.include('rule sev2-small-defer').and.include(`-> incident ${promotedIncident}`).and.include('2 firing recorded on it');
+      const byIncident = await opx(['--json', 'explain', promotedIncident], { cwd });
+      expect(byIncident.json<{ candidate: { candidateId: string } }>().candidate.candidateId).to.equal(deferredId);
+      const alert = await opx(['--json', 'explain', 'auth:LatencyP99'], { cwd });
+      expect(alert.json<{ facts: Array<{ rule: string; correlated: { outcome: string } }> }>().facts.map((f) => [f.rule, f.correlated.outcome])).to.deep.equal([
+        ['service-fingerprint-burst@1.0.0', 'counted'],
+        ['service-fingerprint-burst@1.0.0', 'opened'],
+      ]);
     });
 
     it('moves an incident through its lifecycle, refusing illegal transitions and roles (exit 1)', async () => {
-      const early = await opx(['incidents', 'close', promotedIncident, '--operator', 'alice'], { cwd });
+      const early = await as('alice', ['incidents', 'close', promotedIncident]);
       expect(early.code).to.equal(1);
       expect(early.stderr).to.include('is OPEN; CLOSE_INCIDENT is only allowed from RESOLVED');
       for (const verb of ['ack', 'mitigate', 'resolve']) {
-        const run = await opx(['incidents', verb, promotedIncident, '--operator', 'bob', '--role', 'ON_CALL_RESPONDER'], { cwd });
+        const run = await as('bob', ['incidents', verb, promotedIncident]);
         expect(run.code, run.stderr).to.equal(0);
       }
-      const responderClose = await opx(['incidents', 'close', promotedIncident, '--operator', 'bob', '--role', 'ON_CALL_RESPONDER'], { cwd });
+      const responderClose = await as('bob', ['incidents', 'close', promotedIncident]);
       expect(responderClose.code).to.equal(1);
       expect(responderClose.stderr).to.include('does not grant CLOSE_INCIDENT to ON_CALL_RESPONDER');
       const resolved = await opx(['--json', 'incidents', 'list', '--state', 'RESOLVED'], { cwd });
       expect(resolved.json<{ incidents: Array<{ incidentId: string }> }>().incidents.map((i) => i.incidentId)).to.deep.equal([promotedIncident]);
-      expect((await opx(['incidents', 'ack', 'inc-nope', '--operator', 'bob'], { cwd })).code).to.equal(2);
+      expect((await as('bob', ['incidents', 'ack', 'inc-nope'])).code).to.equal(2);
     });
 
     it('rebuilds the read models byte-identical to the live projection (caught up from its checkpoint)', async () => {
@@ -329,6 +383,27 @@ describe('opx (the operator CLI)', function () {
     });
   });
 
+  describe('a poison event (a malformed CandidateCreated appended by another client)', () => {
+    it('blinds nothing: process decides the rest and names it (exit 1); lists, the deferred queue and a rebuild still answer', async () => {
+      const cwd = tempDir('poison');
+      const data = join(cwd, 'data');
+      await withDataDir(data, (store) => store.append('candidate-cand-poison0000000000000000000', [{ id: '6f1d2a6c-0000-4000-8000-0000000000aa', type: 'CandidateCreated', data: { severity: 'SEV1' }, metadata: {} }], 'no_stream'));
+      const file = join(cwd, 'signals.jsonl');
+      writeFileSync(file, SignalFixtures.promoted.join('\n'));
+      expect((await opx(['--data', data, 'signals', 'ingest', file], { cwd })).code).to.equal(0);
+
+      const processed = await opx(['--data', data, '--json', 'process'], { cwd });
+      expect(processed.code).to.equal(1);
+      const report = processed.json<{ handled: number; failed: Array<{ streamId: string; revision: string }>; incidents: number }>();
+      expect(report.failed.map((f) => [f.streamId, f.revision])).to.deep.equal([['candidate-cand-poison0000000000000000000', '0']]);
+      expect(report.incidents).to.equal(1);
+      for (const args of [['incidents', 'list'], ['candidates', 'deferred'], ['projections', 'rebuild']]) {
+        const run = await opx(['--data', data, ...args], { cwd });
+        expect(run.code, `${args.join(' ')}: ${run.stderr}`).to.equal(0);
+      }
+    });
+  });
+
   describe('a tampered history (embedded data dir)', () => {
     it('pinpoints the tampered event: stream, revision, field path, recorded vs replayed; exit 1', async () => {
       const cwd = tempDir('tampered');
@@ -401,7 +476,9 @@ describe('opx (the operator CLI)', function () {
         const file = join(cwd, 'signals.jsonl');
         writeFileSync(file, SignalFixtures.promoted.join('\n'));
         const ingest = await opx(['--connection', listening.connectionString, '--json', 'signals', 'ingest', file], { cwd });
-        expect(ingest.json<{ created: string[] }>().created).to.have.length(1);
+        expect(ingest.json<{ counts: { accepted: number } }>().counts.accepted).to.equal(2);
+        const processed = await opx(['--connection', listening.connectionString, '--json', 'process'], { cwd });
+        expect(processed.json<{ correlation: { candidatesOpened: number } }>().correlation.candidatesOpened).to.equal(1);
       } finally {
         child.kill('SIGTERM');
       }

@@ -14,7 +14,7 @@ import { startEmbeddedServer } from '../../src/esdb-server/server.js';
 import { EmbeddedReader } from '../../src/eventstore/embedded/embedded-reader.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import { importHistory } from '../../src/replay/history-file.js';
-import { ReplayAudit } from '../../src/replay/replay-audit.js';
+import { auditHistory } from '../../src/replay/history-audit.js';
 import { OpxError, StoreUnavailable } from '../../src/shared/errors.js';
 import { goldenHistoryLines } from '../support/golden.js';
 import { tempDir, withDataDir } from './opx-cli.js';
@@ -35,7 +35,7 @@ describe('the replay audit thread', function () {
     const { report, heapLimitMb } = await auditInThread({ ...request, options: { concurrency: 4, liveWindow: 8 } }, { heapMb: 40, onProgress: (n) => progress.push(n) });
     const reader = EmbeddedReader.open(dir);
     try {
-      const here = await new ReplayAudit(loadConfig()).run(reader, { concurrency: 4, liveWindow: 8 });
+      const here = await auditHistory(loadConfig(), reader, { concurrency: 4, liveWindow: 8 });
       expect(report).to.deep.equal(here);
     } finally {
       await reader.close();
@@ -71,7 +71,7 @@ describe('the replay audit thread', function () {
       const { report, readerHeapLimitMb } = await auditInThread({ ...request, selection, options }, { heapMb: DEFAULT_AUDIT_HEAP_MB });
       // read by a thread of its own, under its own heap limit
       expect(readerHeapLimitMb).to.be.at.least(READER_HEAP_MB).and.below(READER_HEAP_MB + 64);
-      const here = await new ReplayAudit(loadConfig()).run(client, options);
+      const here = await auditHistory(loadConfig(), client, options);
       expect(report).to.deep.equal(here);
       expect(report.verdict).to.equal('IDENTICAL');
       expect(report.eventsRead).to.equal(goldenHistoryLines().length);

@@ -20,7 +20,7 @@ function hostContainer(): Container {
 }
 
 describe('Inversify embedding', () => {
-  it('uses the host overrides of store, clock, logger and emitter', async () => {
+  it('uses the host overrides of store, clock, logger and bus', async () => {
     // given a host that rebinds the module's ports to its own
     const host = hostContainer();
     const memory = new InMemoryEventStore();
@@ -31,7 +31,7 @@ describe('Inversify embedding', () => {
     host.rebind(TOKENS.EventStore).toConstantValue(store);
     host.rebind(TOKENS.Clock).toConstantValue(clock);
     host.rebind(TOKENS.Logger).toConstantValue(logger);
-    host.rebind(TOKENS.EventEmitter).toConstantValue(emitter);
+    host.rebind(TOKENS.MessageBus).toConstantValue(emitter);
 
     // when the host orchestrates a candidate
     const candidate = CandidateFixtures.promotable;
@@ -53,7 +53,7 @@ describe('Inversify embedding', () => {
     const host = hostContainer();
     const logger = new RecordingLogger();
     host.rebind(TOKENS.Logger).toConstantValue(logger);
-    host.rebind(TOKENS.EventEmitter).toConstantValue(new ThrowingEmitter());
+    host.rebind(TOKENS.MessageBus).toConstantValue(new ThrowingEmitter());
 
     const candidate = CandidateFixtures.deferrable;
     await host.get(TOKENS.CandidateStore).create(candidate);
@@ -81,7 +81,27 @@ describe('Inversify embedding', () => {
 
     expect(host.get(TOKENS.EventStore)).to.equal(host.get(TOKENS.EventStore));
     expect(host.get(TOKENS.IncidentOrchestrator)).to.equal(host.get(TOKENS.IncidentOrchestrator));
-    expect(host.get(TOKENS.EventEmitter)).to.equal(host.get(TOKENS.MessageBus));
+    expect(host.get(TOKENS.MessageBus)).to.equal(host.get(TOKENS.MessageBus));
+  });
+
+  it("publishes through the host's own bus, so a subscriber through the token hears every event (one binding, both ends)", async () => {
+    // given a host that binds its own bus, and code of the host subscribing through the token
+    const host = hostContainer();
+    host.rebind(TOKENS.Logger).toConstantValue(new RecordingLogger());
+    const bus = new RecordingEmitter();
+    host.rebind(TOKENS.MessageBus).toConstantValue(bus);
+    const seen: string[] = [];
+    for (const type of ['IncidentCreated', 'CandidateDeferred'] as const) host.get(TOKENS.MessageBus).subscribe(type, (event) => void seen.push(`${event.eventType}:${event.candidateId}`));
+
+    // when the host orchestrates a promoted and a deferred candidate
+    for (const candidate of [CandidateFixtures.promotable, CandidateFixtures.deferrable]) {
+      await host.get(TOKENS.CandidateStore).create(candidate);
+      await host.get(TOKENS.IncidentOrchestrator).processCandidate(candidate.candidateId, AuthorityFixtures.autoEngine(candidate.candidateId), candidate.createdAt);
+    }
+
+    // then both events went through the host's bus and reached the subscriber
+    expect(bus.events.map((e) => e.eventType)).to.deep.equal(['IncidentCreated', 'CandidateDeferred']);
+    expect(seen).to.deep.equal([`IncidentCreated:${CandidateFixtures.promotable.candidateId}`, `CandidateDeferred:${CandidateFixtures.deferrable.candidateId}`]);
   });
 
   it('keeps two containers independent', async () => {

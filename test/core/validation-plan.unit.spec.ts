@@ -10,7 +10,8 @@ import { incidentCodec } from '../../src/incidents/incident-events.js';
 import { PolicySchema } from '../../src/promotion/policy.js';
 import { InvalidInput } from '../../src/shared/errors.js';
 import { classValidatorProblems, validateAs } from '../../src/shared/validation.js';
-import { SchemaPlan } from '../../src/shared/validation-plan.js';
+import { isCanonicalIsoTime, SchemaPlan } from '../../src/shared/validation-plan.js';
+import { isISO8601 } from 'class-validator';
 import { goldenHistoryLines } from '../support/golden.js';
 import { SignalFixtures } from './support/fixtures.js';
 
@@ -166,5 +167,19 @@ describe('validation plan (class-validator rules read once)', () => {
   it('gives no plan to a schema with rules it does not reproduce, so class-validator decides', () => {
     // Nested arrays of schemas (@ValidateNested({ each: true })): always the slow path.
     expect(SchemaPlan.of(RuleSetSchema)).to.equal(undefined);
+  });
+
+  it('takes the toISOString form of a time as valid ISO 8601 only when class-validator does (its fast path)', () => {
+    const digits = (n: number, seed: number): string => String(seed % 10 ** n).padStart(n, '0');
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const r = (k: number) => Math.floor(Math.abs(Math.sin(i * 7919 + k) * 1e9));
+      const value = `${digits(4, r(1) % 3000)}-${digits(2, r(2) % 14)}-${digits(2, r(3) % 33)}T${digits(2, r(4) % 26)}:${digits(2, r(5) % 62)}:${digits(2, r(6) % 62)}.${digits(3, r(7))}Z`;
+      const fast = isCanonicalIsoTime(value);
+      expect(fast, value).to.equal(isISO8601(value, { strict: true, strictSeparator: true }) && new Date(value).toISOString() === value);
+      if (fast) accepted++;
+    }
+    expect(accepted).to.be.greaterThan(1_000);
+    for (const other of ['2026-01-19T00:20:20Z', '2026-01-19T00:20:20.000+00:00', '0000-01-01T00:00:00.000Z', 20260119, null]) expect(isCanonicalIsoTime(other), String(other)).to.equal(false);
   });
 });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 
 import type {
+  AppendResult,
   EventStore,
   EventToAppend,
   ExpectedRevision,
@@ -194,7 +195,7 @@ export function describeEventStoreContract(name: string, factory: () => EventSto
         const first = await store.append(streamId, batch, 'no_stream');
         const again = await store.append(streamId, batch, 'no_stream');
 
-        expect(again).to.deep.equal(first);
+        expectOriginalResult(again, first);
         expect(ids(await readStream(streamId))).to.deep.equal(batch.map((e) => e.id));
       });
 
@@ -206,7 +207,7 @@ export function describeEventStoreContract(name: string, factory: () => EventSto
         const first = await store.append(streamId, tail, 0n);
         const again = await store.append(streamId, tail, 0n);
 
-        expect(again).to.deep.equal(first);
+        expectOriginalResult(again, first);
         expect(again.nextExpectedRevision).to.equal(2n);
         expect(ids(await readStream(streamId))).to.deep.equal([...head, ...tail].map((e) => e.id));
       });
@@ -217,8 +218,23 @@ export function describeEventStoreContract(name: string, factory: () => EventSto
         const first = await store.append(streamId, batch, 'any');
         const again = await store.append(streamId, batch, 'any');
 
-        expect(again).to.deep.equal(first);
+        expectOriginalResult(again, first);
         expect(ids(await readStream(streamId))).to.deep.equal(batch.map((e) => e.id));
+      });
+    });
+
+    describe('headPosition', () => {
+      it('is the position of the last event appended, so an idempotent re-append reports a position not after it', async () => {
+        const streamId = freshStreamId('head');
+        const batch = events(1);
+        const first = await store.append(streamId, batch, 'no_stream');
+        const head = await store.headPosition?.();
+        if (head === undefined) return; // optional for stores that cannot tell
+        expect(head >= first.position).to.equal(true);
+        const again = await store.append(streamId, batch, 'no_stream');
+        expect(again.position <= head).to.equal(true);
+        const next = await store.append(freshStreamId('head-next'), events(1), 'no_stream');
+        expect(next.position > head).to.equal(true);
       });
     });
 
@@ -443,3 +459,9 @@ export function describeEventStoreContract(name: string, factory: () => EventSto
   });
 }
 
+
+/** An idempotent re-append reports the original write; a store that can tell says nothing was written now. */
+function expectOriginalResult(again: AppendResult, first: AppendResult): void {
+  expect([again.nextExpectedRevision, again.position]).to.deep.equal([first.nextExpectedRevision, first.position]);
+  if (again.written !== undefined) expect([first.written, again.written]).to.deep.equal([true, false]);
+}

@@ -12,9 +12,11 @@ import { PolicyRegistry } from '../../src/promotion/policy.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projections/read-models.js';
 import { exportHistory, importHistory, type HistoryLine } from '../../src/replay/history-file.js';
 import { ReplayAudit, firstDifference } from '../../src/replay/replay-audit.js';
-import { runScenario } from '../../src/runtime/scenario.js';
+import { runBatchScenario } from '../../src/runtime/scenario.js';
+import { parseCorrelationRules } from '../../src/correlation/correlation-rule.js';
+import { readFileSync } from 'node:fs';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
-import { GOLDEN_SCENARIO, goldenHistoryLines, goldenSignals } from '../support/golden.js';
+import { GOLDEN_RULES_PATH, GOLDEN_SCENARIO, goldenHistoryLines, goldenSignals } from '../support/golden.js';
 
 const parse = (line: string): HistoryLine => JSON.parse(line) as HistoryLine;
 
@@ -44,9 +46,10 @@ describe('Replay gate (golden recorded history)', () => {
     expect(report.inputsReplayed).to.equal(golden.map(parse).filter((e) => ['CandidateCreated', 'ManualPromotionRequested'].includes(e.type)).length);
   });
 
-  it('re-running the recorded scenario today reproduces the history exactly: incident ids match historical output', async () => {
-    const container = createOpxContainer({ config });
-    await runScenario(container, goldenSignals(), { manualPromotions: GOLDEN_SCENARIO.manualPromotions });
+  it('re-running the recorded scenario today (batch correlation, its rule set) reproduces the history exactly: incident ids match historical output', async () => {
+    const recordedUnder = { ...config, correlationRules: parseCorrelationRules(JSON.parse(readFileSync(GOLDEN_RULES_PATH, 'utf8'))) };
+    const container = createOpxContainer({ config: recordedUnder });
+    await runBatchScenario(container, goldenSignals(), { manualPromotions: GOLDEN_SCENARIO.manualPromotions });
     const rerun = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
     const incidentIds = (lines: readonly string[]) => lines.map(parse).filter((e) => e.type === 'IncidentCreated').map((e) => (e.data as { incidentId: string }).incidentId);
     expect(incidentIds(rerun)).to.deep.equal(incidentIds(golden));

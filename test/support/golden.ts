@@ -12,3 +12,6 @@ export const goldenSignals = (): Signal[] => generateSampleSignals(GOLDEN_SCENAR
 export const GOLDEN_HISTORY_PATH = fileURLToPath(new URL('../../../test/fixtures/golden-history.jsonl', import.meta.url));
 
 export const goldenHistoryLines = (): string[] => readFileSync(GOLDEN_HISTORY_PATH, 'utf8').split('\n').filter((l) => l !== '');
+
+/** The correlation rules the golden history was recorded under (batch correlation, rule set 2026.1). */
+export const GOLDEN_RULES_PATH = fileURLToPath(new URL('../../../test/fixtures/golden-config/correlation-rules.json', import.meta.url));

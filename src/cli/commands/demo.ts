@@ -1,17 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { Command } from 'commander';
 
 import { TOKENS } from '../../container/tokens.js';
 import { currentReadModels } from '../../projections/live-projection.js';
-import { requestManualPromotion } from '../../promotion/manual-promotion.js';
-import { ReplayAudit } from '../../replay/replay-audit.js';
+import { actorOf, HumanActs } from '../../operators/human-acts.js';
+import { newToken, PrincipalDirectory } from '../../principals/principals.js';
+import { auditHistory } from '../../replay/history-audit.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { parseSignalFile } from '../signal-input.js';
 import type { Action } from './action.js';
-import { ingestParsed } from './signals.js';
+import { ingestFile } from './signals.js';
 import { runProcess } from './process.js';
 
 export const SAMPLE_SIGNALS = fileURLToPath(new URL('../../../../samples/signals.jsonl', import.meta.url));
@@ -28,9 +27,8 @@ export function demoCommand(action: Action): Command {
 }
 
 async function demo(ctx: CliContext, promotions: number): Promise<ExitCode> {
-  const parsed = parseSignalFile(readFileSync(SAMPLE_SIGNALS, 'utf8'));
-  const ingest = await ingestParsed(ctx, SAMPLE_SIGNALS, parsed.signals, parsed.alertmanagerAlerts);
-  await runProcess(ctx, false);
+  const ingest = await ingestFile(ctx, SAMPLE_SIGNALS);
+  const first = await runProcess(ctx, false);
   const store = await ctx.store();
   const container = await ctx.services();
   const { models } = await currentReadModels(store);
@@ -38,21 +36,19 @@ async function demo(ctx: CliContext, promotions: number): Promise<ExitCode> {
     .filter((d) => !d.promotionRequested)
     .sort((a, b) => (a.candidateId < b.candidateId ? -1 : 1))
     .slice(0, Math.max(0, promotions));
-  for (const row of deferred) {
-    await requestManualPromotion(store, container.get(TOKENS.CandidateStore), ctx.config.authorityMatrix, {
-      candidateId: row.candidateId,
-      operator: 'demo@opx',
-      justification: 'customer impact confirmed (opx demo)',
-      requestedAt: ctx.clock.now().toISOString(),
-    });
-  }
+  // The demo's person: a principal made for this run, proven by the token made with it.
+  const token = newToken();
+  const principal = PrincipalDirectory.empty().with('demo@opx', ['HUMAN_OPERATOR'], token).authenticate(token);
+  if (principal === undefined) throw new Error('the demo principal does not authenticate');
+  const acts = new HumanActs(store, container.get(TOKENS.CandidateStore), container.get(TOKENS.IncidentManager), ctx.config.authorityMatrix, ctx.clock);
+  for (const row of deferred) await acts.requestPromotion(actorOf({ principal, method: 'bearer' }, 'HUMAN_OPERATOR', 'cli-token'), row.candidateId, 'customer impact confirmed (opx demo)');
   await runProcess(ctx, false);
   const after = (await currentReadModels(store)).models;
-  const report = await new ReplayAudit(ctx.config).run(store);
+  const report = await auditHistory(ctx.config, store);
   const result = {
-    signals: parsed.signals.length,
-    candidates: ingest.candidates,
-    created: ingest.created.length,
+    signals: ingest.inputs,
+    recorded: ingest.counts.accepted,
+    candidates: first.correlation.candidatesOpened,
     manualPromotions: deferred.map((d) => d.candidateId),
     decisionsByPolicy: after.decisionsByPolicy,
     incidents: Object.keys(after.incidents).length,
@@ -61,7 +57,7 @@ async function demo(ctx: CliContext, promotions: number): Promise<ExitCode> {
   };
   ctx.output.result(result, () => [
     `opx demo on ${ctx.storeDescription}`,
-    `  ${result.signals} signals -> ${result.candidates} candidates (${result.created} new)`,
+    `  ${result.signals} signals (${result.recorded} new) -> ${result.candidates} new candidates`,
     ...Object.entries(result.decisionsByPolicy)
       .sort()
       .map(([p, c]) => `  ${p.padEnd(28)} PROMOTE ${c.PROMOTE}  DEFER ${c.DEFER}  SUPPRESS ${c.SUPPRESS}`),

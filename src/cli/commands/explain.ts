@@ -1,63 +1,51 @@
 import { Command } from 'commander';
 
 import { TOKENS } from '../../container/tokens.js';
-import type { Incident } from '../../incidents/incident-state-machine.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { InvalidInput } from '../../shared/errors.js';
 import type { Action } from './action.js';
-import { statusOf } from './candidates.js';
+import { fingerprintTrail } from '../../correlation/signal-trail.js';
+import { explainChain } from '../../operators/explain.js';
 
 export function explainCommand(action: Action): Command {
   return new Command('explain')
-    .summary('the recorded chain of one candidate, signals to incident')
+    .summary('the recorded chain of a candidate or incident, signals to incident; or what became of an alert')
     .description(
-      'the recorded chain for one candidate: signals -> candidate -> decision(s) (policy id@version, content hash, ' +
-        'rule matched, authority) -> incident (+ lifecycle), and its orchestration-attempt log (debug read)',
+      'the recorded chain of a candidate (cand-...) or incident (inc-...): its signals (firing, attached, resolved) -> ' +
+        'candidate (title, alert context) -> decision(s) (policy id@version, content hash, rule matched, authority) -> ' +
+        'incident (+ lifecycle), and its orchestration-attempt log (debug read). Given an alert fingerprint instead: ' +
+        'every recorded fact of that alert and what correlation did with each, the ones that formed no candidate too.',
     )
-    .argument('<candidateId>')
+    .argument('<id>', 'a candidate id, an incident id, or an alert fingerprint')
     .action(action(async (ctx, [id]) => explain(ctx, id as string)));
 }
 
-async function explain(ctx: CliContext, candidateId: string): Promise<ExitCode> {
+async function explain(ctx: CliContext, id: string): Promise<ExitCode> {
   const container = await ctx.services();
-  const history = await container.get(TOKENS.CandidateStore).refresh(candidateId);
-  const incidents: Incident[] = [];
-  for (const created of history.incidents) incidents.push(await container.get(TOKENS.IncidentManager).get(created.incidentId));
-  const attempts = await container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
-  const policies = ctx.config.policies;
-  const { candidate } = history;
-
-  const decisions = history.decisions.map((d) => {
-    const current = policies.find(d.policyId, d.policyVersion);
-    const policyNow = current === undefined ? 'missing from config' : current.hash === d.policyHash ? 'unchanged' : `DRIFTED (config hash ${current.hash})`;
-    return {
-      decisionId: d.decisionId,
-      decision: d.decision,
-      policy: `${d.policyId}@${d.policyVersion}`,
-      policyHash: d.policyHash,
-      policyNow,
-      matchedRule: d.matchedRule,
-      reason: d.reason,
-      authority: d.authority,
-      authorityMatrixVersion: d.authorityMatrixVersion,
-      decidedAt: d.decidedAt,
-      eventId: d.eventId,
-      revision: d.revision.toString(),
-    };
-  });
-  const view = {
-    signals: { count: candidate.signalCount, ids: candidate.signalIds },
-    candidate: { ...candidate, status: statusOf(history), eventId: history.createdEventId },
-    manualRequests: history.manualRequests.map(({ revision, ...r }) => ({ ...r, revision: revision.toString() })),
-    decisions,
-    incidents: incidents.map((i) => ({ incidentId: i.incidentId, decisionId: i.decisionId, state: i.state, openedAt: i.openedAt, authority: i.authority, lifecycle: i.history })),
-    attempts,
-  };
+  if (!id.startsWith('cand-') && !id.startsWith('inc-')) return explainFingerprint(ctx, id);
+  const view = await explainChain(
+    { reader: await ctx.store(), candidates: container.get(TOKENS.CandidateStore), incidents: container.get(TOKENS.IncidentManager), attempts: container.get(TOKENS.OrchestrationStore), policies: ctx.config.policies },
+    id,
+  );
+  const { candidate, decisions, attempts } = view;
+  const trail = view.signals.recorded === undefined ? undefined : { entries: view.signals.recorded, firing: view.signals.firing ?? 0, resolved: view.signals.resolved ?? 0, allResolved: view.signals.allResolved === true };
+  const incidents = view.incidents.map((i) => ({ ...i, history: i.lifecycle }));
 
   const lines: string[] = [];
-  const shown = candidate.signalIds.slice(0, 10);
-  lines.push(`signals (${candidate.signalCount}): ${shown.join(', ')}${candidate.signalIds.length > shown.length ? `, ... (${candidate.signalIds.length - shown.length} more)` : ''}`);
-  lines.push(`  -> candidate ${candidate.candidateId}  ${view.candidate.status}`);
+  if (trail === undefined) {
+    const shown = candidate.signalIds.slice(0, 10);
+    lines.push(`signals (${candidate.signalCount}): ${shown.join(', ')}${candidate.signalIds.length > shown.length ? `, ... (${candidate.signalIds.length - shown.length} more)` : ''}`);
+  } else {
+    lines.push(`signals: ${trail.firing} firing recorded on it, ${trail.resolved} resolved${trail.allResolved ? ' (all resolved: the problem went away; moving the incident on is a person\'s act)' : ''}`);
+    for (const e of trail.entries.slice(0, 20)) {
+      lines.push(`  ${e.status === 'resolved' ? `resolved ${e.endsAt ?? ''}` : `firing   ${e.observedAt}`} ${e.severity} ${e.alertname ?? ''} ${e.signalId} (${e.outcome}${e.late ? ', late' : ''})`);
+    }
+    if (trail.entries.length > 20) lines.push(`  ... (${trail.entries.length - 20} more; --json lists them)`);
+  }
+  lines.push(`  -> candidate ${candidate.candidateId}  ${view.candidate.status}${candidate.title === undefined ? '' : `  "${candidate.title}"`}`);
+  if (candidate.context?.runbookUrl !== undefined) lines.push(`     runbook ${candidate.context.runbookUrl}`);
+  if (candidate.context?.generatorUrl !== undefined) lines.push(`     source  ${candidate.context.generatorUrl}`);
   lines.push(`     ${candidate.severity} ${candidate.service}, correlation ${candidate.correlationRuleId}@${candidate.correlationRuleVersion} group ${candidate.groupKey}, created ${candidate.createdAt}`);
   for (const r of view.manualRequests) lines.push(`  -> promotion requested by ${r.authority.authorityType}:${r.authority.authorityId} at ${r.requestedAt} ("${r.authority.justification}")`);
   for (const d of decisions) {
@@ -74,5 +62,18 @@ async function explain(ctx: CliContext, candidateId: string): Promise<ExitCode> 
   lines.push(`orchestration attempts (debug log, ${attempts.length}):`);
   for (const a of attempts) lines.push(`  ${a.startedAt} ${a.status} ${a.authorityType}:${a.authorityId} ${a.decision ?? '-'}${a.incidentId === undefined ? '' : ` ${a.incidentId}`} ${a.durationMs.toFixed(1)} ms${a.error === undefined ? '' : ` error: ${a.error}`}`);
   ctx.output.result(view, () => lines);
+  return EXIT.OK;
+}
+
+async function explainFingerprint(ctx: CliContext, fingerprint: string): Promise<ExitCode> {
+  const trail = await fingerprintTrail(await ctx.store(), ctx.config.correlationRules, fingerprint);
+  if (trail.facts.length === 0) throw new InvalidInput(`explain ${fingerprint}`, ['no candidate, incident or alert fingerprint of that name is recorded']);
+  const lines = [`alert ${fingerprint}: ${trail.facts.length} recorded fact${trail.facts.length === 1 ? '' : 's'}`];
+  for (const item of trail.facts) {
+    const f = item.fact;
+    const what = item.type === 'SignalIgnored' ? 'ignored by the source mapping' : item.rule === undefined ? 'taken by no correlation rule' : item.correlated === undefined ? `rule ${item.rule}: not correlated yet` : `rule ${item.rule}: ${item.correlated.outcome}${item.correlated.candidateId === undefined ? '' : ` on ${item.correlated.candidateId}`}${item.correlated.late ? ' (late)' : ''}`;
+    lines.push(`  ${f.status === 'resolved' ? `resolved ${f.endsAt ?? ''}` : `firing   ${f.observedAt}`} ${f.severity} ${f.service} ${f.labels['alertname'] ?? ''}: ${what}`);
+  }
+  ctx.output.result(trail, () => lines);
   return EXIT.OK;
 }

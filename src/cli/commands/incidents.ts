@@ -1,15 +1,17 @@
 import { Command, Option } from 'commander';
 
-import type { AuthorityType } from '../../authority/authority.js';
 import { TOKENS } from '../../container/tokens.js';
 import { INCIDENT_STATES, type IncidentAction, type IncidentState } from '../../incidents/incident-events.js';
 import { currentReadModels } from '../../projections/live-projection.js';
-import { domainId } from '../../shared/ids.js';
+import { notePoison } from '../output.js';
+import type { AlertCounts } from '../../projections/read-models.js';
 import type { CliContext } from '../context.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
 import { table } from '../output.js';
 import type { Action } from './action.js';
-import { roleOption } from './candidates.js';
+import { apiUrlOf, humanOptions, localActor, tokenOf, TOKEN_ENV, type HumanOptions } from '../human-actor.js';
+import { callOperatorApi } from '../operator-client.js';
+import { HumanActs } from '../../operators/human-acts.js';
 
 const VERBS: ReadonlyArray<readonly [verb: string, action: IncidentAction, to: string]> = [
   ['ack', 'ACKNOWLEDGE_INCIDENT', 'ACKNOWLEDGED (from OPEN)'],
@@ -18,10 +20,9 @@ const VERBS: ReadonlyArray<readonly [verb: string, action: IncidentAction, to: s
   ['close', 'CLOSE_INCIDENT', 'CLOSED (from RESOLVED; HUMAN_OPERATOR only)'],
 ];
 
-interface TransitionOptions {
-  readonly operator: string;
-  readonly role: AuthorityType;
+interface TransitionOptions extends HumanOptions {
   readonly justification?: string;
+  readonly expectedRevision?: string;
 }
 
 export function incidentsCommand(action: Action): Command {
@@ -31,21 +32,27 @@ export function incidentsCommand(action: Action): Command {
     .description('incidents (from the live projection), oldest first')
     .addOption(new Option('--state <state>', 'only incidents in this state').choices(INCIDENT_STATES))
     .action(action<{ state?: IncidentState }>(async (ctx, _args, o) => list(ctx, o.state)));
+  incidents
+    .command('show')
+    .description('one incident: its state, lifecycle and revision (send the revision with a transition)')
+    .argument('<incidentId>')
+    .action(action(async (ctx, [id]) => show(ctx, id as string)));
   for (const [verb, incidentAction, to] of VERBS) {
-    incidents
-      .command(verb)
-      .description(`move an incident to ${to}; refused (exit 1) from any other state or when your role lacks ${incidentAction}`)
-      .argument('<incidentId>')
-      .requiredOption('--operator <name>', 'who acts (recorded as the authority id)')
-      .option('--justification <text>', 'why (recorded with the transition)', '')
-      .addOption(roleOption())
-      .action(action<TransitionOptions>(async (ctx, [id], o) => transition(ctx, id as string, incidentAction, o)));
+    humanOptions(
+      incidents
+        .command(verb)
+        .description(`move an incident to ${to}, as an authenticated human (--token or ${TOKEN_ENV}); refused (exit 1) from any other state, when your role lacks ${incidentAction}, or when it moved since --expected-revision`)
+        .argument('<incidentId>')
+        .option('--justification <text>', 'why (recorded with the transition)', '')
+        .option('--expected-revision <n>', 'the revision you saw (`opx incidents show`): refused if it changed since'),
+    ).action(action<TransitionOptions>(async (ctx, [id], o) => transition(ctx, id as string, incidentAction, o)));
   }
   return incidents;
 }
 
 async function list(ctx: CliContext, state: IncidentState | undefined): Promise<ExitCode> {
-  const { models } = await currentReadModels(await ctx.store());
+  const { models, poison } = await currentReadModels(await ctx.store());
+  notePoison(ctx, poison);
   const rows = Object.values(models.incidents)
     .filter((i) => state === undefined || i.state === state)
     .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.incidentId < b.incidentId ? -1 : 1));
@@ -54,8 +61,8 @@ async function list(ctx: CliContext, state: IncidentState | undefined): Promise<
       ? [state === undefined ? 'no incidents' : `no ${state} incidents`]
       : [
           ...table(
-            ['INCIDENT', 'STATE', 'SEVERITY', 'SERVICE', 'CREATED', 'UPDATED', 'PROMOTED BY', 'CANDIDATE'],
-            rows.map((r) => [r.incidentId, r.state, r.severity, r.service, r.createdAt, r.updatedAt, r.promotedBy, r.candidateId]),
+            ['INCIDENT', 'STATE', 'SEVERITY', 'SERVICE', 'ALERTS', 'CREATED', 'UPDATED', 'PROMOTED BY', 'TITLE'],
+            rows.map((r) => [r.incidentId, r.state, r.severity, r.service, alertsOf(r.alerts), r.createdAt, r.updatedAt, r.promotedBy, r.title ?? `(candidate ${r.candidateId})`]),
           ),
           `${rows.length} incident${rows.length === 1 ? '' : 's'}`,
         ],
@@ -63,17 +70,44 @@ async function list(ctx: CliContext, state: IncidentState | undefined): Promise<
   return EXIT.OK;
 }
 
-async function transition(ctx: CliContext, incidentId: string, action: IncidentAction, o: TransitionOptions): Promise<ExitCode> {
-  const manager = (await ctx.services()).get(TOKENS.IncidentManager);
-  const at = ctx.clock.now().toISOString();
-  const incident = await manager.transition(incidentId, {
-    action,
-    at,
-    authority: { authorityType: o.role, authorityId: o.operator, sessionId: domainId('cli', [incidentId, action, o.operator, at]), justification: o.justification ?? '' },
-  });
-  const last = incident.history.at(-1);
-  ctx.output.result({ incidentId, action, from: last?.from ?? null, to: incident.state, by: `${o.role}:${o.operator}`, at }, () => [
-    `incident ${incidentId}: ${last?.from ?? '?'} -> ${incident.state} by ${o.role}:${o.operator} at ${at}`,
+/** `2 firing`, `1 of 2 resolved`, `all 2 resolved`; `-` for a candidate of the batch correlation. */
+export function alertsOf(alerts: AlertCounts | undefined): string {
+  if (alerts === undefined) return '-';
+  if (alerts.resolved === 0) return `${alerts.firing} firing`;
+  return alerts.resolved >= alerts.firing ? `all ${alerts.firing} resolved` : `${alerts.resolved} of ${alerts.firing} resolved`;
+}
+
+async function show(ctx: CliContext, incidentId: string): Promise<ExitCode> {
+  const { incident, revision } = await (await ctx.services()).get(TOKENS.IncidentManager).read(incidentId);
+  ctx.output.result({ incident, revision: revision.toString() }, () => [
+    `incident ${incident.incidentId}  ${incident.state}  revision ${revision}`,
+    `  ${incident.severity} ${incident.service}, opened ${incident.openedAt} from candidate ${incident.candidateId} under ${incident.authority.authorityType}:${incident.authority.authorityId}`,
+    ...incident.history.map((h) => `  ${h.changedAt} ${h.from} -> ${h.to} by ${h.authority.authorityType}:${h.authority.authorityId}`),
   ]);
+  return EXIT.OK;
+}
+
+async function transition(ctx: CliContext, incidentId: string, action: IncidentAction, o: TransitionOptions): Promise<ExitCode> {
+  if (o.expectedRevision !== undefined && !/^\d+$/.test(o.expectedRevision)) throw new CliUsageError(`--expected-revision must be a revision number, got '${o.expectedRevision}'`);
+  const url = apiUrlOf(o);
+  let result: { from: string; to: string; by: string; role: string; at: string; revision?: string };
+  if (url !== undefined) {
+    const token = tokenOf(o);
+    const expectedRevision = o.expectedRevision ?? (await callOperatorApi<{ revision: string }>(url, token, 'GET', `/incidents/${encodeURIComponent(incidentId)}`)).revision;
+    const answer = await callOperatorApi<{ incident: { state: string; history: Array<{ from: string }> }; at: string; by: string; role: string; revision: string }>(url, token, 'POST', `/incidents/${encodeURIComponent(incidentId)}/transitions`, {
+      action,
+      justification: o.justification ?? '',
+      expectedRevision,
+      ...(o.role === undefined ? {} : { role: o.role }),
+    });
+    result = { from: answer.incident.history.at(-1)?.from ?? '?', to: answer.incident.state, by: answer.by, role: answer.role, at: answer.at, revision: answer.revision };
+  } else {
+    const actor = localActor(o);
+    const container = await ctx.services();
+    const acts = new HumanActs(await ctx.store(), container.get(TOKENS.CandidateStore), container.get(TOKENS.IncidentManager), ctx.config.authorityMatrix, ctx.clock);
+    const { incident, at } = await acts.transition(actor, incidentId, action, o.justification ?? '', o.expectedRevision === undefined ? undefined : BigInt(o.expectedRevision));
+    result = { from: incident.history.at(-1)?.from ?? '?', to: incident.state, by: actor.name, role: actor.role, at };
+  }
+  ctx.output.result({ incidentId, action, ...result, by: `${result.role}:${result.by}` }, () => [`incident ${incidentId}: ${result.from} -> ${result.to} by ${result.role}:${result.by} at ${result.at}`]);
   return EXIT.OK;
 }

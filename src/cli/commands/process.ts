@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 
 import { TOKENS } from '../../container/tokens.js';
+import { CORRELATION_TOKENS } from '../../correlation/module.js';
 import type { EventStore } from '../../eventstore/event-store.js';
 import { updateLiveProjection } from '../../projections/live-projection.js';
-import { processCandidateInputs } from '../../runtime/in-process.js';
+import { processCandidateInputs, type FailedInput } from '../../runtime/in-process.js';
 import { WrongExpectedVersion } from '../../shared/errors.js';
 import { eventId } from '../../shared/ids.js';
 import type { CliContext } from '../context.js';
@@ -21,9 +22,11 @@ const CHECKPOINTED = 'ProcessorCheckpointed';
 
 export function processCommand(action: Action): Command {
   return new Command('process')
-    .summary('run the orchestrator over unprocessed inputs, update the live projection')
+    .summary('correlate recorded signals, run the orchestrator over unprocessed inputs, update the live projection')
     .description(
-      'run the in-process orchestrator over candidate inputs not yet processed (CandidateCreated, ManualPromotionRequested), ' +
+      'correlate the signal facts recorded since the last run into candidates (Phase 2.2, live correlation taken to the end ' +
+        'of what is recorded: what it still held for stragglers is released by a recorded clock tick), then run the ' +
+        'in-process orchestrator over candidate inputs not yet processed (CandidateCreated, ManualPromotionRequested), ' +
         'then bring the live read-model projection up to date. Idempotent: safe while a worker runs, and with --from-start.',
     )
     .option('--from-start', 'ignore the checkpoint and hand every recorded input to the orchestrator again (idempotent)')
@@ -31,7 +34,10 @@ export function processCommand(action: Action): Command {
 }
 
 export interface ProcessReport {
+  readonly correlation: { readonly inputs: number; readonly late: number; readonly uncorrelated: number; readonly candidatesOpened: number; readonly poison: number };
   readonly handled: number;
+  /** Inputs the handler refused: reported with where they are; the rest were handled. */
+  readonly failed: readonly FailedInput[];
   readonly from: string;
   readonly position: string | null;
   readonly projection: { readonly outcome: string; readonly eventsApplied: number; readonly position: string | null };
@@ -41,25 +47,33 @@ export interface ProcessReport {
 
 export async function processInputs(ctx: CliContext, fromStart: boolean): Promise<ExitCode> {
   const report = await runProcess(ctx, fromStart);
+  const c = report.correlation;
   ctx.output.result(report, () => [
+    `correlated ${c.inputs} signal fact${c.inputs === 1 ? '' : 's'}: ${c.candidatesOpened} new candidate${c.candidatesOpened === 1 ? '' : 's'}, ${c.uncorrelated} taken by no rule${c.late > 0 ? `, ${c.late} late` : ''}${c.poison > 0 ? `, ${c.poison} unreadable (passed over)` : ''}`,
     `processed ${report.handled} input${report.handled === 1 ? '' : 's'} (from ${report.from})`,
+    ...(report.failed.length > 0 ? [`${report.failed.length} input${report.failed.length === 1 ? '' : 's'} refused (passed over; fix or re-run with --from-start):`, ...report.failed.slice(0, 20).map((f) => `  ${f.streamId}@${f.revision} ${f.type}: ${f.error}`)] : []),
     `live projection: ${report.projection.outcome}, ${report.projection.eventsApplied} events applied; ${report.incidents} incidents, ${report.deferred} deferred`,
   ]);
-  return EXIT.OK;
+  // Everything else was handled; a refused input still makes the run unsuccessful for a script.
+  return report.failed.length === 0 ? EXIT.OK : EXIT.REFUSED;
 }
 
 /** Processes unprocessed inputs, checkpoints, and updates the live projection. */
 export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<ProcessReport> {
   const store = await ctx.store();
   const container = await ctx.services();
+  const correlation = await container.get(CORRELATION_TOKENS.Correlation).correlateOnce({ tick: true });
   const checkpoint = await loadProcessorCheckpoint(store);
   const after = fromStart ? undefined : checkpoint?.position;
-  const { handled, position } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after);
+  const { handled, position, failed } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after);
   if (position !== undefined && position !== checkpoint?.position) await saveProcessorCheckpoint(store, position, checkpoint?.revision);
   const projection = await updateLiveProjection(store);
   const models = projection.state.models;
+  const { inputs, late, uncorrelated, candidatesOpened, poison } = correlation.stats;
   return {
+    correlation: { inputs, late, uncorrelated, candidatesOpened, poison },
     handled,
+    failed,
     from: after === undefined ? 'start' : after.toString(),
     position: position?.toString() ?? null,
     projection: { outcome: projection.outcome, eventsApplied: projection.applied, position: projection.state.position?.toString() ?? null },

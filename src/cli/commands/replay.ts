@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 
 import { Command } from 'commander';
 
-import { ReplayAudit, type ReplayReport } from '../../replay/replay-audit.js';
+import { auditHistory, type HistoryAuditReport } from '../../replay/history-audit.js';
 import { whatIf } from '../../replay/what-if.js';
 import type { CliContext } from '../context.js';
 import { auditInThread, DEFAULT_AUDIT_HEAP_MB } from '../replay-thread.js';
@@ -47,12 +47,12 @@ async function audit(ctx: CliContext, reportFile: string | undefined, limits: { 
   const selection = ctx.historySelection();
   const options = limits.concurrency === undefined ? {} : { concurrency: limits.concurrency };
   const progress = ctx.output.progress('replaying');
-  let report: ReplayReport;
+  let report: HistoryAuditReport;
   try {
     const onProgress = (n: number): void => progress.update(n);
     report =
       selection.kind === 'memory'
-        ? await new ReplayAudit(config).run(await ctx.history(), { ...options, onProgress })
+        ? await auditHistory(config, await ctx.history(), { ...options, onProgress })
         : (await auditInThread({ selection, configDir: ctx.configDir, options }, { heapMb: limits.heapMb, onProgress })).report;
   } finally {
     progress.stop();
@@ -62,15 +62,20 @@ async function audit(ctx: CliContext, reportFile: string | undefined, limits: { 
   return report.verdict === 'IDENTICAL' && report.policyDrift.length === 0 ? EXIT.OK : EXIT.REFUSED;
 }
 
-export function describeReport(report: ReplayReport, reportFile?: string): string[] {
+export function describeReport(report: HistoryAuditReport, reportFile?: string): string[] {
+  const c = report.correlation;
   const lines = [
     `replay audit: ${report.verdict}`,
+    `  correlation      ${c.verdict}: ${c.inputs} inputs replayed, ${c.eventsCompared} outputs compared byte for byte` +
+      (c.inputsHeld > 0 ? `; ${c.inputsHeld} inputs still held (not released in history either)` : '') +
+      (c.batchCandidates > 0 ? `; ${c.batchCandidates} candidates of the batch correlation taken as recorded` : '') +
+      (c.divergenceCount > 0 ? `; ${c.divergenceCount} divergences` : ''),
     `  streams checked  ${report.streamsChecked} (${report.identicalStreams} identical, ${report.divergentStreams} divergent)`,
     `  events read      ${report.eventsRead}; ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte` +
       (report.inputsPending > 0 ? `; ${report.inputsPending} inputs not handled yet (pending)` : ''),
     `  divergences      ${report.divergenceCount}`,
   ];
-  const first = report.divergences[0];
+  const first = c.divergences[0] ?? report.divergences[0];
   if (first !== undefined) {
     lines.push(`first divergence: ${first.streamId} revision ${first.revision} (${first.kind})`);
     if (first.path !== undefined) {

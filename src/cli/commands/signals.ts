@@ -1,88 +1,61 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 
 import { Command } from 'commander';
 
-import { candidateStreamId } from '../../candidates/candidate-events.js';
-import { TOKENS } from '../../container/tokens.js';
-import { correlate } from '../../correlation/correlator.js';
-import type { EventStore } from '../../eventstore/event-store.js';
-import { ingestSignals } from '../../runtime/in-process.js';
-import { InvalidInput } from '../../shared/errors.js';
+import { CORRELATION_TOKENS } from '../../correlation/module.js';
+import { recordStream, type IntakeSummary } from '../../signals/signal-intake.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { parseSignalFile } from '../signal-input.js';
 import type { Action } from './action.js';
 
-export interface IngestReport {
+export interface IngestReport extends IntakeSummary {
   readonly file: string;
-  readonly signals: number;
-  readonly alertmanagerAlerts: number;
-  readonly candidates: number;
-  readonly created: readonly string[];
-  readonly alreadyPresent: readonly string[];
-  /** Candidate ids already holding a different candidate (correlated earlier from other signals). */
-  readonly conflicts: readonly string[];
 }
 
 export function signalsCommand(action: Action): Command {
   const signals = new Command('signals').description('operational signals in');
   signals
     .command('ingest')
-    .summary('correlate a file of signals / Alertmanager payloads into candidates')
+    .summary('record signals / Alertmanager webhook bodies from a file or stdin')
     .description(
-      'correlate a file of signals into candidates (CandidateCreated). The file is JSON lines, each a signal ' +
-        '{signalId, service, severity SEV1-4, fingerprint, observedAt, labels} or a Prometheus Alertmanager webhook ' +
-        'payload {"version":"4","alerts":[...]}. The whole file is validated first: one bad line and nothing is written.',
+      'record every signal of FILE (or stdin with -) as a fact in the event store, each before anything acts on it: ' +
+        'JSON lines, JSON values one after another or one array, each a signal {signalId, service, severity SEV1-4, ' +
+        'fingerprint, observedAt, labels, annotations?, status? firing|resolved, endsAt?} or a Prometheus Alertmanager ' +
+        'webhook body {"version":"4","alerts":[...]} (config/sources.json maps its labels). Read as a stream, at any size. ' +
+        'A repeat records nothing new; an input that is not a signal is rejected alone (recorded with why, exit 2) and ' +
+        'the rest goes in; ignored alerts (Watchdog) are recorded as ignored. Correlation and decisions follow in ' +
+        '`opx process`, `opx worker` or `opx serve`.',
     )
-    .argument('<file>', 'JSON lines file (or one JSON document) of signals / Alertmanager payloads')
+    .argument('<file>', 'the file, or - for stdin')
     .action(action(async (ctx, [file]) => ingest(ctx, file as string)));
   return signals;
 }
 
 export async function ingest(ctx: CliContext, file: string): Promise<ExitCode> {
-  const parsed = parseSignalFile(readFileSync(file, 'utf8'));
-  if (parsed.rejected.length > 0) {
-    const problems = parsed.rejected.map((r) => `${r.location}: ${r.problems.join('; ')}`);
-    throw new InvalidInput(`signal file ${file} (${parsed.rejected.length} bad input${parsed.rejected.length === 1 ? '' : 's'}, nothing written)`, problems);
-  }
-  const report = await ingestParsed(ctx, file, parsed.signals, parsed.alertmanagerAlerts);
+  const report = await ingestFile(ctx, file);
+  const { counts } = report;
   ctx.output.result(report, () => [
-    `${file}: ${report.signals} signals${report.alertmanagerAlerts > 0 ? ` (${report.alertmanagerAlerts} from Alertmanager)` : ''} -> ${report.candidates} candidates`,
-    `  created          ${report.created.length}`,
-    `  already present  ${report.alreadyPresent.length}`,
-    ...(report.conflicts.length > 0 ? [`  conflicts        ${report.conflicts.length} (${report.conflicts.slice(0, 5).join(', ')}${report.conflicts.length > 5 ? ', ...' : ''})`] : []),
-    ...(report.created.length > 0 ? ['run `opx process` (or let the worker run) to decide them'] : []),
+    `${file === '-' ? 'stdin' : file}: ${report.inputs} input${report.inputs === 1 ? '' : 's'}${report.alertmanagerPayloads > 0 ? ` (${report.alertmanagerPayloads} Alertmanager bodies)` : ''}`,
+    `  recorded new     ${counts.accepted}`,
+    `  already recorded ${counts.duplicate}`,
+    `  ignored          ${counts.ignored} (recorded as ignored: the source mapping's ignore list)`,
+    `  rejected         ${counts.rejected}${counts.rejected > 0 ? ' (recorded with why; the rest went in)' : ''}`,
+    ...report.rejected.slice(0, 10).map((r) => `    ${r.location}: ${r.problems.join('; ')}`),
+    ...(report.rejected.length > 10 ? [`    ... (${counts.rejected - 10} more; --json lists ${report.rejected.length})`] : []),
+    ...(report.truncatedAlerts > 0 ? [`  truncated        ${report.truncatedAlerts} alerts Alertmanager left out of its bodies (max_alerts); recorded`] : []),
+    ...(counts.accepted > 0 ? ['run `opx process` (or let `opx worker` / `opx serve` run) to correlate and decide them'] : []),
   ]);
-  return EXIT.OK;
+  return counts.rejected > 0 ? EXIT.USAGE : EXIT.OK;
 }
 
-export async function ingestParsed(ctx: CliContext, file: string, signals: Parameters<typeof correlate>[0], alertmanagerAlerts: number): Promise<IngestReport> {
-  const store = await ctx.store();
-  const rules = ctx.config.correlationRules;
-  const correlated = correlate(signals, rules);
-  const present = new Set<string>();
-  const progress = ctx.output.progress('checking', correlated.length);
-  for (const [i, candidate] of correlated.entries()) {
-    if (await holds(store, candidate.candidateId)) present.add(candidate.candidateId);
-    progress.update(i + 1);
-  }
-  progress.stop();
+export async function ingestFile(ctx: CliContext, file: string): Promise<IngestReport> {
   const container = await ctx.services();
-  const result = await ingestSignals(signals, rules, container.get(TOKENS.CandidateStore));
-  const conflicts = new Set(result.conflicts);
-  return {
-    file,
-    signals: signals.length,
-    alertmanagerAlerts,
-    candidates: result.candidates.length,
-    created: result.candidates.map((c) => c.candidateId).filter((id) => !present.has(id) && !conflicts.has(id)),
-    alreadyPresent: [...present].filter((id) => !conflicts.has(id)),
-    conflicts: [...conflicts],
-  };
-}
-
-/** True when the candidate's stream exists (whether it holds this candidate or a conflicting one, ingest tells). */
-async function holds(store: EventStore, candidateId: string): Promise<boolean> {
-  for await (const _ of store.readStream(candidateStreamId(candidateId), { maxCount: 1 })) return true;
-  return false;
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const progress = ctx.output.progress('recording');
+  try {
+    const summary = await recordStream(input, container.get(CORRELATION_TOKENS.SignalRecorder), ctx.config.sources, { channel: file === '-' ? 'stdin' : 'file' }, (n) => progress.update(n));
+    return { file, ...summary };
+  } finally {
+    progress.stop();
+  }
 }

@@ -12,6 +12,7 @@ interface WorkerOptions {
   readonly httpHost?: string;
   readonly maxRetryCount?: string;
   readonly messageTimeoutMs?: string;
+  readonly correlation?: boolean;
 }
 
 /**
@@ -23,7 +24,8 @@ export function workerCommand(action: Action): Command {
   return new Command('worker')
     .summary('run the orchestrator on a persistent subscription until SIGTERM/SIGINT')
     .description(
-      'join the persistent-subscription group on candidate streams and orchestrate every CandidateCreated and ' +
+      'correlate recorded signals into candidates as they arrive (live correlation; --no-correlation to leave it to ' +
+        'another process), and join the persistent-subscription group on candidate streams to orchestrate every CandidateCreated and ' +
         'ManualPromotionRequested (ack on success, nack-retry on failure, parked after --max-retry-count). Needs a ' +
         'server: --connection URL (or OPX_EVENTSTORE), e.g. to `opx store serve`. Logs JSON on stdout (OPX_LOG_LEVEL); ' +
         '/metrics and /healthz on --http-port.',
@@ -34,6 +36,7 @@ export function workerCommand(action: Action): Command {
     .option('--http-host <host>', 'interface for /metrics and /healthz (default 127.0.0.1)')
     .option('--max-retry-count <n>', 'deliveries before an event is parked', '5')
     .option('--message-timeout-ms <ms>', 'redelivery after this long without ack', '30000')
+    .option('--no-correlation', 'do not run live correlation (signals -> candidates) in this process')
     .action(action<WorkerOptions>(async (ctx, _args, o) => startWorker(ctx, o)));
 }
 
@@ -51,6 +54,11 @@ async function startWorker(ctx: CliContext, o: WorkerOptions): Promise<ExitCode>
     ['--message-timeout-ms', o.messageTimeoutMs],
   ];
   const { main: runWorker } = await import('../../worker/main.js'); // loaded by the command that runs it
-  const code = await runWorker(['--connection', selection.connectionString, ...flags.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value]))]);
+  const code = await runWorker([
+    '--connection',
+    selection.connectionString,
+    ...flags.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value])),
+    ...(o.correlation === false ? ['--no-correlation'] : []),
+  ]);
   return code === 0 ? EXIT.OK : code === 2 ? EXIT.USAGE : EXIT.REFUSED;
 }

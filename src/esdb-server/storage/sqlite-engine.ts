@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import type {
   CheckpointRecord,
   GroupRecord,
@@ -8,6 +8,16 @@ import type {
   StorageEngine,
   StoredEvent,
 } from './engine.js';
+import { optionalCommonJs } from '../../shared/optional-dependency.js';
+
+// better-sqlite3 is an optional dependency: loaded when the first data dir is opened, so an
+// in-memory server or a real EventStoreDB never needs it, and a missing one is named in the error.
+const Database = optionalCommonJs<typeof BetterSqlite3>('better-sqlite3', 'A data dir (the embedded server on SQLite)');
+// eslint-disable-next-line @typescript-eslint/no-namespace
+declare namespace Database {
+  type Database = BetterSqlite3.Database;
+  type Statement = BetterSqlite3.Statement;
+}
 import { CorruptRecord, recordChecksum } from './record-checksum.js';
 
 export const SQLITE_FILE_NAME = 'opx-store.sqlite';

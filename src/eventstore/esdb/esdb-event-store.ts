@@ -191,6 +191,19 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     }
   }
 
+  /** The last event's commit position in `$all`: one backwards read of one event, read to its end. */
+  async headPosition(): Promise<bigint | undefined> {
+    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
+    const events = closableStream<AllStreamResolvedEvent, AllStreamResolvedEvent>(read, {
+      cancel: () => read.cancel(),
+      transform: (resolved) => resolved,
+      mapError: (error) => toDomainError(error, { operation: 'headPosition' }),
+    });
+    let head: bigint | undefined;
+    for await (const resolved of events) head ??= resolved.event?.position.commit;
+    return head;
+  }
+
   async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
     await this.call({ operation: 'setStreamMetadata', streamId }, () =>
       this.client.setStreamMetadata(streamId, {

@@ -152,7 +152,9 @@ export class DocumentFixtures {
     };
   }
   static ruleSet(...rules: unknown[]): Record<string, unknown> {
-    return { version: 'test', rules: rules.length > 0 ? rules : [DocumentFixtures.correlationRule] };
+    const given = rules.length > 0 ? rules : [DocumentFixtures.correlationRule];
+    // Precedence is explicit in every rule set; fixtures that do not care get it from their order.
+    return { version: 'test', rules: given.map((rule, i) => ({ priority: (i + 1) * 10, ...(rule as object) })) };
   }
   static get authorityMatrix(): Record<string, unknown> {
     return {

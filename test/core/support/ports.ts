@@ -10,7 +10,8 @@ import type {
   StreamMetadata,
   SubscribeToAllOptions,
 } from '../../../src/eventstore/event-store.js';
-import type { EventEmitter, OrchestrationEvent } from '../../../src/orchestration/orchestration-event.schema.js';
+import type { MessageBus, Subscriber } from '../../../src/orchestration/message-bus.js';
+import type { OrchestrationEvent, OrchestrationEventType } from '../../../src/orchestration/orchestration-event.schema.js';
 import { OrchestrationStore, type OrchestrationAttempt } from '../../../src/orchestration/orchestration-store.js';
 import { StoreUnavailable } from '../../../src/shared/errors.js';
 
@@ -93,21 +94,34 @@ export function failFirstAppendOf(type: string): NonNullable<StoreHooks['beforeA
 }
 
 /** Keeps every event published, in order. */
-export class RecordingEmitter implements EventEmitter {
+/** A host's own bus: keeps every event it is given (no dedupe) and delivers each to its subscribers. */
+export class RecordingEmitter implements MessageBus {
   readonly events: OrchestrationEvent[] = [];
+  private readonly subscribers: Array<{ readonly eventType: string; readonly deliver: (event: OrchestrationEvent) => void | Promise<void> }> = [];
 
   async emit(event: OrchestrationEvent): Promise<void> {
     this.events.push(event);
+    for (const subscriber of this.subscribers) if (subscriber.eventType === event.eventType) await subscriber.deliver(event);
+  }
+
+  subscribe<T extends OrchestrationEventType>(eventType: T, subscriber: Subscriber<T>): () => void {
+    const entry = { eventType, deliver: subscriber as (event: OrchestrationEvent) => void | Promise<void> };
+    this.subscribers.push(entry);
+    return () => void this.subscribers.splice(this.subscribers.indexOf(entry), 1);
   }
 }
 
 /** An emitter whose transport is down: every emit rejects. Counts the attempts. */
-export class ThrowingEmitter implements EventEmitter {
+export class ThrowingEmitter implements MessageBus {
   attempts = 0;
 
   async emit(event: OrchestrationEvent): Promise<void> {
     this.attempts++;
     throw new Error(`bus down: ${event.eventType} not delivered`);
+  }
+
+  subscribe(): () => void {
+    return () => undefined;
   }
 }
 

@@ -10,6 +10,7 @@ import { InMemoryEventStore } from '../../../src/eventstore/in-memory-event-stor
 import { INCIDENT_STREAM_PREFIX } from '../../../src/incidents/incident-events.js';
 import { handleCandidateStreamEvent, type Handled } from '../../../src/orchestration/candidate-event-handler.js';
 import type { OrchestrationResult } from '../../../src/orchestration/incident-orchestrator.js';
+import type { MessageBus } from '../../../src/orchestration/message-bus.js';
 import type { EventEmitter, OrchestrationEvent } from '../../../src/orchestration/orchestration-event.schema.js';
 import type { OrchestrationStore } from '../../../src/orchestration/orchestration-store.js';
 import { requestManualPromotion, type ManualPromotionCommand } from '../../../src/promotion/manual-promotion.js';
@@ -22,11 +23,13 @@ export interface WorldOptions {
   readonly memory?: InMemoryEventStore;
   /** Put a port stub in front of the in-memory store. */
   readonly wrapStore?: (memory: InMemoryEventStore) => EventStore;
-  /** Replace the bus as the orchestrator's emitter. */
+  /** Replace the bus by a host's transport that only emits (its subscribers in this process hear nothing). */
   readonly emitter?: EventEmitter;
   /** Replace the orchestration log (given the bound store). */
   readonly orchestrationStore?: (store: EventStore) => OrchestrationStore;
 }
+
+const emitOnlyBus = (emitter: EventEmitter): MessageBus => ({ emit: (event) => emitter.emit(event), subscribe: () => () => undefined });
 
 const ORCHESTRATION_EVENT_TYPES = ['IncidentCreated', 'CandidateDeferred', 'CandidateSuppressed', 'OrchestrationFailed'] as const;
 
@@ -53,7 +56,7 @@ export class OpxWorld {
     container.rebind(TOKENS.Logger).toConstantValue(logger);
     const memory = options.memory ?? new InMemoryEventStore(() => clock.now());
     container.rebind(TOKENS.EventStore).toConstantValue(options.wrapStore?.(memory) ?? memory);
-    if (options.emitter !== undefined) container.rebind(TOKENS.EventEmitter).toConstantValue(options.emitter);
+    if (options.emitter !== undefined) container.rebind(TOKENS.MessageBus).toConstantValue(emitOnlyBus(options.emitter));
     if (options.orchestrationStore !== undefined) {
       container.rebind(TOKENS.OrchestrationStore).toConstantValue(options.orchestrationStore(container.get(TOKENS.EventStore)));
     }

@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+
+import { loadConfig } from '../../src/container/config.js';
+import { auditCorrelation } from '../../src/correlation/correlation-audit.js';
+import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
+import { auditHistory } from '../../src/replay/history-audit.js';
+import { exportHistory, importHistory, type HistoryLine } from '../../src/replay/history-file.js';
+import { goldenHistoryLines } from '../support/golden.js';
+import { Facts } from './support/signals.js';
+import { CorrelationWorld } from './support/world.js';
+
+const config = loadConfig();
+
+/** A live-correlated history: a flapping page, a burst that opens, a resolution, one signal no rule takes. */
+async function recordedHistory(): Promise<HistoryLine[]> {
+  const world = CorrelationWorld.create();
+  await world.record(
+    Facts.firing('page', 0),
+    Facts.resolved('page', 0, 30),
+    Facts.firing('page', 60),
+    Facts.firing('disk', 10, { service: 'inventory', severity: 'SEV3', labels: { alertname: 'DiskFull' } }),
+    Facts.firing('disk', 20, { service: 'inventory', severity: 'SEV3', labels: { alertname: 'DiskFull' } }),
+    Facts.firing('info', 5, { severity: 'SEV4', service: 'inventory' }),
+  );
+  await world.settle();
+  return (await exportHistory(world.memory, [''])).map((l) => JSON.parse(l) as HistoryLine);
+}
+
+async function storeOf(lines: readonly HistoryLine[]): Promise<InMemoryEventStore> {
+  const store = new InMemoryEventStore();
+  await importHistory(store, lines.map((l) => JSON.stringify(l)));
+  return store;
+}
+
+describe('the replay audit of correlation', () => {
+  it('replays a live-correlated history as IDENTICAL, comparing every group event and candidate', async () => {
+    const history = await recordedHistory();
+    const report = await auditCorrelation(await storeOf(history), config.correlationRules);
+
+    const outputs = history.filter((e) => e.type === 'SignalCorrelated' || e.type === 'EpisodeClosed' || e.type === 'CandidateCreated').length;
+    expect(report).to.include({ verdict: 'IDENTICAL', divergenceCount: 0, inputs: 6, eventsCompared: outputs, inputsHeld: 0 });
+  });
+
+  it('pinpoints a changed byte in a group event: stream, revision, field, recorded and replayed', async () => {
+    const history = await recordedHistory();
+    const index = history.findIndex((e) => e.type === 'SignalCorrelated' && e.data['outcome'] === 'attached');
+    const tampered = history[index]!;
+    history[index] = { ...tampered, data: { ...tampered.data, outcome: 'counted' } };
+    const report = await auditCorrelation(await storeOf(history), config.correlationRules);
+
+    expect(report.verdict).to.equal('DIVERGENT');
+    expect(report.divergences[0]).to.include({ streamId: tampered.streamId, kind: 'different', path: 'data.outcome', recorded: 'counted', replayed: 'attached' });
+  });
+
+  it('pinpoints a changed live candidate, and a recorded candidate the replay does not open', async () => {
+    const history = await recordedHistory();
+    const index = history.findIndex((e) => e.type === 'CandidateCreated');
+    const created = history[index]!;
+    history[index] = { ...created, data: { ...created.data, signalCount: 9 } };
+    const forged = { ...created, streamId: 'candidate-cand-forged00000000000000000', id: '5c0ffee0-0000-5000-8000-000000000000' };
+    const report = await auditCorrelation(await storeOf([...history, forged]), config.correlationRules);
+
+    expect(report.divergences.map((d) => [d.streamId, d.kind, d.path])).to.deep.include.members([
+      [created.streamId, 'different', 'data.signalCount'],
+      [forged.streamId, 'not-reproduced', undefined],
+    ]);
+  });
+
+  it('finds a group event history holds that the recorded inputs do not derive', async () => {
+    const history = await recordedHistory();
+    const extra = history.find((e) => e.type === 'SignalCorrelated' && e.data['outcome'] === 'attached')!;
+    const report = await auditCorrelation(await storeOf([...history, { ...extra, id: '5c0ffee0-0000-5000-8000-000000000001' }]), config.correlationRules);
+
+    expect(report.divergences.map((d) => [d.streamId, d.kind])).to.deep.include([extra.streamId, 'not-reproduced']);
+  });
+
+  it('reports correlation drift: the same inputs under a changed rule derive other events', async () => {
+    const history = await recordedHistory();
+    const drifted = { ...config.correlationRules, rules: config.correlationRules.rules.map((r) => (r.id === 'service-fingerprint-burst' ? { ...r, threshold: 3 } : r)) };
+    expect((await auditCorrelation(await storeOf(history), drifted)).verdict).to.equal('DIVERGENT');
+  });
+
+  it('takes the golden history of the batch correlation as recorded inputs: IDENTICAL, its candidates counted as batch-made', async () => {
+    const store = new InMemoryEventStore();
+    await importHistory(store, goldenHistoryLines());
+    const report = await auditHistory(config, store);
+
+    expect(report.verdict).to.equal('IDENTICAL');
+    expect(report.correlation).to.include({ verdict: 'IDENTICAL', inputs: 0, eventsCompared: 0 });
+    expect(report.correlation.batchCandidates).to.be.greaterThan(200);
+  });
+
+  it('is one verdict over both stages: a divergent correlation makes the history audit DIVERGENT', async () => {
+    const history = await recordedHistory();
+    const index = history.findIndex((e) => e.type === 'SignalCorrelated');
+    history[index] = { ...history[index]!, data: { ...history[index]!.data, late: true } };
+    const report = await auditHistory(config, await storeOf(history));
+
+    expect(report.verdict).to.equal('DIVERGENT');
+    expect(report.correlation.divergences[0]?.path).to.equal('data.late');
+  });
+});
