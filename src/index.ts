@@ -125,6 +125,9 @@ export type { OpxConfig } from './container/config.js';
 // The embedded EventStoreDB-compatible server (tests, single-machine use)
 export { startEmbeddedServer } from './esdb-server/server.js';
 export type { EmbeddedServer, EmbeddedServerOptions } from './esdb-server/server.js';
+export { ADMINS, OPS, UserStore } from './esdb-server/auth/users.js';
+export type { ServerLog } from './esdb-server/log.js';
+export type { CheckpointRecord, GroupRecord, NewEvent, StorageEngine, StoredEvent } from './esdb-server/storage/engine.js';
 
 // Signals in and live correlation (Phase 2.2 over recorded signal facts)
 export { correlationModule, CORRELATION_TOKENS } from './correlation/module.js';
