@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EventStoreDBClient } from '@eventstore/db-client';
+
+import { makeLocalCertificates, writeLocalCertificates, type CertificateFiles } from '../../src/esdb-server/auth/certificates.js';
 
 /** Shared helpers for the embedded-server protocol suites (not a spec file). */
 
@@ -62,19 +62,5 @@ export async function spawnServer(args: readonly string[] = ['--memory']): Promi
   };
 }
 
-/**
- * A throwaway CA and a certificate for 127.0.0.1/localhost signed by it, made with the openssl
- * command line in `dir`: { caFile, certFile, keyFile }.
- */
-export function makeTestCerts(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const run = (args: string[]): void => {
-    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr}`);
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=opx-test-ca', '-days', '2']);
-  run(['req', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=localhost']);
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run(['x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '2', '-extfile', 'san.ext']);
-  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'node.crt'), keyFile: join(dir, 'node.key') };
-}
+/** A throwaway CA and a loopback server certificate signed by it, written to `dir`: { caFile, certFile, keyFile }. */
+export const makeTestCerts = (dir: string): CertificateFiles => writeLocalCertificates(dir, makeLocalCertificates({ now: new Date(), validDays: 2 }));
