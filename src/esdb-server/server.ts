@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
 import { AccessControl, gateOf, openGate } from './auth/access.js';
-import type { UserStore } from './auth/users.js';
+import { LOOPBACK_HOSTS, makeLocalCertificates } from './auth/certificates.js';
+import { ADMINS, UserStore, generateSecret } from './auth/users.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
@@ -45,25 +46,55 @@ export interface EmbeddedServerOptions {
    */
   maxConnectionAgeMs?: number;
   /**
-   * TLS: the server's certificate chain and private key (PEM files). The official client sends
-   * credentials only over TLS, so authentication (`users`) needs it.
+   * TLS: the server's certificate chain and private key (PEM), as files or in memory. Goes with
+   * `users`: the official client sends credentials only over TLS.
    */
-  tls?: { readonly certFile: string; readonly keyFile: string };
-  /**
-   * Users whose credentials every call must carry, with EventStoreDB's ACLs (see auth/access.ts);
-   * omitted = no authentication (EventStoreDB's --insecure).
-   */
+  tls?: EmbeddedServerTls;
+  /** Users whose credentials every call must carry, with EventStoreDB's ACLs (see auth/access.ts); goes with `tls`. */
   users?: UserStore;
+  /**
+   * Plaintext and no authentication, EventStoreDB's `--insecure`: anyone who can reach the port
+   * may do anything. Excludes `tls` and `users`.
+   *
+   * With none of `tls`, `users` and `insecure` (the default) the server makes credentials for this
+   * process: a CA and a certificate for loopback, and a user `admin` in `$admins` with a 256-bit
+   * secret, all in memory; {@link EmbeddedServer.endpoint} carries what a client in this process
+   * needs, and nothing else on the machine can talk to the server.
+   */
+  insecure?: boolean;
   /** Where the server reports what an operator should see; default: nothing is logged. */
   log?: ServerLog;
 }
 
+export type EmbeddedServerTls =
+  | { readonly certFile: string; readonly keyFile: string }
+  | { readonly cert: string | Buffer; readonly key: string | Buffer };
+
 export interface EmbeddedServer {
   readonly port: number;
-  /** `esdb://127.0.0.1:<port>?tls=false` (`tls=true` with TLS: add the CA with `&tlsCAFile=`, credentials with `user:pass@`) */
+  /**
+   * `esdb://127.0.0.1:<port>?tls=false` when insecure; `tls=true` otherwise, to which a client adds
+   * the CA (`&tlsCAFile=`) and credentials (`user:pass@`).
+   */
   readonly connectionString: string;
+  /** How a client in this process reaches the server; with credentials made for this process, they are here. */
+  readonly endpoint: EmbeddedServerEndpoint;
   close(): Promise<void>;
 }
+
+/** What `EsdbEventStore.fromEndpoint` takes (see the `insecure` option). */
+export interface EmbeddedServerEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The CA the server's certificate chains to (PEM), when the server made it. */
+  readonly rootCertificate?: string;
+  /** The process's own user, when the server made it. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+}
+
+/** The user the server makes for its own process (see the `insecure` option). */
+export const PROCESS_USER = 'admin';
 
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
@@ -79,6 +110,52 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
  */
 export const DEFAULT_MAX_CONNECTION_AGE_MS = 0;
 
+interface Security {
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly users?: UserStore;
+  /** What a client needs when the credentials were made here. */
+  readonly process?: { readonly rootCertificate: string; readonly credentials: { readonly username: string; readonly password: string } };
+}
+
+/** Node accepts a loopback server certificate for these (`localhost` resolves to one of them). */
+const isLoopbackHost = (host: string): boolean => host === '127.0.0.1' || host === '::1' || host === 'localhost';
+
+const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
+
+/** Process credentials are certificates for the process's lifetime; a long one outlives any process. */
+const PROCESS_CERTIFICATE_DAYS = 3_650;
+
+function securityOf(options: EmbeddedServerOptions, host: string): Security {
+  if (options.insecure === true) {
+    if (options.tls !== undefined || options.users !== undefined) throw new TypeError('insecure excludes tls and users');
+    return {};
+  }
+  if (options.tls !== undefined && options.users !== undefined) {
+    const { tls } = options;
+    return { tls: 'certFile' in tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : { cert: Buffer.from(tls.cert), key: Buffer.from(tls.key) }, users: options.users };
+  }
+  if (options.tls !== undefined || options.users !== undefined) {
+    throw new TypeError(
+      `${options.tls === undefined ? 'users need tls' : 'tls needs users'}: the official client sends credentials only over TLS (give both; neither for credentials made for this process; or insecure: true)`,
+    );
+  }
+  // wall-clock time and randomness at an edge: the certificate's validity and the keys
+  const certificates = makeLocalCertificates({
+    now: new Date(),
+    validDays: PROCESS_CERTIFICATE_DAYS,
+    hosts: isLoopbackHost(host) || isWildcard(host) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
+    caName: 'OPX in-process CA',
+  });
+  const secret = generateSecret();
+  const users = new UserStore();
+  users.addGenerated(PROCESS_USER, secret, [ADMINS]);
+  return {
+    tls: { cert: Buffer.from(certificates.cert), key: Buffer.from(certificates.key) },
+    users,
+    process: { rootCertificate: certificates.caCert, credentials: { username: PROCESS_USER, password: secret } },
+  };
+}
+
 const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> =>
   new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (error, port) =>
@@ -88,6 +165,7 @@ const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCred
 
 export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
   const host = options.host ?? '127.0.0.1';
+  const security = securityOf(options, host);
   const clock = options.clock ?? systemClock;
   const engine: StorageEngine =
     options.engine ??
@@ -99,7 +177,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
         }));
   const store = new EventStoreCore(engine, clock);
   const log = options.log ?? silentLog;
-  const gate = options.users === undefined ? openGate : gateOf(new AccessControl(options.users, store));
+  const gate = security.users === undefined ? openGate : gateOf(new AccessControl(security.users, store));
   const persistent = new PersistentSubscriptionsService(store, clock, log, gate);
   const streams = new StreamsService(store, {
     maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
@@ -130,9 +208,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   let port: number;
   try {
     const credentials =
-      options.tls === undefined
+      security.tls === undefined
         ? grpc.ServerCredentials.createInsecure()
-        : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }], false);
+        : grpc.ServerCredentials.createSsl(null, [{ cert_chain: security.tls.cert, private_key: security.tls.key }], false);
     port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`, credentials);
   } catch (error) {
     persistent.stop();
@@ -143,9 +221,17 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
 
   let closing: Promise<void> | undefined;
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  const tls = security.tls !== undefined;
   return {
     port,
-    connectionString: `esdb://${urlHost}:${port}?tls=${options.tls === undefined ? 'false' : 'true'}`,
+    connectionString: `esdb://${urlHost}:${port}?tls=${tls}`,
+    endpoint: {
+      // by name over TLS: certificates are checked against it, and Node deprecates an IP address as a TLS server name
+      host: isLoopbackHost(host) || isWildcard(host) ? (tls ? 'localhost' : '127.0.0.1') : host,
+      port,
+      tls,
+      ...(security.process === undefined ? {} : security.process),
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         persistent.stop();

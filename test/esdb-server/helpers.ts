@@ -5,12 +5,25 @@ import { fileURLToPath } from 'node:url';
 import { EventStoreDBClient } from '@eventstore/db-client';
 
 import { makeLocalCertificates, writeLocalCertificates, type CertificateFiles } from '../../src/esdb-server/auth/certificates.js';
+import type { EmbeddedServer } from '../../src/esdb-server/server.js';
 
 /** Shared helpers for the embedded-server protocol suites (not a spec file). */
 
 export const freshStream = (prefix = 'esdb-test'): string => `${prefix}-${randomUUID()}`;
 
-export const connect = (connectionString: string): EventStoreDBClient => EventStoreDBClient.connectionString(connectionString);
+/**
+ * The official client for a connection string, or for an embedded server of this process (over
+ * TLS with the credentials it made, unless it was started insecure).
+ */
+export const connect = (target: string | Pick<EmbeddedServer, 'endpoint'>): EventStoreDBClient => {
+  if (typeof target === 'string') return EventStoreDBClient.connectionString(target);
+  const { host, port, tls, rootCertificate, credentials } = target.endpoint;
+  return new EventStoreDBClient(
+    { endpoint: { address: host, port } },
+    tls ? (rootCertificate === undefined ? {} : { rootCertificate: Buffer.from(rootCertificate) }) : { insecure: true },
+    credentials,
+  );
+};
 
 /** Collects everything an async iterable yields. */
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

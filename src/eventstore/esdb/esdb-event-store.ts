@@ -63,6 +63,18 @@ export const DEFAULT_READ_ALL_PAGE_SIZE = 4_096;
  */
 export const DEFAULT_DISPOSE_TIMEOUT_MS = 5_000;
 
+/** Where a server is and how to be let in, for {@link EsdbEventStore.fromEndpoint}. */
+export interface EsdbEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** TLS (false: plaintext, an insecure server). */
+  readonly tls: boolean;
+  /** The CA to trust (PEM) instead of the system's. */
+  readonly rootCertificate?: string | Buffer;
+  /** The user every call is made as. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+}
+
 export interface EsdbEventStoreOptions {
   /**
    * Events per `$all` read call (default {@link DEFAULT_READ_ALL_PAGE_SIZE}); at least 2, since
@@ -109,6 +121,20 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
    */
   static fromConnectionString(connectionString: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
     return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+  }
+
+  /**
+   * A server reached without a connection string: an embedded server started in this process
+   * with credentials made for it, whose CA certificate and secret live in memory only (a
+   * connection string names its CA by file).
+   */
+  static fromEndpoint(endpoint: EsdbEndpoint, options: EsdbEventStoreOptions = {}): EsdbEventStore {
+    const client = new EventStoreDBClient(
+      { endpoint: { address: endpoint.host, port: endpoint.port } },
+      endpoint.tls ? (endpoint.rootCertificate === undefined ? {} : { rootCertificate: Buffer.from(endpoint.rootCertificate) }) : { insecure: true },
+      endpoint.credentials,
+    );
+    return new EsdbEventStore(client, options);
   }
 
   async append(
