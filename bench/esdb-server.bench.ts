@@ -84,7 +84,7 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'opx-esdb-bench-'));
   try {
     console.log(`esdb-server bench: ${WRITERS} writers, ${DURATION_MS / 1000}s per figure, SQLite synchronous=FULL (WAL)`);
-    const server = await startEmbeddedServer({ dataDir: join(dir, 'server') });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: join(dir, 'server') });
     const client = EventStoreDBClient.connectionString(server.connectionString);
     for (const batch of [1, 10]) {
       const viaClient = await clientAppendRate(client, batch);
@@ -156,7 +156,7 @@ export async function run(): Promise<void> {
       );
     }
     core.engine.close();
-    const memServer = await startEmbeddedServer({ dataDir: memDir });
+    const memServer = await startEmbeddedServer({ insecure: true, dataDir: memDir });
     const memClient = EventStoreDBClient.connectionString(memServer.connectionString);
     global.gc?.();
     const before = process.memoryUsage().rss;

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
 import { AccessControl, gateOf, openGate } from './auth/access.js';
-import { LOOPBACK_HOSTS, makeLocalCertificates } from './auth/certificates.js';
-import { ADMINS, UserStore, generateSecret } from './auth/users.js';
+import { endpointHost, securityOf } from './auth/embedded-security.js';
+import type { UserStore } from './auth/users.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
@@ -93,9 +92,6 @@ export interface EmbeddedServerEndpoint {
   readonly credentials?: { readonly username: string; readonly password: string };
 }
 
-/** The user the server makes for its own process (see the `insecure` option). */
-export const PROCESS_USER = 'admin';
-
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
 
@@ -109,52 +105,6 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
  * to move to a new session.
  */
 export const DEFAULT_MAX_CONNECTION_AGE_MS = 0;
-
-interface Security {
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
-  readonly users?: UserStore;
-  /** What a client needs when the credentials were made here. */
-  readonly process?: { readonly rootCertificate: string; readonly credentials: { readonly username: string; readonly password: string } };
-}
-
-/** Node accepts a loopback server certificate for these (`localhost` resolves to one of them). */
-const isLoopbackHost = (host: string): boolean => host === '127.0.0.1' || host === '::1' || host === 'localhost';
-
-const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
-
-/** Process credentials are certificates for the process's lifetime; a long one outlives any process. */
-const PROCESS_CERTIFICATE_DAYS = 3_650;
-
-function securityOf(options: EmbeddedServerOptions, host: string): Security {
-  if (options.insecure === true) {
-    if (options.tls !== undefined || options.users !== undefined) throw new TypeError('insecure excludes tls and users');
-    return {};
-  }
-  if (options.tls !== undefined && options.users !== undefined) {
-    const { tls } = options;
-    return { tls: 'certFile' in tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : { cert: Buffer.from(tls.cert), key: Buffer.from(tls.key) }, users: options.users };
-  }
-  if (options.tls !== undefined || options.users !== undefined) {
-    throw new TypeError(
-      `${options.tls === undefined ? 'users need tls' : 'tls needs users'}: the official client sends credentials only over TLS (give both; neither for credentials made for this process; or insecure: true)`,
-    );
-  }
-  // wall-clock time and randomness at an edge: the certificate's validity and the keys
-  const certificates = makeLocalCertificates({
-    now: new Date(),
-    validDays: PROCESS_CERTIFICATE_DAYS,
-    hosts: isLoopbackHost(host) || isWildcard(host) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
-    caName: 'OPX in-process CA',
-  });
-  const secret = generateSecret();
-  const users = new UserStore();
-  users.addGenerated(PROCESS_USER, secret, [ADMINS]);
-  return {
-    tls: { cert: Buffer.from(certificates.cert), key: Buffer.from(certificates.key) },
-    users,
-    process: { rootCertificate: certificates.caCert, credentials: { username: PROCESS_USER, password: secret } },
-  };
-}
 
 const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -226,8 +176,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     port,
     connectionString: `esdb://${urlHost}:${port}?tls=${tls}`,
     endpoint: {
-      // by name over TLS: certificates are checked against it, and Node deprecates an IP address as a TLS server name
-      host: isLoopbackHost(host) || isWildcard(host) ? (tls ? 'localhost' : '127.0.0.1') : host,
+      host: endpointHost(host, tls),
       port,
       tls,
       ...(security.process === undefined ? {} : security.process),

@@ -57,12 +57,12 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
 }
 
 /**
- * The embedded server in a process of its own (`--memory` unless `args` say otherwise), so a test
+ * The embedded server in a process of its own, `--insecure` (`--memory` unless `args` say otherwise), so a test
  * can outlive a server whose thread is stuck; `stop()` kills it.
  */
 export async function spawnServer(args: readonly string[] = ['--memory']): Promise<{ connectionString: string; stop(): Promise<void> }> {
   const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [main, '--port', '0', '--insecure', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
   const listening = JSON.parse(String(first.value)) as { connectionString: string };

@@ -68,7 +68,7 @@ describe('opx serve (a process, real sockets)', function () {
   const cwd = tempDir('serve');
 
   before(async () => {
-    store = await startEmbeddedServer();
+    store = await startEmbeddedServer({ insecure: true });
   });
   after(async () => {
     await store.close();

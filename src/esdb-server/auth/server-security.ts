@@ -20,6 +20,7 @@ export interface SecurityFlags {
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
   readonly adminPasswordFile?: string;
+  readonly tlsCaFile?: string;
 }
 
 export type ServedSecurity =
@@ -30,6 +31,11 @@ export type ServedSecurity =
       readonly users: UserStore;
       /** The admin this start made (a first start, or any start in memory), with its password when it was generated: print it once. */
       readonly initialAdmin?: { readonly username: string; readonly generatedPassword?: string; readonly passwordFrom: 'generated' | 'env' | 'file' };
+      /**
+       * Writes the users file of a first start: called once the server listens, so a start that
+       * fails (a port in use) leaves no file behind whose generated password was never shown.
+       */
+      readonly persist: () => void;
       readonly warnings: readonly string[];
     };
 
@@ -40,8 +46,8 @@ export class SecurityConfigError extends Error {
 
 /** Everything `--insecure` turns off, said where it is turned off. */
 export const insecureWarning = (where: string): string =>
-  `--insecure: TLS and authentication are OFF on ${where}: connections are plaintext and every client that can reach it may read, write, ` +
-  'delete and tombstone every stream ($ streams, stream ACLs and subscription groups included) without credentials';
+  `--insecure: TLS, authentication and ACLs are OFF on ${where}: connections are plaintext, no credentials are asked for, and every client ` +
+  'that can reach it may read, write, delete and tombstone every stream ($ streams, stream metadata and subscription groups included)';
 
 export function resolveSecurity(
   flags: SecurityFlags,
@@ -52,6 +58,7 @@ export function resolveSecurity(
       flags.tlsCertFile !== undefined && '--tls-cert',
       flags.tlsKeyFile !== undefined && '--tls-key',
       flags.adminPasswordFile !== undefined && '--admin-password-file',
+      flags.tlsCaFile !== undefined && '--tls-ca',
     ].filter((flag): flag is string => flag !== false);
     if (given.length > 0) throw new SecurityConfigError(`--insecure turns TLS and authentication off: drop ${given.join(', ')} or --insecure`);
     return { mode: 'insecure', warning: insecureWarning(context.where) };
@@ -63,17 +70,20 @@ export function resolveSecurity(
     if (chosenPasswordSource(flags, context.env) !== undefined) {
       warnings.push(`${usersFileOf(context.dataDir!)} has users already: ${ADMIN_PASSWORD_ENV} and --admin-password-file apply to a first start only (change a password with \`opx store users passwd NAME\`)`);
     }
-    return { mode: 'secure', tls, users: existing, warnings };
+    return { mode: 'secure', tls, users: existing, warnings, persist: () => undefined };
   }
   const chosen = chosenPassword(flags, context.env);
   const password = chosen?.password ?? generatePassword();
   const users = new UserStore();
   users.add(INITIAL_ADMIN, password, [ADMINS]);
-  if (context.dataDir !== undefined) saveUsers(context.dataDir, users);
+  const { dataDir } = context;
   return {
     mode: 'secure',
     tls,
     users,
+    persist: () => {
+      if (dataDir !== undefined) saveUsers(dataDir, users);
+    },
     initialAdmin: chosen === undefined ? { username: INITIAL_ADMIN, generatedPassword: password, passwordFrom: 'generated' } : { username: INITIAL_ADMIN, passwordFrom: chosen.from },
     warnings,
   };
@@ -134,6 +144,16 @@ function readTls(flags: SecurityFlags, now: Date): { cert: Buffer; key: Buffer }
     throw new SecurityConfigError(`--tls-key ${flags.tlsKeyFile} is not a PEM private key (unencrypted): ${(error as Error).message}`);
   }
   if (!certificate.checkPrivateKey(privateKey)) throw new SecurityConfigError(`--tls-key ${flags.tlsKeyFile} is not the key of --tls-cert ${flags.tlsCertFile}`);
+  if (flags.tlsCaFile !== undefined) {
+    let ca: X509Certificate;
+    try {
+      ca = new X509Certificate(read(flags.tlsCaFile, '--tls-ca'));
+    } catch (error) {
+      if (error instanceof SecurityConfigError) throw error;
+      throw new SecurityConfigError(`--tls-ca ${flags.tlsCaFile} is not a PEM certificate: ${(error as Error).message}`);
+    }
+    if (!certificate.checkIssued(ca) || !certificate.verify(ca.publicKey)) throw new SecurityConfigError(`--tls-cert ${flags.tlsCertFile} was not signed by --tls-ca ${flags.tlsCaFile}: clients trusting that CA would refuse it`);
+  }
   const validTo = new Date(certificate.validTo);
   if (validTo.getTime() <= now.getTime()) throw new SecurityConfigError(`--tls-cert ${flags.tlsCertFile} expired on ${validTo.toISOString()}: clients refuse it (make another with \`opx store dev-certs\`)`);
   return { cert, key };

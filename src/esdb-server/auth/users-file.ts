@@ -92,7 +92,7 @@ function parseHash(value: unknown, at: string, fail: (where: string, what: strin
   for (const [field, text] of [['salt', salt], ['hash', hash]] as const) {
     if (typeof text !== 'string' || text === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) fail(`${at}.${field}`, 'must be a base64 string');
   }
-  return { kdf: 'scrypt', N: N as number, r: r as number, p: p as number, salt: salt as string, hash: hash as string };
+  return { kdf: 'scrypt', N: N, r: r as number, p: p as number, salt: salt as string, hash: hash as string };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
