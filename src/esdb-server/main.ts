@@ -169,7 +169,7 @@ export async function serve(
 function clientConnectionString(server: EmbeddedServer, security: ServedSecurity, caFile: string | undefined): string {
   if (security.mode === 'insecure') return server.connectionString;
   const host = server.endpoint.host.includes(':') ? `[${server.endpoint.host}]` : server.endpoint.host;
-  return `esdb://${host}:${server.port}?tls=true${caFile === undefined ? '' : `&tlsCAFile=${encodeURIComponent(resolve(caFile))}`}`;
+  return `esdb://${host}:${server.port}?tls=true${caFile === undefined ? '' : `&tlsCAFile=${encodeURIComponent(resolve(caFile)).replace(/%2F/g, '/')}`}`;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -106,7 +106,7 @@ async function edit(ctx: CliContext, purpose: string, change: (store: UserStore,
   } finally {
     release();
   }
-  ctx.output.result(outcome.result, () => [...(outcome.human ?? []), ...(outcome.changed ? [`  (${resolve(usersFileOf(dir))}; a running server sees it at its next start)`] : [])]);
+  ctx.output.result(outcome.result, () => [...(outcome.human ?? []), ...(outcome.changed ? [`  (${resolve(usersFileOf(dir))}; the server reads it when it starts)`] : [])]);
   return EXIT.OK;
 }
 
