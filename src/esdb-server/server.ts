@@ -65,6 +65,7 @@ export interface EmbeddedServerOptions {
   log?: ServerLog;
 }
 
+/** The server's certificate chain and private key (PEM): as files, or in memory. */
 export type EmbeddedServerTls =
   | { readonly certFile: string; readonly keyFile: string }
   | { readonly cert: string | Buffer; readonly key: string | Buffer };
