@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { TOKENS } from '../../container/tokens.js';
 import { CORRELATION_TOKENS } from '../../correlation/module.js';
 import type { EventStore } from '../../eventstore/event-store.js';
+import { sealHistory } from '../../integrity/sealer.js';
 import { updateLiveProjection } from '../../projections/live-projection.js';
 import { processCandidateInputs } from '../../runtime/in-process.js';
 import { WrongExpectedVersion } from '../../shared/errors.js';
@@ -41,6 +42,8 @@ export interface ProcessReport {
   readonly projection: { readonly outcome: string; readonly eventsApplied: number; readonly position: string | null };
   readonly incidents: number;
   readonly deferred: number;
+  /** The integrity chain after the run: events sealed by it (what others recorded since the last seal, and its own) and the head. */
+  readonly integrity: { readonly eventsSealed: number; readonly head: string; readonly sealedThrough: string | null };
 }
 
 export async function processInputs(ctx: CliContext, fromStart: boolean): Promise<ExitCode> {
@@ -50,6 +53,7 @@ export async function processInputs(ctx: CliContext, fromStart: boolean): Promis
     `correlated ${c.inputs} signal fact${c.inputs === 1 ? '' : 's'}: ${c.candidatesOpened} new candidate${c.candidatesOpened === 1 ? '' : 's'}, ${c.uncorrelated} taken by no rule${c.late > 0 ? `, ${c.late} late` : ''}${c.poison > 0 ? `, ${c.poison} unreadable (passed over)` : ''}`,
     `processed ${report.handled} input${report.handled === 1 ? '' : 's'} (from ${report.from})`,
     `live projection: ${report.projection.outcome}, ${report.projection.eventsApplied} events applied; ${report.incidents} incidents, ${report.deferred} deferred`,
+    `integrity chain: ${report.integrity.eventsSealed} event${report.integrity.eventsSealed === 1 ? '' : 's'} sealed, head ${report.integrity.head}`,
   ]);
   return EXIT.OK;
 }
@@ -57,6 +61,8 @@ export async function processInputs(ctx: CliContext, fromStart: boolean): Promis
 /** Processes unprocessed inputs, checkpoints, and updates the live projection. */
 export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<ProcessReport> {
   const store = await ctx.store();
+  // Sealed before the run writes: what others recorded since the last seal cannot be edited unseen in between.
+  const sealedBefore = await sealHistory(store);
   const container = await ctx.services();
   const correlation = await container.get(CORRELATION_TOKENS.Correlation).correlateOnce({ tick: true });
   const checkpoint = await loadProcessorCheckpoint(store);
@@ -64,6 +70,7 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
   const { handled, position } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after);
   if (position !== undefined && position !== checkpoint?.position) await saveProcessorCheckpoint(store, position, checkpoint?.revision);
   const projection = await updateLiveProjection(store);
+  const sealedAfter = await sealHistory(store);
   const models = projection.state.models;
   const { inputs, late, uncorrelated, candidatesOpened, poison } = correlation.stats;
   return {
@@ -74,6 +81,7 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
     projection: { outcome: projection.outcome, eventsApplied: projection.applied, position: projection.state.position?.toString() ?? null },
     incidents: Object.keys(models.incidents).length,
     deferred: Object.keys(models.deferred).length,
+    integrity: { eventsSealed: sealedBefore.eventsSealed + sealedAfter.eventsSealed, head: sealedAfter.head, sealedThrough: sealedAfter.sealedThrough },
   };
 }
 
