@@ -67,11 +67,11 @@ async function chainState(store: EventStore): Promise<{ state: ChainState; start
 /** The events of one seal being gathered, and the chain's head over them. */
 class SealBatch {
   private readonly entries: SealEntry[] = [];
-  private head: Buffer;
+  private head: string;
   private through: bigint | undefined;
 
   constructor(readonly from: ChainState) {
-    this.head = Buffer.from(from.head, 'hex');
+    this.head = from.head;
     this.through = from.through;
   }
 
@@ -88,7 +88,7 @@ class SealBatch {
 
   /** The chain as it stands once this batch is sealed (its seal appended as the next event of the stream). */
   get sealedState(): ChainState {
-    return { revision: this.from.revision + 1n, head: this.head.toString('hex'), through: this.through };
+    return { revision: this.from.revision + 1n, head: this.head, through: this.through };
   }
 
   data(): HistorySealedData {
@@ -97,7 +97,7 @@ class SealBatch {
       after: this.from.through === undefined ? null : this.from.through.toString(),
       through: (this.through as bigint).toString(),
       previous: this.from.head,
-      head: this.head.toString('hex'),
+      head: this.head,
       excludedPrefixes: INTEGRITY_EXCLUDED_PREFIXES,
       entries: this.entries,
     };

@@ -120,7 +120,7 @@ class ChainWalk {
   private entryIndex = 0;
   /** Findings in the current seal: its head cannot match then, and saying so again adds nothing. */
   private sealFindings = 0;
-  private folded: Buffer = Buffer.alloc(0);
+  private folded = '';
   /** The head and position the chain got to, as the seals before the current one recorded them. */
   private head = GENESIS_HEAD;
   private through: bigint | undefined;
@@ -264,7 +264,7 @@ class ChainWalk {
       this.seal = seal;
       this.entryIndex = 0;
       this.sealFindings = 0;
-      this.folded = Buffer.from(seal.previous, 'hex');
+      this.folded = seal.previous;
       return;
     }
   }
@@ -272,7 +272,7 @@ class ChainWalk {
   private async closeSeal(): Promise<void> {
     const seal = this.seal as Seal;
     for (; this.entryIndex < seal.entries.length; this.entryIndex++) this.deleted(seal.entries[this.entryIndex] as ParsedEntry, seal);
-    if (this.sealFindings === 0 && this.folded.toString('hex') !== seal.head) {
+    if (this.sealFindings === 0 && this.folded !== seal.head) {
       this.find({
         kind: 'seal',
         sealRevision: seal.revision.toString(),

@@ -8,7 +8,9 @@ import { expect } from 'chai';
 
 import type { JsonObject, RecordedEvent } from '../../src/eventstore/event-store.js';
 import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
-import { GENESIS_HEAD, digestEvent } from '../../src/integrity/event-digest.js';
+import { GENESIS_HEAD, digestEvent, jcs } from '../../src/integrity/event-digest.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+import { goldenHistoryLines } from '../support/golden.js';
 import { CHAIN_STARTED, HISTORY_SEALED, INTEGRITY_STREAM, IntegrityChainCorrupt } from '../../src/integrity/seal.js';
 import { HistorySealer, sealHistory } from '../../src/integrity/sealer.js';
 import { InvalidAnchor, verifyHistory, type IntegrityReport } from '../../src/integrity/verify.js';
@@ -29,6 +31,29 @@ const expectIntact = (report: IntegrityReport): void => {
 
 describe('Integrity chain', function () {
   this.timeout(30_000);
+
+  describe('the event digest', () => {
+    it('serializes as RFC 8785 does (canonicalize): every golden-history event, unicode and numbers included', () => {
+      const values: unknown[] = [...goldenHistoryLines().map((l) => JSON.parse(l) as unknown), { n: [1e21, 1e-7, -0, 0.1, 123456789012345680000], s: 'é\u2028\u0000"\\', z: { b: 1, a: [true, null] } }];
+      for (const value of values) expect(jcs(value)).to.equal(canonicalJson(value));
+    });
+
+    it('digests an event canonicalize would refuse (a lone surrogate) instead of stopping the sealer', async () => {
+      const store = new InMemoryEventStore();
+      await store.append('signal-odd', [{ id: eventId('odd'), type: 'SignalFired', data: { text: 'half \ud800 a pair' }, metadata: {} }], 'no_stream');
+      expect(() => canonicalJson({ text: '\ud800' })).to.throw();
+      expect((await sealHistory(store)).eventsSealed).to.equal(1);
+      expectIntact(await verifyHistory(store));
+    });
+
+    it('changes with any one byte of the stream, revision, type, id, data or metadata', () => {
+      const base = { id: eventId('e'), type: 'T', streamId: 's-1', revision: 3n, position: 7n, data: { a: 'x' }, metadata: { m: 1 }, created: new Date(0) };
+      const digest = digestEvent(base).full;
+      const variants = [{ streamId: 's-2' }, { revision: 4n }, { type: 'U' }, { id: eventId('f') }, { data: { a: 'y' } }, { metadata: { m: 2 } }];
+      for (const v of variants) expect(digestEvent({ ...base, ...v }).full, JSON.stringify(Object.keys(v))).to.not.equal(digest);
+      expect(digestEvent({ ...base, position: 99n, created: new Date(5) }).full).to.equal(digest); // the store's, not the event's
+    });
+  });
 
   describe('a history sealed as it was recorded', () => {
     let world: IntegrityWorld;
