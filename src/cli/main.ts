@@ -16,6 +16,7 @@ import { candidatesCommand } from './commands/candidates.js';
 import { demoCommand } from './commands/demo.js';
 import { explainCommand } from './commands/explain.js';
 import { incidentsCommand } from './commands/incidents.js';
+import { policiesCommand } from './commands/policies.js';
 import { principalsCommand } from './commands/principals.js';
 import { processCommand } from './commands/process.js';
 import { projectionsCommand } from './commands/projections.js';
@@ -86,6 +87,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     demoCommand(action),
     workerCommand(action),
     principalsCommand(action),
+    policiesCommand(action),
   ]) {
     program.addCommand(command);
   }

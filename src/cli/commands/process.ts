@@ -4,6 +4,7 @@ import { TOKENS } from '../../container/tokens.js';
 import { CORRELATION_TOKENS } from '../../correlation/module.js';
 import type { EventStore } from '../../eventstore/event-store.js';
 import { sealHistory } from '../../integrity/sealer.js';
+import { guardPolicies, type PolicyGuardReport } from '../../promotion/policy-record.js';
 import { updateLiveProjection } from '../../projections/live-projection.js';
 import { processCandidateInputs } from '../../runtime/in-process.js';
 import { WrongExpectedVersion } from '../../shared/errors.js';
@@ -42,6 +43,8 @@ export interface ProcessReport {
   readonly projection: { readonly outcome: string; readonly eventsApplied: number; readonly position: string | null };
   readonly incidents: number;
   readonly deferred: number;
+  /** The policies checked against the lock file and history before anything was decided. */
+  readonly policies: PolicyGuardReport;
   /** The integrity chain after the run: events sealed by it (what others recorded since the last seal, and its own) and the head. */
   readonly integrity: { readonly eventsSealed: number; readonly head: string; readonly sealedThrough: string | null };
 }
@@ -63,6 +66,8 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
   const store = await ctx.store();
   // Sealed before the run writes: what others recorded since the last seal cannot be edited unseen in between.
   const sealedBefore = await sealHistory(store);
+  // No decision under a policy whose content differs from its lock or from what history recorded for its version.
+  const policies = await guardPolicies(store, ctx.config);
   const container = await ctx.services();
   const correlation = await container.get(CORRELATION_TOKENS.Correlation).correlateOnce({ tick: true });
   const checkpoint = await loadProcessorCheckpoint(store);
@@ -81,6 +86,7 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
     projection: { outcome: projection.outcome, eventsApplied: projection.applied, position: projection.state.position?.toString() ?? null },
     incidents: Object.keys(models.incidents).length,
     deferred: Object.keys(models.deferred).length,
+    policies,
     integrity: { eventsSealed: sealedBefore.eventsSealed + sealedAfter.eventsSealed, head: sealedAfter.head, sealedThrough: sealedAfter.sealedThrough },
   };
 }
