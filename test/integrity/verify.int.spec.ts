@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 
+import { startEmbeddedServer } from '../../src/esdb-server/server.js';
 import type { HistoryAuditReport } from '../../src/replay/history-audit.js';
 import { importHistory } from '../../src/replay/history-file.js';
 import type { IntegrityReport } from '../../src/integrity/verify.js';
@@ -100,6 +101,27 @@ describe('opx verify (a data dir edited underneath)', function () {
     expect(audit.integrity.findings[0]).to.deep.include({ streamId: stream, fields: ['metadata.candidate'] });
     const humanReplay = await opx(['--data', dir, 'replay'], { cwd });
     expect(humanReplay.stdout).to.include('integrity        TAMPERED').and.include(`first integrity finding: changed  ${stream} revision ${revision}`);
+  });
+
+  it('finds the same through EventStoreDB (--connection): verify, and replay with its reader thread', async () => {
+    const dir = copy('served-edited');
+    editRow(dir, (db) => {
+      const row = db.prepare("SELECT stream, revision, data FROM events WHERE type = 'IncidentOpened'").safeIntegers(true).get() as Row;
+      db.prepare('UPDATE events SET data = ? WHERE stream = ? AND revision = ?').run(Buffer.from(row.data.toString('utf8').replace('"SEV1"', '"SEV2"')), row.stream, row.revision);
+    });
+    const server = await startEmbeddedServer({ dataDir: dir });
+    try {
+      const verify = await opx(['--connection', server.connectionString, '--json', 'verify'], { cwd });
+      expect(verify.code).to.equal(1);
+      const finding = verify.json<IntegrityReport>().findings[0];
+      expect(finding).to.deep.include({ kind: 'changed', revision: '0', fields: ['data.severity'] });
+      expect(finding?.streamId).to.match(/^incident-/);
+      const replay = await opx(['--connection', server.connectionString, '--json', 'replay'], { cwd });
+      expect(replay.code).to.equal(1);
+      expect(replay.json<HistoryAuditReport>().integrity.findings[0]).to.deep.include({ streamId: finding?.streamId, fields: ['data.severity'] });
+    } finally {
+      await server.close();
+    }
   });
 
   it('pinpoints a changed output and a deleted row', async () => {

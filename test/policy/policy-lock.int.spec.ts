@@ -11,6 +11,9 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/container/config.js';
 import { startEmbeddedServer } from '../../src/esdb-server/server.js';
 import type { EventStore } from '../../src/eventstore/event-store.js';
+import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
+import { importHistory } from '../../src/replay/history-file.js';
+import { goldenHistoryLines } from '../support/golden.js';
 import { POLICY_LOCK_FILE } from '../../src/promotion/policy-lock.js';
 import { opx, tempDir, withDataDir } from '../cli/opx-cli.js';
 import { driftedConfigDir } from './support/drifted-config.js';
@@ -72,10 +75,25 @@ describe('opx and the policy lock', function () {
     const server = await startEmbeddedServer();
     try {
       const config = driftedConfigDir({ lock: true });
-      const run = await opx(['--connection', server.connectionString, 'worker', '--http-port', '0'], { cwd: tempDir('lock-worker'), env: { OPX_CONFIG_DIR: config } });
+      const run = await opx(['--connection', server.connectionString, 'worker', '--http-port', '0'], { cwd: tempDir('lock-worker'), env: { OPX_CONFIG_DIR: config }, killAfterMs: 30_000 });
       expect(run.code).to.equal(1);
       expect(run.stderr).to.include('standard-promotion@1.0.0').and.include(approved).and.include(POLICY_LOCK_FILE);
     } finally {
+      await server.close();
+    }
+  });
+
+  it('opx worker refuses to start, without a lock file, under a policy whose content differs from what history decided under', async () => {
+    const server = await startEmbeddedServer();
+    const store = EsdbEventStore.fromConnectionString(server.connectionString);
+    try {
+      await importHistory(store, goldenHistoryLines());
+      const config = driftedConfigDir({ lock: false });
+      const run = await opx(['--connection', server.connectionString, 'worker', '--http-port', '0'], { cwd: tempDir('history-worker'), env: { OPX_CONFIG_DIR: config }, killAfterMs: 30_000 });
+      expect(run.code).to.equal(1);
+      expect(run.stderr).to.include('history recorded decisions under sha256').and.include(approved);
+    } finally {
+      await store.close();
       await server.close();
     }
   });
