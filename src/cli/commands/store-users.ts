@@ -93,7 +93,7 @@ async function edit(ctx: CliContext, purpose: string, change: (store: UserStore,
   const { data, memory, connection } = ctx.options;
   if (memory === true || connection !== undefined) throw new CliUsageError("store users edits a data dir's users: use --data DIR (or the default)");
   const dir = data ?? DEFAULT_DATA_DIR;
-  const release = lockDataDir(dir, purpose);
+  const release = lockDataDir({ dir, explicit: data !== undefined, create: ctx.options.create === true }, purpose);
   let outcome: Edit;
   try {
     const existing = loadUsers(dir);
