@@ -120,7 +120,7 @@ describe('opx store serve: secure by default', function () {
 
   it('prints a generated admin password once, at the first start of a data dir, and never again; it is stored only hashed', async () => {
     const data = join(cwd, 'generated');
-    const first = await serve(['--data', data], tls(), { cwd });
+    const first = await serve(['--data', data, '--create'], tls(), { cwd });
     const password = first.listening.initialAdmin?.password;
     try {
       expect(first.listening.initialAdmin).to.include({ username: 'admin', passwordFrom: 'generated' });
@@ -158,7 +158,7 @@ describe('opx store serve: secure by default', function () {
       writeFileSync(file, `${password}\n`, { mode: 0o600 });
       return file;
     };
-    const refused = await opx(['--data', data, 'store', 'users', 'add', 'alice', '--password-file', passwordFile('alice', 'alice-password-1')], { cwd });
+    const refused = await opx(['--data', data, '--create', 'store', 'users', 'add', 'alice', '--password-file', passwordFile('alice', 'alice-password-1')], { cwd });
     expect(refused.code).to.equal(2);
     expect(refused.stderr).to.match(/the first one must be in \$admins/);
     const added = [
