@@ -3,7 +3,8 @@
  * Run as an operator runs it (a process of its own), reached with the official client.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { AccessDeniedError, EventStoreDBClient, jsonEvent, persistentSubscriptionToStreamSettingsFromDefaults } from '@eventstore/db-client';
@@ -148,6 +149,21 @@ describe('opx store serve: secure by default', function () {
       );
     } finally {
       await second.stop();
+    }
+  });
+
+  it('writes no users file when the first start fails (the port taken): no admin whose generated password nobody saw', async () => {
+    const data = join(cwd, 'port-taken');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const run = await opx(['--data', data, '--create', 'store', 'serve', '--port', String(port), ...tls()], { cwd });
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.match(/already in use/);
+      expect(existsSync(join(data, 'opx-users.json'))).to.equal(false);
+    } finally {
+      taken.close();
     }
   });
 
