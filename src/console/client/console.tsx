@@ -43,7 +43,7 @@ function SignIn(props: { readonly onSignedIn: (session: SessionView) => void; re
         <label for="token">Your principal's token</label>
         <input id="token" name="token" type="password" autoComplete="current-password" required value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
         <p class="muted small">
-          Made with <code>opx principals add NAME --role HUMAN_OPERATOR</code>. Checked against its hash; the page keeps only a session (an HttpOnly cookie).
+          Made with <code>opx principals add NAME --role HUMAN_OPERATOR --file FILE</code>. Checked against its hash; the page keeps only a session (an HttpOnly cookie).
         </p>
         <button type="submit" disabled={busy}>
           Sign in
