@@ -91,21 +91,15 @@ export class AuditService {
   private readonly now: () => Date;
   private readonly runs = new Map<string, AuditRunView>();
   private running: { readonly runId: string; readonly done: Promise<void> } | undefined;
-  private lastSummary: AuditSummary | undefined;
-  private lastLoaded = false;
   private stopping = false;
 
   constructor(private readonly deps: AuditServiceDeps) {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** The newest recorded report (this process's, or one recorded before), or undefined when none was. */
-  async last(): Promise<AuditSummary | undefined> {
-    if (this.lastSummary !== undefined || this.lastLoaded) return this.lastSummary;
-    const recorded = await lastAuditReport(this.deps.store);
-    this.lastLoaded = true;
-    this.lastSummary ??= recorded;
-    return this.lastSummary;
+  /** The newest report recorded on the store (by this process or another), or undefined when none was. */
+  last(): Promise<AuditSummary | undefined> {
+    return lastAuditReport(this.deps.store);
   }
 
   /** The run in progress, if any. */
@@ -147,7 +141,6 @@ export class AuditService {
       });
       const summary = summarize(report, started, this.now().toISOString());
       await recordAuditReport(this.deps.store, summary);
-      this.lastSummary = summary;
       update({ state: 'done', eventsRead: report.eventsRead, finishedAt: summary.finishedAt, report: summary });
       this.deps.logger.info({ runId: started.runId, verdict: summary.verdict, by: started.by, eventsRead: report.eventsRead }, 'replay audit finished');
     } catch (error) {

@@ -7,6 +7,8 @@ import { expect } from 'chai';
 import type { BrowserContext, Page } from 'playwright-core';
 
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
+import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
+import { lastAuditReport, recordAuditReport } from '../../src/operators/audit-service.js';
 import { eventually, PEOPLE, screenshot, ServedConsole, TestBrowser } from './support/browser.js';
 
 // The page's globals, for the functions this file runs in the browser (page.evaluate); declared
@@ -31,7 +33,7 @@ interface Row {
 }
 
 describe('the operator console, in a browser', function () {
-  this.timeout(120_000);
+  this.timeout(180_000);
   let store: EmbeddedServer;
   let served: ServedConsole;
   let browser: TestBrowser;
@@ -57,14 +59,19 @@ describe('the operator console, in a browser', function () {
       ...warning('disk', 'inventory', { alertname: 'DiskFull', team: 'storage' }, { summary: 'disk 85% full', runbook_url: 'https://runbooks.example/disk-full' }),
       ...warning('evil', 'evil-svc', { alertname: HOSTILE.alertname, note: HOSTILE.summary, ctl: HOSTILE.label }, { summary: HOSTILE.summary, description: HOSTILE.description, runbook_url: HOSTILE.runbook }, 5),
     ]);
-    const rows = await eventually('two deferred candidates', async () => {
-      const found = await deferredRows();
-      return found.length === 2 ? found : undefined;
-    });
+    const rows = await eventually(
+      'two deferred candidates',
+      async () => {
+        const found = await deferredRows();
+        return found.length === 2 ? found : undefined;
+      },
+      90_000,
+    );
     diskCandidate = rows.find((r) => r.service === 'inventory')!.candidateId;
     // one of its alerts resolves: the chain marks it
     await ingest([{ signalId: 'disk-0', service: 'inventory', severity: 'SEV3', fingerprint: 'disk', observedAt: at(0), status: 'resolved', endsAt: at(30), labels: { alertname: 'DiskFull', team: 'storage' }, annotations: { summary: 'disk 85% full' } }]);
     browser = await TestBrowser.launch();
+    browser.first.setDefaultTimeout(45_000);
     alice = await browser.first.newPage();
   });
 
@@ -289,6 +296,34 @@ describe('the operator console, in a browser', function () {
     await screenshot(alice, 'audit');
     const status = (await served.api<{ audit: { verdict: string; by: string } }>('alice', 'GET', '/api/v1/status')).json;
     expect(status.audit).to.include({ verdict: 'IDENTICAL', by: 'alice' });
+  });
+
+  it('shows where a recorded audit diverged and which policies drifted (a report another process recorded), as text', async () => {
+    const client = EsdbEventStore.fromConnectionString(store.connectionString);
+    try {
+      const last = (await lastAuditReport(client))!;
+      await recordAuditReport(client, {
+        ...last,
+        runId: 'audit-elsewhere',
+        by: 'carol',
+        verdict: 'DIVERGENT',
+        divergenceCount: 1,
+        divergentStreams: 1,
+        divergences: [{ streamId: `candidate-${diskCandidate}`, revision: '1', kind: 'different', path: 'data.decision', recorded: '"DEFER"', replayed: '"<img src=x onerror=window.__pwned=5>"', message: 'data.decision differs' }],
+        policyDrift: [{ policy: 'standard-promotion@1.0.0', recordedHash: 'a'.repeat(64), currentHash: 'b'.repeat(64), firstCandidateId: diskCandidate, decisions: 2 }],
+      });
+    } finally {
+      await client.close();
+    }
+    await alice.goto(`${served.url}/audit`);
+    await alice.locator('[data-verdict="DIVERGENT"]').waitFor();
+    const divergence = alice.locator('table.divergences tbody tr');
+    expect(await divergence.locator('td[data-label="Stream, revision"]').innerText()).to.equal(`candidate-${diskCandidate}@1`);
+    expect(await divergence.locator('td[data-label="Field"]').innerText()).to.equal('data.decision');
+    expect(await divergence.locator('td[data-label="Replayed"]').innerText()).to.equal('"<img src=x onerror=window.__pwned=5>"');
+    expect(await alice.locator('table.drift tbody tr').innerText()).to.include('standard-promotion@1.0.0').and.include('a'.repeat(64)).and.include('b'.repeat(64));
+    expect(await alice.evaluate(() => ({ pwned: window.__pwned, images: document.querySelectorAll('main img').length }))).to.deep.equal({ pwned: undefined, images: 0 });
+    await screenshot(alice, 'audit-divergent');
   });
 
   it('keeps its state in the URL: a shared link opens the same view, and Back returns', async () => {
