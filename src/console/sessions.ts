@@ -117,13 +117,15 @@ export function csrfTokenMatches(headers: IncomingHttpHeaders, session: Session)
 }
 
 /**
- * Whether a request comes from a page of this origin, as far as the browser says: `Sec-Fetch-Site`
- * when sent (every current browser), else `Origin` against `Host`. A request that says neither is
- * not a browser's cross-site request (those carry one or the other on every state change).
+ * Whether a state change comes from a page of this origin, as far as the browser says:
+ * `Sec-Fetch-Site` when sent (every current browser sends it), else `Origin` against `Host`. A
+ * request that says neither is not a browser's cross-site request (a browser sends one or the
+ * other with every cross-site POST), and still needs the session's CSRF token.
  */
 export function sameOrigin(headers: IncomingHttpHeaders, secure: boolean): boolean {
   const site = headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return false;
+  // A browser that says where the request comes from is believed (a proxy may rewrite Host, never this).
+  if (typeof site === 'string') return site === 'same-origin';
   const origin = headers.origin;
   if (typeof origin !== 'string') return true;
   return origin === `${secure ? 'https' : 'http'}://${headers.host ?? ''}`;

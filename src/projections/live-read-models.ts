@@ -122,7 +122,9 @@ export class LiveReadModels {
 
   /** The rows an event can add, move or remove are its incident's and its candidate's: their places follow the models. */
   private reindex(recorded: RecordedEvent): void {
-    const { incidentId, candidateId } = recorded.data;
+    const data = recorded.data as Record<string, unknown> | null;
+    if (typeof data !== 'object' || data === null) return; // a poison event of no shape: nothing to place
+    const { incidentId, candidateId } = data;
     if (typeof incidentId === 'string') {
       const row = Object.prototype.hasOwnProperty.call(this.models.incidents, incidentId) ? this.models.incidents[incidentId] : undefined;
       this.incidentIndex.place(incidentId, row?.state);

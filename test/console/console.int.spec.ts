@@ -350,12 +350,22 @@ describe('the operator console, in a browser', function () {
       // Tab from the top: the skip link first, then the navigation
       await page.keyboard.press('Tab');
       expect(await page.evaluate(() => document.activeElement?.textContent)).to.equal('Skip to content');
-      let focused = '';
-      for (let i = 0; i < 10 && focused !== 'Incidents'; i++) {
-        await page.keyboard.press('Tab');
-        focused = (await page.evaluate(() => document.activeElement?.textContent)) ?? '';
-      }
-      expect(focused).to.equal('Incidents');
+      const tabTo = async (text: string, key: 'Tab' | 'Shift+Tab', limit: number): Promise<void> => {
+        let focused = '';
+        for (let i = 0; i < limit && focused !== text; i++) {
+          await page.keyboard.press(key);
+          focused = (await page.evaluate(() => document.activeElement?.textContent)) ?? '';
+        }
+        expect(focused).to.equal(text);
+      };
+      // the queue's Promote… button opens the form with the keyboard in it; Escape closes it
+      await page.locator('table.queue tbody tr').first().waitFor();
+      await tabTo('Promote…', 'Tab', 30);
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate(() => document.activeElement?.tagName)).to.equal('TEXTAREA');
+      await page.keyboard.press('Escape');
+      await page.locator('tr.form-row').waitFor({ state: 'detached' });
+      await tabTo('Incidents', 'Shift+Tab', 40);
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
       expect(await page.evaluate(() => document.activeElement?.tagName)).to.equal('H1');

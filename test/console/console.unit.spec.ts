@@ -125,7 +125,7 @@ describe('the console of opx serve (pages, sign-in, sessions, CSRF)', () => {
     it('is refused without the session\'s token, with a wrong one, or from another origin, and records nothing', async () => {
       const id = await deferredId();
       const { cookie, csrf } = await r.signIn('alice');
-      for (const headers of [{ cookie, origin: ORIGIN }, { cookie, origin: ORIGIN, 'x-csrf-token': 'x'.repeat(43) }, { cookie, origin: 'https://evil.example', 'x-csrf-token': csrf }, { cookie, 'sec-fetch-site': 'cross-site', 'x-csrf-token': csrf }, { cookie }]) {
+      for (const headers of [{ cookie, origin: ORIGIN }, { cookie, origin: ORIGIN, 'x-csrf-token': 'x'.repeat(43) }, { cookie, origin: 'https://evil.example', 'x-csrf-token': csrf }, { cookie, 'sec-fetch-site': 'cross-site', 'x-csrf-token': csrf }, { cookie, 'sec-fetch-site': 'same-site', 'x-csrf-token': csrf }, { cookie, 'sec-fetch-site': 'none', 'x-csrf-token': csrf }, { cookie }]) {
         const answer = await promote(id, headers);
         expect(answer.statusCode, JSON.stringify(headers)).to.equal(403);
         expect(answer.json()).to.include({ error: 'csrf' });

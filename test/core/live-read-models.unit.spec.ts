@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 
 import { TOKENS } from '../../src/container/tokens.js';
-import type { RecordedEvent } from '../../src/eventstore/event-store.js';
+import type { JsonObject, RecordedEvent } from '../../src/eventstore/event-store.js';
 import { HumanActs } from '../../src/operators/human-acts.js';
 import { ArrivalIndex } from '../../src/projections/arrival-index.js';
 import { LiveReadModels } from '../../src/projections/live-read-models.js';
@@ -112,6 +112,26 @@ describe(LiveReadModels.name, () => {
       expect(seen.length).to.equal(models.projected);
       expect(seen.at(-1)).to.equal('IncidentStateChanged');
       expect(world.logger.entries.some((e) => e.message === 'a read-model listener failed')).to.equal(true);
+    } finally {
+      await models.stop();
+    }
+  });
+
+  it('passes over an event whose data is not an object (reported as poison) and keeps projecting', async () => {
+    // given a candidate stream holding an event whose data is JSON null, then a deferred warning
+    const world = CorrelationWorld.create();
+    await world.memory.append('candidate-broken', [{ id: '00000000-0000-4000-8000-000000000001', type: 'CandidateOpened', data: null as unknown as JsonObject, metadata: {} }], 'any');
+    await world.record(Facts.firing('d-a', 10, disk('svc-a')), Facts.firing('d-a', 20, disk('svc-a')));
+    await world.settle();
+    const models = new LiveReadModels(world.memory, world.logger);
+    models.start();
+    try {
+      // when projected live
+      await models.reached(await projectedHead(world));
+      // then the warning is in the queue, the broken event reported, the subscription never lost
+      expect(models.deferred({ limit: 10 }).rows.map((r) => r.service)).to.deep.equal(['svc-a']);
+      expect(models.poison.map((p) => p.streamId)).to.deep.equal(['candidate-broken']);
+      expect(world.logger.entries.some((e) => e.message.includes('lost their subscription'))).to.equal(false);
     } finally {
       await models.stop();
     }

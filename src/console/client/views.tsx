@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { api, ApiError, type Abilities, type CandidateView, type ChainView, type DeferredRow, type IncidentRow, type IncidentView, type Page } from './api';
 import { Chain } from './chain';
@@ -27,6 +27,11 @@ export function PromoteForm(props: { readonly candidateId: string; readonly role
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const field = `justification-${props.candidateId}`;
+  const input = useRef<HTMLTextAreaElement>(null);
+  // Opened from the queue's button: the keyboard goes straight to the justification.
+  useEffect(() => {
+    if (props.onCancel !== undefined) input.current?.focus();
+  }, []);
   return (
     <form
       class="act"
@@ -55,7 +60,7 @@ export function PromoteForm(props: { readonly candidateId: string; readonly role
       }}
     >
       <label for={field}>Justification (required, recorded with your name)</label>
-      <textarea id={field} aria-required="true" maxLength={2000} rows={2} value={justification} onInput={(e) => setJustification((e.target as HTMLTextAreaElement).value)} />
+      <textarea ref={input} id={field} aria-required="true" maxLength={2000} rows={2} value={justification} onInput={(e) => setJustification((e.target as HTMLTextAreaElement).value)} />
       <div class="buttons">
         <button type="submit" disabled={busy}>
           Promote to incident
