@@ -1,8 +1,9 @@
 /**
- * Issue 2 figures: in-process orchestration throughput on the in-memory store beside the raw cost
- * of appending the same events with no logic; replay throughput and memory against history length.
- * Prints figures, asserts nothing. `node dist/bench/core.bench.js` (BENCH_CANDIDATES to scale;
- * BENCH_CORE=orchestration or =replay for one part).
+ * In-process figures: orchestration on the in-memory store beside the raw cost of appending the
+ * same events with no logic (its limit: <= 3x); the replay audit's throughput and the heap it
+ * leaves; the audit's compact set of deferred streams beside a Set of the same ids. Prints
+ * figures, asserts nothing. `node dist/bench/core.bench.js` (BENCH_CANDIDATES to scale;
+ * BENCH_CORE=orchestration, replay or stream-set for one part).
  */
 import 'reflect-metadata';
 
@@ -18,6 +19,7 @@ import { InMemoryEventStore } from '../src/eventstore/in-memory-event-store.js';
 import { PROJECTED_STREAM_PREFIXES } from '../src/projections/read-models.js';
 import { exportHistory, importHistory } from '../src/replay/history-file.js';
 import { ReplayAudit } from '../src/replay/replay-audit.js';
+import { StreamIdSet } from '../src/replay/stream-id-set.js';
 import { correlate } from '../src/correlation/correlator.js';
 import { ingestCandidates, ingestSignals, processCandidateInputs } from '../src/runtime/in-process.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
@@ -37,11 +39,8 @@ interface OrchestrationRun {
 }
 
 /**
- * A collected heap (with --expose-gc), after a turn of the event loop: everything here runs on an
- * in-memory store, so a run is one long chain of microtasks, and V8 keeps every object a WeakRef
- * handed out alive until the current task ends. Inversify's plan cache hands out its bindings
- * through WeakRefs, so without a new task each run's container (and its store: ~100 MB at 20,000
- * candidates) stayed alive through the next runs, and each ran slower in a larger heap.
+ * A collected heap (with --expose-gc) after a turn of the event loop: a WeakRef's target (inversify's
+ * plan cache) lives until the task ends, and would keep the last run's container alive (docs/performance.md).
  */
 async function collected(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
@@ -101,11 +100,17 @@ async function orchestrationThroughput(groups: number): Promise<void> {
   const first = runs[0] as OrchestrationRun;
   const perSecond = runs.map((r) => r.handled / (r.orchestrationMs / 1000));
   const ratios = runs.map((r) => r.orchestrationMs / r.rawMs);
-  console.log(`orchestration (in-process, in-memory store, ${fmt(first.handled)} candidates of ${fmt(first.correlated)} correlated; median of ${ORCHESTRATION_RUNS} runs):`);
-  console.log(`  candidates/s              ${fmt(median([...perSecond]))}   (target >= 20,000; runs ${perSecond.map(fmt).join(', ')})`);
+  console.log(
+    `orchestration (in-process, in-memory store, ${fmt(first.handled)} candidates of ${fmt(first.correlated)} correlated; median of ${ORCHESTRATION_RUNS} runs):`,
+  );
+  console.log(`  candidates/s              ${fmt(median([...perSecond]))}   (runs ${perSecond.map(fmt).join(', ')})`);
   console.log(`  events appended           ${fmt(first.events)} in ${runs.map((r) => r.orchestrationMs.toFixed(0)).join(' / ')} ms`);
-  console.log(`  raw append of same events ${runs.map((r) => r.rawMs.toFixed(0)).join(' / ')} ms (${fmt(first.events / (median(runs.map((r) => r.rawMs)) / 1000))} events/s)`);
-  console.log(`  ratio orchestration/raw   ${median([...ratios]).toFixed(2)}x   (target <= 3x; runs ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+  console.log(
+    `  raw append of same events ${runs.map((r) => r.rawMs.toFixed(0)).join(' / ')} ms (${fmt(first.events / (median(runs.map((r) => r.rawMs)) / 1000))} events/s)`,
+  );
+  console.log(
+    `  ratio orchestration/raw   ${median([...ratios]).toFixed(2)}x   (its limit, the raw append: target <= 3x; runs ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+  );
   const portRatios = runs.map((r) => r.orchestrationMs / r.portMs);
   console.log(
     `  (beside: the same appends through the port, await append: ${runs.map((r) => r.portMs.toFixed(0)).join(' / ')} ms, ` +
@@ -158,12 +163,8 @@ interface ReplayFigures {
 }
 
 /**
- * The replay of a history, measured as `opx replay` runs it: in a thread of its own (an isolate
- * that never recorded anything), over the history imported there into an in-memory store. Not in
- * this thread: V8 decides per allocation site whether the objects it makes live long, and the
- * orchestration runs above (and the recording) teach it that the handlers' objects do, which is
- * true of a recording process, whose store keeps them, and not of a replay, whose scratch stores
- * drop them; a replay here would time that mistake, not the audit.
+ * The replay of a history, measured as `opx replay` runs it: in a thread of its own that never
+ * recorded anything, over the history imported there (docs/performance.md: pretenuring).
  */
 async function replayThroughput(groups: number, shape: HistoryShape): Promise<ReplayFigures> {
   const lines = await recordedHistory(groups, shape);
@@ -208,11 +209,74 @@ async function measureReplay(lines: readonly string[]): Promise<ReplayFigures> {
   return { events, coldPerSecond: cold, warmPerSecond: ((warm[1] as number) + (warm[2] as number)) / 2, heapAfter };
 }
 
+/** A candidate stream id, as a reader hands it over: a flat string of its own, made anew each time. */
+function freshStreamId(i: number): string {
+  const hex = ((i * 2_654_435_761) % 2 ** 32).toString(16).padStart(8, '0');
+  return Buffer.from(`candidate-cand-${hex}${hex.slice(0, 4)}${i.toString(16).padStart(12, '0')}`, 'latin1').toString('latin1');
+}
+
+interface SetFigures {
+  readonly retainedBytes: number;
+  readonly nsPerId: number;
+}
+
+/**
+ * `count` ids added, then looked up and deleted in the same order (the scan's use), each id made
+ * anew (the time making them takes is measured apart and left out); the set measured full, its
+ * heap and typed arrays' memory both.
+ */
+async function setRun(make: () => { add(id: string): unknown; has(id: string): boolean; delete(id: string): boolean }, count: number): Promise<SetFigures> {
+  const memory = (): number => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  let sink = 0;
+  const t = performance.now();
+  for (let i = 0; i < count * 3; i++) sink += freshStreamId(i % count).length;
+  const idsMs = performance.now() - t;
+  await collected();
+  const base = memory();
+  const t0 = performance.now();
+  const set = make();
+  for (let i = 0; i < count; i++) set.add(freshStreamId(i));
+  const addMs = performance.now() - t0;
+  global.gc?.();
+  const retainedBytes = memory() - base;
+  const t1 = performance.now();
+  for (let i = 0; i < count; i++) if (!set.has(freshStreamId(i)) || !set.delete(freshStreamId(i))) throw new Error('lost an id');
+  const totalMs = addMs + performance.now() - t1;
+  if (sink === 0) throw new Error('unreachable');
+  return { retainedBytes, nsPerId: (Math.max(0, totalMs - idsMs) * 1e6) / count };
+}
+
+/**
+ * The one hand-written data structure the audit keeps, beside the Map-based structure it would be
+ * otherwise (a Set of the ids), over as many ids as a 1M-event history recorded ingest-first defers
+ * (one per candidate, ~300,000), runs alternated. It is kept while it is worth 10% or more.
+ */
+async function streamSetComparison(count: number): Promise<void> {
+  const runs: Array<{ compact: SetFigures; set: SetFigures }> = [];
+  for (let i = 0; i < 3; i++) {
+    const compact = await setRun(() => new StreamIdSet('candidate-cand-'), count);
+    const set = await setRun(() => new Set<string>(), count);
+    runs.push({ compact, set });
+  }
+  const median = (values: number[]): number => values.sort((a, b) => a - b)[1] as number;
+  const memory = median(runs.map((r) => r.compact.retainedBytes / r.set.retainedBytes));
+  const time = median(runs.map((r) => r.compact.nsPerId / r.set.nsPerId));
+  console.log(
+    `deferred-stream set, ${fmt(count)} ids (a 1M-event history recorded ingest-first), StreamIdSet beside a Set of the same ids (its Map-based alternative), median of 3 alternated runs:`,
+  );
+  console.log(
+    `  heap held  ${mb(median(runs.map((r) => r.compact.retainedBytes)))} vs ${mb(median(runs.map((r) => r.set.retainedBytes)))}: ${memory.toFixed(2)}x` +
+      `   time per id (add, has, delete) ${median(runs.map((r) => r.compact.nsPerId)).toFixed(0)} vs ${median(runs.map((r) => r.set.nsPerId)).toFixed(0)} ns: ${time.toFixed(2)}x` +
+      `   (kept while either is <= 0.9x)`,
+  );
+}
+
 export async function run(): Promise<void> {
   const scale = Number(process.env['BENCH_CANDIDATES'] ?? 20_000);
-  const parts = (process.env['BENCH_CORE'] ?? 'orchestration,replay').split(',');
-  console.log(`== core (issue 2) ==\n${describeMachineSpeed()}`);
+  const parts = (process.env['BENCH_CORE'] ?? 'orchestration,replay,stream-set').split(',');
+  console.log(`== core ==\n${describeMachineSpeed()}`);
   if (parts.includes('orchestration')) await orchestrationThroughput(Math.round(scale * 1.05));
+  if (parts.includes('stream-set')) await streamSetComparison(300_000);
   if (!parts.includes('replay')) return;
   console.log(
     `replay audit (in a thread of its own, as opx replay runs it, over the history imported there into an in-memory store; per history: the first replay cold, then replays for ${WARM_UP_MS / 1000} s of warm-up, then the median of ${WARM_RUNS} warm ones back to back; ` +
@@ -222,7 +286,7 @@ export async function run(): Promise<void> {
     for (const groups of [Math.round(scale / 4), scale]) {
       const r = await replayThroughput(groups, shape);
       console.log(
-        `  ${shape.padEnd(12)} ${fmt(r.events).padStart(7)} events: warm ${fmt(r.warmPerSecond)} events/s (target >= 100,000), cold ${fmt(r.coldPerSecond)} events/s, heap retained ${mb(r.heapAfter)}`,
+        `  ${shape.padEnd(12)} ${fmt(r.events).padStart(7)} events: warm ${fmt(r.warmPerSecond)} events/s, cold ${fmt(r.coldPerSecond)} events/s, heap retained ${mb(r.heapAfter)}`,
       );
     }
   }

@@ -1,36 +1,63 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import 'reflect-metadata';
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { CandidateStore } from '../src/candidates/candidate-store.js';
 import { loadConfig } from '../src/container/config.js';
+import { createOpxContainer } from '../src/container/modules.js';
+import { TOKENS } from '../src/container/tokens.js';
 import { correlate, type Candidate } from '../src/correlation/correlator.js';
+import type { RecordedEvent } from '../src/eventstore/event-store.js';
 import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
+import { ORCHESTRATION_LOG_STREAM } from '../src/orchestration/orchestration-store.js';
+import { processCandidateInputs } from '../src/runtime/in-process.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
-import { freePort, startStoreProcess, startWorkerProcess, type ManagedProcess, type StoreProcess } from '../test/worker/support/cluster.js';
+import { freePort, ManagedProcess, startStoreProcess, startWorkerProcess, type StoreProcess } from '../test/worker/support/cluster.js';
+import type { CandidatePlan } from './worker-baseline.js';
 
 /**
  * End-to-end worker benchmark over the official client against the embedded server (its own
  * process): CandidateCreated appended -> final output recorded (IncidentCreated on PROMOTE,
  * else PromotionDecided), observed through a catch-up subscription.
- * - throughput: N candidates appended as fast as possible, with 1, 2 and 4 worker processes,
- *   after 1,000 candidates of warm-up;
+ * - throughput: N candidates appended as fast as possible, after 1,000 candidates of warm-up:
+ *   one worker process beside its limit, a hand-written loop over the official client making the
+ *   same calls per candidate against the same kind of server (bench/worker-baseline.ts), the two
+ *   alternated BENCH_PAIRS times; then 2 and 4 worker processes;
  * - latency: p50/p99 at half the best rate, appends paced, after a warm-up at that rate (also reported).
  * Figures are printed; nothing is asserted. Env: BENCH_CANDIDATES (default 4000),
- * BENCH_STORE=sqlite (default memory), BENCH_WORKERS="1,2,4", BENCH_CONCURRENCY (default 32).
+ * BENCH_STORE=sqlite (default memory), BENCH_WORKERS="2,4" (beyond the pairs), BENCH_PAIRS
+ * (default 2), BENCH_CONCURRENCY (default 32).
  */
 
 interface Figures {
+  /** Worker processes, or 0 for the hand-written client loop. */
   readonly workers: number;
   readonly candidates: number;
   readonly seconds: number;
   readonly perSecond: number;
+  /** CPU the consumer processes spent per candidate timed (user + system, all threads), and the server's. */
+  readonly consumerCpuMs: number;
+  readonly serverCpuMs: number;
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export interface BenchResult {
   readonly store: 'memory' | 'sqlite';
   readonly throughput: readonly Figures[];
+  /** One worker's candidates/s over the hand-written loop's, per pair (target >= 0.8). */
+  readonly ratios: readonly number[];
   readonly latency: {
     readonly workers: number;
     readonly ratePerSecond: number;
@@ -98,16 +125,37 @@ class CompletionWatcher {
   }
 }
 
-async function withCluster<T>(workers: number, concurrency: number, storeKind: 'memory' | 'sqlite', body: (store: EsdbEventStore) => Promise<T>): Promise<T> {
+/** What consumes the candidates: worker processes, or the hand-written client loop with its plan. */
+type Consumers = { readonly kind: 'workers'; readonly count: number } | { readonly kind: 'baseline'; readonly planFile: string };
+
+const BASELINE_MAIN = fileURLToPath(new URL('./worker-baseline.js', import.meta.url));
+
+/** What a run's body is given: the store client, and the CPU used so far by the consumers and by the server. */
+interface Cluster {
+  readonly store: EsdbEventStore;
+  readonly cpuMs: () => { readonly consumers: number; readonly server: number };
+}
+
+async function withCluster<T>(consumers: Consumers, concurrency: number, storeKind: 'memory' | 'sqlite', body: (cluster: Cluster) => Promise<T>): Promise<T> {
   const dataDir = storeKind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'opx-bench-')) : undefined;
   const server: StoreProcess = await startStoreProcess({ port: await freePort(), ...(dataDir === undefined ? {} : { dataDir }) });
   const store = EsdbEventStore.fromConnectionString(server.connectionString);
   const processes: ManagedProcess[] = [];
   try {
-    for (let i = 0; i < workers; i++) {
-      processes.push(await startWorkerProcess(`bench-worker-${i}`, { connection: server.connectionString, concurrency, logLevel: 'info' }));
+    if (consumers.kind === 'workers') {
+      for (let i = 0; i < consumers.count; i++) {
+        processes.push(await startWorkerProcess(`bench-worker-${i}`, { connection: server.connectionString, concurrency, logLevel: 'info' }));
+      }
+    } else {
+      const loop = new ManagedProcess('bench-baseline', [BASELINE_MAIN, server.connectionString, consumers.planFile, String(concurrency)]);
+      processes.push(loop);
+      await loop.waitForLine((line) => line.includes('"ready"'));
     }
-    return await body(store);
+    const cpuMs = (): { consumers: number; server: number } => ({
+      consumers: processes.reduce((sum, p) => sum + cpuMsOf(p.pid), 0),
+      server: cpuMsOf(server.process.pid),
+    });
+    return await body({ store, cpuMs });
   } finally {
     await Promise.all(processes.map((p) => p.kill('SIGTERM')));
     await store.close();
@@ -115,6 +163,41 @@ async function withCluster<T>(workers: number, concurrency: number, storeKind: '
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * What the orchestration writes for each candidate, found by running them through it in memory
+ * first: the hand-written loop replays exactly these appends (same streams, ids, payloads and
+ * expected revisions) and the same attempt records.
+ */
+async function planOf(candidates: readonly Candidate[]): Promise<Record<string, CandidatePlan>> {
+  const container = createOpxContainer({ config: loadConfig() });
+  const store = container.get(TOKENS.EventStore);
+  const writer = container.get(TOKENS.CandidateStore);
+  for (const candidate of candidates) await writer.create(candidate);
+  const inputsEnd = BigInt(candidates.length - 1);
+  await processCandidateInputs(store, container.get(TOKENS.HandlerContext));
+  await container.get(TOKENS.OrchestrationStore).flush();
+  const plan: Record<string, { appends: CandidatePlan['appends'][number][]; attempt: Record<string, unknown> }> = {};
+  const entry = (candidateId: string) => (plan[candidateId] ??= { appends: [], attempt: {} });
+  for await (const event of store.readAll({ after: inputsEnd })) {
+    const candidateId = (event.data as { candidateId?: string }).candidateId as string;
+    if (event.streamId === ORCHESTRATION_LOG_STREAM) {
+      entry(candidateId).attempt = event.data;
+      continue;
+    }
+    entry(candidateId).appends.push({
+      streamId: event.streamId,
+      expected: expectedOf(event),
+      id: event.id,
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata,
+    });
+  }
+  return plan;
+}
+
+const expectedOf = (event: RecordedEvent): string => (event.revision === 0n ? 'no_stream' : (event.revision - 1n).toString());
 
 async function appendAll(candidates: readonly Candidate[], store: EsdbEventStore, started: Map<string, number>, parallel: number): Promise<void> {
   const writer = new CandidateStore(store);
@@ -157,39 +240,88 @@ const latencies = (done: ReadonlyMap<string, number>, started: ReadonlyMap<strin
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
-export async function run(): Promise<BenchResult> {
-  const total = Number(env('BENCH_CANDIDATES') ?? 4000);
-  const storeKind = env('BENCH_STORE') === 'sqlite' ? 'sqlite' : 'memory';
-  const workerCounts = (env('BENCH_WORKERS') ?? '1,2,4').split(',').map(Number);
-  const concurrency = Number(env('BENCH_CONCURRENCY') ?? 32);
-  const throughput: Figures[] = [];
-  let run = 0;
-  for (const workers of workerCounts) {
-    const warmUp = candidatesFor(run++, WARM_UP_CANDIDATES);
-    const candidates = candidatesFor(run++, total);
-    const figures = await withCluster(workers, concurrency, storeKind, async (store) => {
+/** One throughput run: a fresh cluster, warm-up candidates handled, then `total` candidates timed. */
+async function throughputRun(
+  consumers: Consumers,
+  label: number,
+  run: number,
+  total: number,
+  concurrency: number,
+  storeKind: 'memory' | 'sqlite',
+): Promise<Figures> {
+  const warmUp = candidatesFor(run, WARM_UP_CANDIDATES);
+  const candidates = candidatesFor(run + 1, total);
+  let planDir: string | undefined;
+  if (consumers.kind === 'baseline') {
+    planDir = mkdtempSync(join(tmpdir(), 'opx-bench-plan-'));
+    writeFileSync(join(planDir, 'plan.json'), JSON.stringify(await planOf([...warmUp, ...candidates])));
+    consumers = { kind: 'baseline', planFile: join(planDir, 'plan.json') };
+  }
+  try {
+    return await withCluster(consumers, concurrency, storeKind, async ({ store, cpuMs }) => {
       const watcher = new CompletionWatcher(store);
       await appendAll(warmUp, store, new Map(), 32);
       await watcher.until(warmUp.length, 120_000);
       const started = new Map<string, number>();
+      const cpu0 = cpuMs();
       const t0 = performance.now();
       await appendAll(candidates, store, started, 32);
       const complete = await watcher.until(warmUp.length + candidates.length, 120_000);
       const seconds = (Math.max(...watcher.done.values()) - t0) / 1000;
+      const cpu1 = cpuMs();
       await watcher.close();
       const finished = watcher.done.size - warmUp.length;
-      return { workers, candidates: finished, seconds, perSecond: (complete ? candidates.length : finished) / seconds };
+      return {
+        workers: label,
+        candidates: finished,
+        seconds,
+        perSecond: (complete ? candidates.length : finished) / seconds,
+        consumerCpuMs: (cpu1.consumers - cpu0.consumers) / finished,
+        serverCpuMs: (cpu1.server - cpu0.server) / finished,
+      };
     });
+  } finally {
+    if (planDir !== undefined) rmSync(planDir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<BenchResult> {
+  const total = Number(env('BENCH_CANDIDATES') ?? 4000);
+  const storeKind = env('BENCH_STORE') === 'sqlite' ? 'sqlite' : 'memory';
+  const workerCounts = (env('BENCH_WORKERS') ?? '2,4')
+    .split(',')
+    .filter((w) => w !== '')
+    .map(Number);
+  const pairs = Number(env('BENCH_PAIRS') ?? 2);
+  const concurrency = Number(env('BENCH_CONCURRENCY') ?? 32);
+  const throughput: Figures[] = [];
+  const ratios: number[] = [];
+  let run = 0;
+  const line = (f: Figures, what: string): string =>
+    `${what}: ${f.candidates} candidates in ${f.seconds.toFixed(2)} s = ${f.perSecond.toFixed(0)} candidates/s; CPU per candidate ${f.consumerCpuMs.toFixed(2)} ms, server ${f.serverCpuMs.toFixed(2)} ms`;
+  console.log(
+    `throughput, ${storeKind} store, concurrency ${concurrency}; one worker beside the hand-written client loop making the same calls per candidate (its limit), alternated:`,
+  );
+  for (let pair = 0; pair < pairs; pair++) {
+    const limit = await throughputRun({ kind: 'baseline', planFile: '' }, 0, (run += 2), total, concurrency, storeKind);
+    const worker = await throughputRun({ kind: 'workers', count: 1 }, 1, (run += 2), total, concurrency, storeKind);
+    throughput.push(limit, worker);
+    ratios.push(worker.perSecond / limit.perSecond);
+    console.log(`  ${line(limit, 'hand-written client loop')}`);
+    console.log(`  ${line(worker, '1 worker                ')}   ratio ${(worker.perSecond / limit.perSecond).toFixed(2)}x (target >= 0.8x)`);
+  }
+  for (const workers of workerCounts) {
+    const figures = await throughputRun({ kind: 'workers', count: workers }, workers, (run += 2), total, concurrency, storeKind);
     throughput.push(figures);
-    console.log(`throughput: ${workers} worker(s): ${figures.candidates} candidates in ${figures.seconds.toFixed(2)} s = ${figures.perSecond.toFixed(0)} candidates/s`);
+    console.log(`  ${line(figures, `${workers} workers               `)}`);
   }
 
-  const best = throughput.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  const best = throughput.filter((f) => f.workers > 0).reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   const rate = Math.max(1, Math.floor(best.perSecond / 2));
   const count = Math.min(total, Math.max(200, rate * 10));
   const warmUp = candidatesFor(run++, rate * WARM_UP_SECONDS);
   const candidates = candidatesFor(run++, count);
-  const latency = await withCluster(best.workers, concurrency, storeKind, async (store) => {
+  const latency = await withCluster({ kind: 'workers', count: best.workers }, concurrency, storeKind, async ({ store }) => {
     const watcher = new CompletionWatcher(store);
     // A fresh cluster's first second runs in V8's interpreter (p99 ~150-200 ms, see `cold`):
     // production workers run for days, so the figure the target speaks of is taken warm.
@@ -217,7 +349,7 @@ export async function run(): Promise<BenchResult> {
       `p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms (target < 50), max ${latency.maxMs.toFixed(1)} ms`,
   );
   console.log(`  the warm-up itself (a cold cluster): p50 ${latency.cold.p50Ms.toFixed(1)} ms, p99 ${latency.cold.p99Ms.toFixed(1)} ms`);
-  return { store: storeKind, throughput, latency };
+  return { store: storeKind, throughput, ratios, latency };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

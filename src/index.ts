@@ -20,7 +20,7 @@ export { orchestrationModule, inMemoryEventStoreModule } from './container/modul
 export { esdbEventStoreModule } from './container/esdb-module.js';
 export { workerModule } from './worker/module.js';
 export { PUBLIC_TOKENS as TOKENS } from './container/tokens.js';
-export type { CandidateRecords, OrchestrationWorker } from './container/tokens.js';
+export type { CandidateRecords, OrchestrationWorker, AttemptLog } from './container/tokens.js';
 
 // Orchestrating: the handlers take the decision time from the recorded input
 export type { CandidateHandlers } from './orchestration/candidate-handlers.js';
@@ -95,7 +95,7 @@ export {
 export type { IncidentOpened, IncidentOpenedData, IncidentStateChanged, IncidentStateChangedData, IncidentStreamEvent, IncidentState, IncidentAction } from './incidents/incident-events.js';
 export { INCIDENT_STREAM_PREFIX, INCIDENT_STATES, incidentStreamId } from './incidents/incident-events.js';
 export type { OrchestrationAttempt, FailedOrchestrationAttempt } from './orchestration/orchestration-store.js';
-export { ORCHESTRATION_STREAM_PREFIX, orchestrationStreamId } from './orchestration/orchestration-store.js';
+export { ORCHESTRATION_STREAM_PREFIX, ORCHESTRATION_LOG_STREAM, orchestrationStreamId } from './orchestration/orchestration-store.js';
 export type { Candidate } from './correlation/correlator.js';
 export type { Severity } from './correlation/signal.js';
 export { SEVERITIES } from './correlation/signal.js';
@@ -125,6 +125,9 @@ export type { OpxConfig } from './container/config.js';
 // The embedded EventStoreDB-compatible server (tests, single-machine use)
 export { startEmbeddedServer } from './esdb-server/server.js';
 export type { EmbeddedServer, EmbeddedServerOptions } from './esdb-server/server.js';
+export { ADMINS, OPS, UserStore } from './esdb-server/auth/users.js';
+export type { ServerLog } from './esdb-server/log.js';
+export type { CheckpointRecord, GroupRecord, NewEvent, StorageEngine, StoredEvent } from './esdb-server/storage/engine.js';
 
 // Signals in and live correlation (Phase 2.2 over recorded signal facts)
 export { correlationModule, CORRELATION_TOKENS } from './correlation/module.js';

@@ -105,6 +105,8 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    // The attempt log writes behind orchestration: what a command queued is written before the store closes.
+    await this.container?.get(TOKENS.OrchestrationStore).flush();
     const opened = this.opened;
     this.opened = undefined;
     if (opened !== undefined) await opened.close();

@@ -16,11 +16,13 @@ import { candidatesCommand } from './commands/candidates.js';
 import { demoCommand } from './commands/demo.js';
 import { explainCommand } from './commands/explain.js';
 import { incidentsCommand } from './commands/incidents.js';
+import { parkedCommand } from './commands/parked.js';
 import { principalsCommand } from './commands/principals.js';
 import { processCommand } from './commands/process.js';
 import { projectionsCommand } from './commands/projections.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
+import { statusCommand } from './commands/status.js';
 import { signalsCommand } from './commands/signals.js';
 import { storeCommand } from './commands/store.js';
 import { workerCommand } from './commands/worker.js';
@@ -80,6 +82,8 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     demoCommand(action),
     workerCommand(action),
     principalsCommand(action),
+    statusCommand(action),
+    parkedCommand(action),
   ]) {
     program.addCommand(command);
   }

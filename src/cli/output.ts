@@ -71,3 +71,10 @@ export function notePoison(ctx: { readonly output: Output }, poison: ReadonlyArr
   ctx.output.note(`warning: ${poison.length} recorded event${poison.length === 1 ? '' : 's'} could not be read and ${poison.length === 1 ? 'was' : 'were'} passed over:`);
   for (const p of poison.slice(0, 10)) ctx.output.note(`  ${p.streamId}@${p.revision} ${p.type}: ${p.problem.slice(0, 200)}`);
 }
+
+/** Tells a person (stderr) which rows the read models got wrong against their streams (what is shown is the streams'). */
+export function noteMismatches(ctx: { readonly output: Output }, mismatches: ReadonlyArray<{ readonly id: string; readonly field: string; readonly readModel: unknown; readonly stream: unknown }>): void {
+  if (mismatches.length === 0) return;
+  ctx.output.note(`warning: the read models disagree with the streams on ${mismatches.length} field${mismatches.length === 1 ? '' : 's'}; showing what the streams say (repair: opx projections rebuild --replace):`);
+  for (const m of mismatches.slice(0, 10)) ctx.output.note(`  ${m.id} ${m.field}: read model ${JSON.stringify(m.readModel)}, stream ${JSON.stringify(m.stream)}`);
+}

@@ -31,7 +31,7 @@ import { rebuiltError, transferredError, type TransferredError } from '../shared
 import { AUDIT_HEAP_EXHAUSTED } from './exit-codes.js';
 import type { StoreSelection } from './store-selection.js';
 
-/** The audit thread's old-generation limit unless --heap-mb says otherwise (see README, Performance). */
+/** The audit thread's old-generation limit unless --heap-mb says otherwise (see docs/performance.md). */
 export const DEFAULT_AUDIT_HEAP_MB = 128;
 
 /**

@@ -80,14 +80,14 @@ const LOCK_FILE = 'opx.lock';
  */
 export function lockDataDir(dir: string, purpose: string): () => void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new StoreUnavailable(`cannot create the data dir ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
   }
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, JSON.stringify({ pid: process.pid, purpose }), { flag: 'wx' });
+      writeFileSync(path, JSON.stringify({ pid: process.pid, purpose }), { flag: 'wx', mode: 0o600 });
       let released = false;
       return () => {
         if (released) return;

@@ -47,7 +47,7 @@ export function orchestrationModule(options: { readonly config?: OpxConfig } = {
       .toResolvedValue((store, candidates, matrix) => new IncidentManager(store, candidates, matrix), [TOKENS.EventStore, TOKENS.CandidateStore, TOKENS.AuthorityMatrix])
       .inSingletonScope();
     bind(TOKENS.MessageBus).toResolvedValue((logger) => new InProcessMessageBus(logger), [TOKENS.Logger]).inSingletonScope();
-    bind(TOKENS.OrchestrationStore).toResolvedValue((store) => new OrchestrationStore(store), [TOKENS.EventStore]).inSingletonScope();
+    bind(TOKENS.OrchestrationStore).toResolvedValue((store, logger) => new OrchestrationStore(store, { logger }), [TOKENS.EventStore, TOKENS.Logger]).inSingletonScope();
     bind(TOKENS.IncidentOrchestrator)
       .toResolvedValue(
         (promotionEngine, incidentManager, candidateStore, eventEmitter, orchestrationStore, clock, logger) =>

@@ -9,7 +9,7 @@ import type { HandlerContext } from '../orchestration/candidate-event-handler.js
 import type { CandidateHandlers } from '../orchestration/candidate-handlers.js';
 import type { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js';
 import type { MessageBus } from '../orchestration/message-bus.js';
-import type { OrchestrationStore } from '../orchestration/orchestration-store.js';
+import type { OrchestrationAttempt, OrchestrationStore } from '../orchestration/orchestration-store.js';
 import type { PolicyRegistry } from '../promotion/policy.js';
 import type { PromotionEngine } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
@@ -61,7 +61,15 @@ export const PUBLIC_TOKENS = {
   CandidateHandlers: Symbol.for('opx/CandidateHandlers') as ServiceIdentifier<CandidateHandlers>,
   /** The worker bound by workerModule (resolve only). */
   Worker: Symbol.for('opx/CandidateWorker') as ServiceIdentifier<OrchestrationWorker>,
+  /** The attempt log (resolve only): read a candidate's attempts; flush() before closing the store, or the last batch is lost. */
+  AttemptLog: Symbol.for('opx/OrchestrationStore') as ServiceIdentifier<AttemptLog>,
 } as const;
+
+/** The orchestration attempt log as a host uses it: write-only for orchestration, read for debugging, flushed before close. */
+export interface AttemptLog {
+  getAttempts(candidateId: string): Promise<OrchestrationAttempt[]>;
+  flush(): Promise<void>;
+}
 
 /** Every token of the core, the internal ones too; typed tokens, registered globally so two copies of the package agree on them. */
 export const TOKENS = {

@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { jsonLinesLog } from './log.js';
 import { startEmbeddedServer, type EmbeddedServer } from './server.js';
 
 /**
@@ -13,18 +14,23 @@ export interface ServeOptions {
   /** SQLite data directory; omitted (or `memory: true`) = in-memory. */
   readonly data?: string;
   readonly memory?: boolean;
+  /** Start over a data dir that lost acknowledged events (see SqliteEngine's acceptDataLoss). */
+  readonly acceptDataLoss?: boolean;
 }
 
 export class UsageError extends Error {
   constructor(message: string) {
-    super(`${message}\nusage: --port <n> [--host <addr>] (--data <dir> | --memory)`);
+    super(`${message}\nusage: --port <n> [--host <addr>] (--data <dir> [--accept-data-loss] | --memory)`);
     this.name = 'UsageError';
   }
 }
 
+/** Whether a listen address is reachable from this machine only. */
+export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 /** Minimal, self-contained parsing of `--port N --host H --data DIR --memory` (also `--x=v`). */
 export const parseServeArgs = (argv: readonly string[]): ServeOptions => {
-  const options: { port?: number; host?: string; data?: string; memory?: boolean } = {};
+  const options: { port?: number; host?: string; data?: string; memory?: boolean; acceptDataLoss?: boolean } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -49,6 +55,9 @@ export const parseServeArgs = (argv: readonly string[]): ServeOptions => {
       case '--memory':
         options.memory = true;
         break;
+      case '--accept-data-loss':
+        options.acceptDataLoss = true;
+        break;
       default:
         throw new UsageError(`unknown argument '${arg}'`);
     }
@@ -66,10 +75,21 @@ export async function serve(
   out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<EmbeddedServer> {
   const options = Array.isArray(args) ? parseServeArgs(args as readonly string[]) : (args as ServeOptions);
+  const log = jsonLinesLog();
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host)) {
+    // the server has neither TLS nor authentication: on any other interface it is open to everyone who can reach it
+    log.warn(
+      `listening on ${host}, not loopback, with no TLS and no authentication: anyone who can reach this port can read, write, delete and tombstone every stream`,
+      { host },
+    );
+  }
   const server = await startEmbeddedServer({
     port: options.port ?? 2113,
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.memory === true || options.data === undefined ? {} : { dataDir: options.data }),
+    log,
+    ...(options.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
   });
   const shutdown = (): void => {
     process.off('SIGTERM', shutdown);

@@ -1,4 +1,5 @@
 import grpc from '@grpc/grpc-js';
+import type { ServerLog } from './log.js';
 import { sharedPb } from './proto.js';
 
 /**
@@ -27,6 +28,7 @@ export class RpcError extends Error {
 
 export const Exceptions = {
   invalidArgument: (details: string): RpcError => new RpcError(grpc.status.INVALID_ARGUMENT, details),
+  accessDenied: (): RpcError => new RpcError(grpc.status.PERMISSION_DENIED, 'Access Denied', { exception: 'access-denied' }),
   streamDeleted: (streamName: string): RpcError =>
     new RpcError(grpc.status.FAILED_PRECONDITION, `Event stream '${streamName}' is deleted.`, {
       exception: 'stream-deleted',
@@ -85,6 +87,59 @@ export const toRpcError = (error: unknown): RpcError =>
   error instanceof RpcError
     ? error
     : new RpcError(grpc.status.INTERNAL, error instanceof Error ? error.message : String(error));
+
+/** Runs a listener or a timer's work; what it throws goes to `onError` instead of up the event loop. */
+export const guard =
+  <A extends unknown[]>(onError: (error: unknown) => void, work: (...args: A) => void) =>
+  (...args: A): void => {
+    try {
+      work(...args);
+    } catch (error) {
+      onError(error);
+    }
+  };
+
+/** A service's handlers as the services write them: a handler may return the promise of its work. */
+export type ServiceHandlers = Record<string, (...args: never[]) => void | Promise<void>>;
+
+type AnyCall = {
+  readonly cancelled?: boolean;
+  emit(event: 'error', status: Partial<grpc.StatusObject>): boolean;
+};
+
+/**
+ * Wraps every method of a service implementation so that nothing a handler throws (or rejects
+ * with) escapes to the event loop, where it would end the process: the call is answered with
+ * INTERNAL (or the RpcError's own status) and the error is logged. Handlers still answer their
+ * expected errors themselves; this is the net under the unexpected ones.
+ */
+export const guardedImplementation = (service: string, implementation: ServiceHandlers, log: ServerLog): grpc.UntypedServiceImplementation => {
+  const guarded: grpc.UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(implementation)) {
+    const fn = handler as (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => unknown;
+    guarded[method] = ((call: AnyCall, callback?: grpc.sendUnaryData<unknown>): void => {
+      const answer = (error: unknown): void => {
+        const rpc = toRpcError(error);
+        if (!(error instanceof RpcError)) log.error('unexpected error answered INTERNAL', { service, method, error: describeError(error) });
+        try {
+          if (callback !== undefined) callback(rpc.toStatus());
+          else if (call.cancelled !== true) call.emit('error', rpc.toStatus());
+        } catch (secondary) {
+          log.error('could not answer a failed call', { service, method, error: describeError(secondary) });
+        }
+      };
+      try {
+        const result = fn(call, callback);
+        if (result instanceof Promise) result.catch(answer);
+      } catch (error) {
+        answer(error);
+      }
+    }) as grpc.UntypedHandleCall;
+  }
+  return guarded;
+};
+
+export const describeError = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /** What a request deserializer yields when the bytes are not a valid message. */
 export class MalformedRequest {
@@ -150,13 +205,29 @@ export const toUuid = (id: string, structured: boolean): InstanceType<typeof sha
   return uuid.setStructured(s);
 };
 
+/**
+ * The longest stream name (UTF-8 bytes) a client may name. EventStoreDB bounds a name only by its
+ * 16 MiB log record; here every name may be held in a cache, so names are bounded to a size no
+ * real stream name reaches (a group's parked stream included: see management.ts).
+ */
+export const MAX_STREAM_NAME_BYTES = 2048;
+
 export const parseStreamName = (
   identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined,
   field = 'stream_identifier',
 ): string => {
   if (identifier === undefined) throw Exceptions.invalidArgument(`'${field}' is required`);
-  const name = Buffer.from(identifier.getStreamName_asU8()).toString('utf8');
-  if (name.length === 0) throw Exceptions.invalidArgument(`'${field}' must not be empty`);
+  const bytes = identifier.getStreamName_asU8();
+  if (bytes.byteLength === 0) throw Exceptions.invalidArgument(`'${field}' must not be empty`);
+  if (bytes.byteLength > MAX_STREAM_NAME_BYTES)
+    throw Exceptions.invalidArgument(`'${field}' is ${bytes.byteLength} bytes long; a stream name may have at most ${MAX_STREAM_NAME_BYTES}`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+};
+
+/** A stream a client writes to or deletes: never `$all` (EventStoreDB denies both, even to admins). */
+export const writableStreamName = (identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined): string => {
+  const name = parseStreamName(identifier);
+  if (name === '$all') throw Exceptions.accessDenied();
   return name;
 };
 

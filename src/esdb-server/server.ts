@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
+import { AccessControl, gateOf, openGate } from './auth/access.js';
+import type { UserStore } from './auth/users.js';
 import { systemClock, type Clock } from './clock.js';
+import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
-import { coalescingInterceptor, tolerantService } from './rpc.js';
+import { coalescingInterceptor, guardedImplementation, tolerantService } from './rpc.js';
 import { PersistentSubscriptionsService } from './services/persistent.js';
 import { serverFeaturesImplementation } from './services/server-features.js';
 import { StreamsService } from './services/streams.js';
@@ -26,22 +30,58 @@ export interface EmbeddedServerOptions {
   clock?: Clock;
   /** EventStoreDB's MaxAppendSize in bytes; default 1 MiB like EventStoreDB. */
   maxAppendSize?: number;
+  /** EventStoreDB's WriteTimeoutMs: a batch append not arrived and committed by then is answered Timeout; default 2,000. */
+  writeTimeoutMs?: number;
+  /** Open a data dir that lost events it had acknowledged (its WAL lost or cut short), accepting the loss; refused otherwise. */
+  acceptDataLoss?: boolean;
   /** SQLite `synchronous` pragma; default FULL (see SqliteEngine). */
   sqliteSynchronous?: 'FULL' | 'NORMAL';
+  /** A storage engine of the caller's, used instead of the one `dataDir` selects (tests inject faults with it). */
+  engine?: StorageEngine;
+  /**
+   * How long one client connection (HTTP/2 session) serves new calls before the server asks the
+   * client, with a graceful GOAWAY, to open another; calls under way finish on the old one.
+   * Default {@link DEFAULT_MAX_CONNECTION_AGE_MS}; 0 = never. See server.ts for why.
+   */
+  maxConnectionAgeMs?: number;
+  /**
+   * TLS: the server's certificate chain and private key (PEM files). The official client sends
+   * credentials only over TLS, so authentication (`users`) needs it.
+   */
+  tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * Users whose credentials every call must carry, with EventStoreDB's ACLs (see auth/access.ts);
+   * omitted = no authentication (EventStoreDB's --insecure).
+   */
+  users?: UserStore;
+  /** Where the server reports what an operator should see; default: nothing is logged. */
+  log?: ServerLog;
 }
 
 export interface EmbeddedServer {
   readonly port: number;
-  /** `esdb://127.0.0.1:<port>?tls=false` */
+  /** `esdb://127.0.0.1:<port>?tls=false` (`tls=true` with TLS: add the CA with `&tlsCAFile=`, credentials with `user:pass@`) */
   readonly connectionString: string;
   close(): Promise<void>;
 }
 
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
+export const DEFAULT_WRITE_TIMEOUT_MS = 2_000;
 
-const bind = (server: grpc.Server, address: string): Promise<number> =>
+/**
+ * Node's HTTP/2 server (nghttp2's rapid-reset protection: a burst of 1,000 RST_STREAM frames, then
+ * 33 a second) closes a session with error 2, failing every call on it, when a client cancels
+ * calls faster than that; EventStoreDB's Kestrel does not, and Node 20 has no option to raise the
+ * limit. maxConnectionAgeMs = 1,000 bounds the resets one session sees to ~1,000 at any rate below
+ * ~1,000 a second (the adapter itself no longer cancels reads that end by themselves). Off by
+ * default: the worker's long-lived subscriptions do not yet survive the server asking the client
+ * to move to a new session.
+ */
+export const DEFAULT_MAX_CONNECTION_AGE_MS = 0;
+
+const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> =>
   new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+    server.bindAsync(address, credentials, (error, port) =>
       error ? reject(error) : resolve(port),
     );
   });
@@ -50,32 +90,50 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? systemClock;
   const engine: StorageEngine =
-    options.dataDir === undefined
+    options.engine ??
+    (options.dataDir === undefined
       ? new MemoryEngine()
-      : new SqliteEngine(options.dataDir, options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous });
+      : new SqliteEngine(options.dataDir, {
+          ...(options.sqliteSynchronous === undefined ? {} : { synchronous: options.sqliteSynchronous }),
+          ...(options.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
+        }));
   const store = new EventStoreCore(engine, clock);
-  const persistent = new PersistentSubscriptionsService(store, clock);
-  const streams = new StreamsService(store, { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE });
+  const log = options.log ?? silentLog;
+  const gate = options.users === undefined ? openGate : gateOf(new AccessControl(options.users, store));
+  const persistent = new PersistentSubscriptionsService(store, clock, log, gate);
+  const streams = new StreamsService(store, {
+    maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+    writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+  }, gate);
 
+  const maxConnectionAgeMs = options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 17 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
+    ...(maxConnectionAgeMs > 0 ? { 'grpc.max_connection_age_ms': maxConnectionAgeMs } : {}),
     // messages written in one event-loop turn share socket writes (see CoalescingCall)
     interceptors: [coalescingInterceptor],
   });
-  server.addService(tolerantService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition), streams.implementation());
+  server.addService(
+    tolerantService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition),
+    guardedImplementation('Streams', streams.implementation(), log),
+  );
   server.addService(
     tolerantService(persistentGrpc.PersistentSubscriptionsService as unknown as grpc.ServiceDefinition),
-    persistent.implementation(),
+    guardedImplementation('PersistentSubscriptions', persistent.implementation(), log),
   );
   server.addService(
     tolerantService(serverFeaturesGrpc.ServerFeaturesService as unknown as grpc.ServiceDefinition),
-    serverFeaturesImplementation(),
+    guardedImplementation('ServerFeatures', serverFeaturesImplementation(), log),
   );
 
   let port: number;
   try {
-    port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`);
+    const credentials =
+      options.tls === undefined
+        ? grpc.ServerCredentials.createInsecure()
+        : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }], false);
+    port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`, credentials);
   } catch (error) {
     persistent.stop();
     engine.close();
@@ -87,7 +145,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     port,
-    connectionString: `esdb://${urlHost}:${port}?tls=false`,
+    connectionString: `esdb://${urlHost}:${port}?tls=${options.tls === undefined ? 'false' : 'true'}`,
     close(): Promise<void> {
       closing ??= (async () => {
         persistent.stop();

@@ -14,18 +14,9 @@ import type {
   SubscribeToAllOptions,
 } from './event-store.js';
 
-/*
- * Why the two classes below are classes, and the event array is made by `new Array`: V8 decides,
- * per allocation site (an object or array literal in the code), whether the objects it makes
- * live long, and then allocates them straight in the old generation. A store that holds a history
- * (imported, or recorded) teaches V8 that the literals of `appendSync` make long-lived objects; a
- * replay audit's scratch stores, made by the same code, then got their events and stream arrays
- * in the old generation too, short-lived as they are, and every young object they pointed to
- * (the replayed payloads) survived each scavenge through them until a full collection: 6% of all
- * the replay allocated, copied and promoted, a quarter of its time in scavenges. Objects made by a
- * constructor or `new Array` are always allocated young, so only what lives is promoted.
- * bench/core.bench.ts measures the replay that way (in an isolate that imported its history).
- */
+// Events and stream state come from constructors and `new Array`, not literals: keeps V8's
+// allocation-site pretenuring from putting a replay's short-lived scratch events in the old
+// generation once a store has held a history (docs/performance.md).
 
 class StreamState {
   readonly events = new Array<RecordedEvent>();

@@ -10,7 +10,10 @@ import { IllegalTransition, TRANSITIONS } from '../incidents/incident-state-mach
 import type { Authenticated, PrincipalDirectory } from '../principals/principals.js';
 import type { LiveReadModels } from '../projections/live-read-models.js';
 import { ManualPromotionRefused } from '../promotion/promotion-engine.js';
+import type { EventStore, PersistentSubscriptions } from '../eventstore/event-store.js';
+import type { Clock } from '../shared/clock.js';
 import { InvalidInput, OpxError, StoreUnavailable } from '../shared/errors.js';
+import { listParkedEvents, replayParkedEvents } from '../worker/parked.js';
 import type { Logger } from '../shared/logger.js';
 import { explainChain, type ExplainDeps } from './explain.js';
 import { actorOf, type HumanActs } from './human-acts.js';
@@ -28,7 +31,9 @@ export interface OperatorApiDeps {
   readonly authenticate?: (request: FastifyRequest) => Authenticated | undefined;
   /** What `opx status` shows: backlog, lag, parked, the last audit. */
   readonly status?: () => Promise<Record<string, unknown>>;
-  /** Extra routes that need the same authentication (audit runs, what-if, parked events). */
+  /** Parked events of the worker group (stores with persistent subscriptions). */
+  readonly parked?: { readonly subscriptions: PersistentSubscriptions; readonly store: EventStore; readonly clock: Clock };
+  /** Extra routes that need the same authentication (audit runs, what-if). */
   readonly extend?: (app: FastifyInstance, who: (request: FastifyRequest) => Authenticated) => Promise<void>;
 }
 
@@ -114,6 +119,30 @@ export async function operatorApi(app: FastifyInstance, deps: OperatorApiDeps): 
 
     api.get<{ Params: { id: string } }>('/explain/:id', async (request) => explainChain(deps.explain, request.params.id));
 
+    if (deps.parked !== undefined) {
+      const { subscriptions, store, clock } = deps.parked;
+      api.get<{ Querystring: { group?: string; limit?: string } }>('/parked', async (request) => {
+        const parked = await listParkedEvents(subscriptions, { ...(request.query.group === undefined ? {} : { group: request.query.group }), limit: limitOf(request.query.limit) });
+        return { parked: parked.map((p) => ({ eventId: p.eventId, streamId: p.streamId, revision: p.revision.toString(), type: p.type, created: p.created.toISOString() })) };
+      });
+      api.post<{ Body: { group?: unknown; stopAt?: unknown; reason?: unknown; dryRun?: unknown } }>('/parked/replay', async (request) => {
+        const body = request.body ?? {};
+        const actor = actorOf(who(request), 'HUMAN_OPERATOR');
+        const result = await replayParkedEvents(
+          { subscriptions, store },
+          {
+            ...(typeof body.group === 'string' ? { group: body.group } : {}),
+            ...(typeof body.stopAt === 'number' ? { stopAt: body.stopAt } : {}),
+            ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
+            dryRun: body.dryRun === true,
+            requestedBy: actor.name,
+            authenticatedBy: actor.authenticatedBy,
+            requestedAt: clock.now().toISOString(),
+          },
+        );
+        return { ...result, replayedEvents: result.replayedEvents.map((e) => ({ ...e, revision: e.revision.toString() })) };
+      });
+    }
     if (deps.status !== undefined) {
       const status = deps.status;
       api.get('/status', async () => status());

@@ -6,7 +6,7 @@ import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { PromotionEngine, PromotionRequest } from '../promotion/promotion-engine.js';
 import type { Clock } from '../shared/clock.js';
 import { OpxError } from '../shared/errors.js';
-import { randomEventId, sha256Hex } from '../shared/ids.js';
+import { RandomIds, sha256Hex } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { EventEmitter, OrchestrationEvent } from './orchestration-event.schema.js';
 import { ORCHESTRATION_LOG_MAX_AGE_SECONDS, type FailedOrchestrationAttempt, type OrchestrationAttempt, type OrchestrationStore } from './orchestration-store.js';
@@ -50,6 +50,10 @@ export class CandidateWithoutPolicy extends OpxError {
  * fire-and-forget: their failures are logged and never fail orchestration (Decision 5).
  */
 export class IncidentOrchestrator {
+  /** Attempt ids: every attempt is an occurrence, never a duplicate of another (observability only). */
+  private readonly attemptIds = new RandomIds();
+  private readonly attemptTimes = new IsoTimes();
+
   constructor(
     private readonly config: IncidentOrchestratorConfig,
     private readonly observability: OrchestratorObservability,
@@ -108,16 +112,10 @@ export class IncidentOrchestrator {
   }
 
   private startAttempt(candidateId: string, authority: AuthorityContext): StartedAttempt {
-    // Every attempt is an occurrence, never a duplicate of another: a random id (the attempt log is
-    // observability, outside every decision and outside the replay).
-    return { candidateId, authority, attemptId: randomEventId(), startedAt: this.observability.clock.now(), t0: this.observability.clock.monotonicMs() };
+    return { candidateId, authority, attemptId: this.attemptIds.next(), startedAt: this.observability.clock.now(), t0: this.observability.clock.monotonicMs() };
   }
 
-  /*
-   * The attempt records are built field by field in one object literal each, timed now: spreading
-   * a shared part into them cost the replay audit ~12% of its throughput (V8 copies a spread that
-   * is not the first member slowly), and this runs once per orchestration.
-   */
+  // Field by field, no spread of a shared part: V8 copies a non-leading spread slowly (docs/performance.md).
   private succeeded(started: StartedAttempt, candidate: Candidate, result: OrchestrationResult): OrchestrationAttempt {
     const completedAt = this.observability.clock.now();
     const attempt: OrchestrationAttempt = {
@@ -130,8 +128,8 @@ export class IncidentOrchestrator {
       decision: result.decision,
       decisionId: result.decisionId,
       reason: result.reason,
-      startedAt: isoOf(started.startedAt),
-      completedAt: isoOf(completedAt),
+      startedAt: this.attemptTimes.of(started.startedAt),
+      completedAt: this.attemptTimes.of(completedAt),
       durationMs: this.durationMs(started),
       status: 'success',
       ttl: ttlOf(completedAt),
@@ -150,8 +148,8 @@ export class IncidentOrchestrator {
       policyId: candidate?.policyId ?? '',
       policyVersion: candidate?.policyVersion ?? '',
       reason: 'orchestration failed',
-      startedAt: isoOf(started.startedAt),
-      completedAt: isoOf(completedAt),
+      startedAt: this.attemptTimes.of(started.startedAt),
+      completedAt: this.attemptTimes.of(completedAt),
       durationMs: this.durationMs(started),
       status: 'error',
       error,
@@ -190,19 +188,21 @@ interface StartedAttempt {
 }
 
 /**
- * The ISO 8601 form of an attempt's time, remembered for the last millisecond formatted: attempts
- * start and complete many to a millisecond, and `toISOString` (a runtime call) cost more than the
- * rest of the attempt record. Observability only, like the times themselves.
+ * The ISO 8601 form of attempt times, remembered for the last millisecond formatted: attempts
+ * start and complete many to a millisecond (docs/performance.md). Observability only.
  */
-let lastIsoMs = Number.NaN;
-let lastIso = '';
-function isoOf(time: Date): string {
-  const ms = time.getTime();
-  if (ms !== lastIsoMs) {
-    lastIso = time.toISOString();
-    lastIsoMs = ms;
+class IsoTimes {
+  private lastMs = Number.NaN;
+  private last = '';
+
+  of(time: Date): string {
+    const ms = time.getTime();
+    if (ms !== this.lastMs) {
+      this.last = time.toISOString();
+      this.lastMs = ms;
+    }
+    return this.last;
   }
-  return lastIso;
 }
 
 /** The attempt log's TTL field (Decision 4): 90 days after the attempt completed, in epoch seconds. */

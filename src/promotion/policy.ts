@@ -48,6 +48,12 @@ export interface PolicyRule {
 export interface Policy {
   readonly document: PolicyDocument;
   readonly hash: string;
+  /**
+   * {@link evaluatePolicy} under this policy, each rule's outcome made once when the policy was
+   * loaded and shared by every decision it gives (a reason built per decision was a string held by
+   * each recorded decision).
+   */
+  evaluate(candidate: Candidate): PolicyOutcome;
 }
 
 export interface PolicyOutcome {
@@ -58,29 +64,38 @@ export interface PolicyOutcome {
 
 /** CP-6's decision function, pure: the same candidate and policy always give the same outcome. */
 export function evaluatePolicy(policy: PolicyDocument, candidate: Candidate): PolicyOutcome {
-  for (const rule of policy.rules) if (ruleMatches(rule, candidate)) return outcomeOf(rule);
-  return outcomeOf(policy.default);
+  const rule = policy.rules.find((r) => ruleMatches(r, candidate));
+  return outcomeOf(rule ?? policy.default);
 }
 
-/**
- * The outcome of a rule (or of a policy's default), made once per rule and shared by every
- * decision it gives: a policy is immutable, and a reason built per decision was a new string
- * held by each recorded decision.
- */
+/** The outcome of a rule, or of a policy's default when no rule matched. */
 function outcomeOf(rule: PolicyRule | PolicyDocument['default']): PolicyOutcome {
-  let outcome = outcomes.get(rule);
-  if (outcome === undefined) {
-    outcome = Object.freeze(
-      'name' in rule
-        ? { decision: rule.decision, reason: `rule '${rule.name}' matched: ${rule.reason}`, matchedRule: rule.name }
-        : { decision: rule.decision, reason: `no rule matched: ${rule.reason}`, matchedRule: 'default' },
-    );
-    outcomes.set(rule, outcome);
-  }
-  return outcome;
+  return Object.freeze(
+    'name' in rule
+      ? { decision: rule.decision, reason: `rule '${rule.name}' matched: ${rule.reason}`, matchedRule: rule.name }
+      : { decision: rule.decision, reason: `no rule matched: ${rule.reason}`, matchedRule: 'default' },
+  );
 }
 
-const outcomes = new WeakMap<object, PolicyOutcome>();
+/** A policy as the registry holds it: its outcomes made once, first matching rule wins. */
+class LoadedPolicy implements Policy {
+  private readonly outcomes: readonly PolicyOutcome[];
+  private readonly otherwise: PolicyOutcome;
+
+  constructor(
+    readonly document: PolicyDocument,
+    readonly hash: string,
+  ) {
+    this.outcomes = document.rules.map(outcomeOf);
+    this.otherwise = outcomeOf(document.default);
+  }
+
+  evaluate(candidate: Candidate): PolicyOutcome {
+    const rules = this.document.rules;
+    for (let i = 0; i < rules.length; i++) if (ruleMatches(rules[i] as PolicyRule, candidate)) return this.outcomes[i] as PolicyOutcome;
+    return this.otherwise;
+  }
+}
 
 function ruleMatches({ when }: PolicyRule, candidate: Candidate): boolean {
   return (
@@ -124,7 +139,7 @@ export class PolicyRegistry {
       const id = key(document.id, document.version);
       if (seen.has(id)) throw new InvalidInput('policy registry', [`policy ${id} is defined twice; a policy version is immutable, publish a new version instead`]);
       seen.add(id);
-      policies.push({ document, hash: contentHash(document) });
+      policies.push(new LoadedPolicy(document, contentHash(document)));
     }
     return new PolicyRegistry(policies);
   }

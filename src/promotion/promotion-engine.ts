@@ -6,7 +6,7 @@ import type { CandidateHistory, CandidateStore } from '../candidates/candidate-s
 import type { EventStore } from '../eventstore/event-store.js';
 import { OpxError, WrongExpectedVersion } from '../shared/errors.js';
 import { domainId, eventId } from '../shared/ids.js';
-import { evaluatePolicy, type PolicyOutcome, type PolicyRegistry } from './policy.js';
+import type { Policy, PolicyOutcome, PolicyRegistry } from './policy.js';
 
 export interface PromotionRequest {
   readonly candidateId: string;
@@ -82,7 +82,7 @@ export class PromotionEngine {
     const recorded = findDecision(history, decisionId);
     if (recorded !== undefined) return recorded;
 
-    const outcome = this.decide(history, request.authority, policy.document);
+    const outcome = this.decide(history, request.authority, policy);
     const data: PromotionDecidedData = {
       decisionId,
       candidateId: candidate.candidateId,
@@ -113,7 +113,7 @@ export class PromotionEngine {
   }
 
   /** AUTO_ENGINE evaluates the policy; a human may only promote a deferred candidate they asked to promote. */
-  private decide(history: CandidateHistory, authority: AuthorityContext, policy: Parameters<typeof evaluatePolicy>[0]): PolicyOutcome {
+  private decide(history: CandidateHistory, authority: AuthorityContext, policy: Policy): PolicyOutcome {
     const { candidate } = history;
     if (authority.authorityType === 'AUTO_ENGINE') {
       this.authorityMatrix.assertAllowed(authority, 'EVALUATE_PROMOTION');
@@ -124,7 +124,7 @@ export class PromotionEngine {
       if (automatic !== undefined) {
         throw new AutomaticDecisionRefused(candidate.candidateId, `it was already decided automatically (${automatic.decision}, ${automatic.decisionId}); only a human may move it now (INV-P2.3.8)`);
       }
-      return evaluatePolicy(policy, candidate);
+      return policy.evaluate(candidate);
     }
     this.authorityMatrix.assertAllowed(authority, 'MANUAL_PROMOTE');
     const request = history.manualRequests.find((r) => r.requestId === authority.sessionId);

@@ -140,6 +140,7 @@ export async function startServe(container: Container, options: ServeOptions, lo
           status,
           authenticate: operatorConsole.authenticate,
           extend: operatorConsole.extend,
+          ...(subscriptions === undefined ? {} : { parked: { subscriptions, store, clock: container.get(TOKENS.Clock) } }),
         }),
     ],
   );
@@ -165,6 +166,7 @@ export async function startServe(container: Container, options: ServeOptions, lo
         await worker?.stop();
         await correlation?.stop();
         await readModels.stop();
+        await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log is written behind orchestration
       })()),
   };
 }

@@ -60,8 +60,8 @@ export class EventCodec<E extends DomainEvent> {
    * the compiler has checked its shape, so it is written without a second runtime check. Anything
    * that reaches the process from outside (a read from EventStoreDB, a file, a request) is a new
    * object and is always validated by {@link decode}; `test/core` proves every output of a run
-   * passes it. A deliberate departure from "validate on write" on the hot path: see README,
-   * Performance. Unlike {@link encode} it does not remember the payload as validated: the hot
+   * passes it. A deliberate departure from "validate on write" on the hot path: see
+   * docs/performance.md. Unlike {@link encode} it does not remember the payload as validated: the hot
    * paths that write outputs (orchestration, and the replay audit, which writes hundreds of
    * thousands into scratch stores) never read one back, and a WeakMap entry per output cost the
    * audit ~7% of its throughput; a reader that does meet one in-process validates it.

@@ -10,28 +10,16 @@ export const OPX_EVENT_ID_NAMESPACE = 'a3c1f6d2-5b0e-5f4a-9c7d-2e8b1f0a6c93';
 /** The namespace as bytes, parsed once (uuid would parse the string form on every call). */
 const NAMESPACE_BYTES = Buffer.from(parseUuid(OPX_EVENT_ID_NAMESPACE));
 
-/** The hash input, namespace then name, reused: the hash is synchronous, so no two calls overlap. */
-let input = Buffer.alloc(512);
-NAMESPACE_BYTES.copy(input, 0);
-
-/**
- * Ids are built byte by byte in this buffer and read out as one flat string. Built with template
- * literals from slices of the hex digest, as they were, each id was a tree of a dozen small
- * strings (with the whole digest behind it) until something flattened it: ~400 bytes per event
- * id and ~150 per domain id held by every event that records one, which the garbage collector
- * then copied out of the young generation with the event. Flat, an id is ~60 bytes.
- */
-const out = Buffer.alloc(256);
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const DASH = '-'.charCodeAt(0);
 
-/** Writes digest bytes `from`..`to` (a binary string: one char per byte) as lowercase hex at `at`; returns the end. */
-function writeHex(digest: string, from: number, to: number, at: number): number {
-  for (let i = from; i < to; i++) at = writeByte(digest.charCodeAt(i), at);
+/** Writes digest bytes `from`..`to` (a binary string: one char per byte) as lowercase hex into `out` at `at`; returns the end. */
+function writeHex(out: Buffer, digest: string, from: number, to: number, at: number): number {
+  for (let i = from; i < to; i++) at = writeByte(out, digest.charCodeAt(i), at);
   return at;
 }
 
-function writeByte(byte: number, at: number): number {
+function writeByte(out: Buffer, byte: number, at: number): number {
   out[at] = HEX[byte >> 4] as number;
   out[at + 1] = HEX[byte & 0xf] as number;
   return at + 2;
@@ -40,56 +28,62 @@ function writeByte(byte: number, at: number): number {
 /**
  * A deterministic event id: the same name always yields the same UUID v5 (RFC 9562 5.5: SHA-1
  * of namespace and UTF-8 name, version and variant bits set, then the 8-4-4-4-12 hex form).
- * The hash is node's one-shot `crypto.hash` on a reused input buffer, and the form is written
- * byte by byte: a fraction of `uuid.v5`'s cost, and this runs for every event the orchestration
- * writes. test/core/ids.unit.spec.ts holds it equal to `uuid.v5` on every kind of name.
+ * Hashed with node's one-shot `crypto.hash` and written byte by byte into one flat string, a
+ * fraction of `uuid.v5`'s cost (see docs/performance.md). test/core/ids.unit.spec.ts holds it
+ * equal to `uuid.v5` on every kind of name.
  */
 export function eventId(name: string): string {
-  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a name of this length always fits.
-  if (NAMESPACE_BYTES.length + name.length * 3 > input.length) {
-    input = Buffer.alloc(2 * (NAMESPACE_BYTES.length + name.length * 3));
-    NAMESPACE_BYTES.copy(input, 0);
-  }
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a name always fits.
+  const input = Buffer.allocUnsafe(NAMESPACE_BYTES.length + name.length * 3);
+  NAMESPACE_BYTES.copy(input, 0);
   const end = NAMESPACE_BYTES.length + input.write(name, NAMESPACE_BYTES.length, 'utf8');
   const digest = hash('sha1', input.subarray(0, end), 'binary');
-  let at = writeHex(digest, 0, 4, 0);
+  const out = Buffer.allocUnsafe(36);
+  let at = writeHex(out, digest, 0, 4, 0);
   out[at++] = DASH;
-  at = writeHex(digest, 4, 6, at);
+  at = writeHex(out, digest, 4, 6, at);
   out[at++] = DASH;
-  at = writeByte((digest.charCodeAt(6) & 0x0f) | 0x50, at); // version 5 in the high nibble
-  at = writeHex(digest, 7, 8, at);
+  at = writeByte(out, (digest.charCodeAt(6) & 0x0f) | 0x50, at); // version 5 in the high nibble
+  at = writeHex(out, digest, 7, 8, at);
   out[at++] = DASH;
-  at = writeByte((digest.charCodeAt(8) & 0x3f) | 0x80, at); // variant 10 in the high bits
-  at = writeHex(digest, 9, 10, at);
+  at = writeByte(out, (digest.charCodeAt(8) & 0x3f) | 0x80, at); // variant 10 in the high bits
+  at = writeHex(out, digest, 9, 10, at);
   out[at++] = DASH;
-  at = writeHex(digest, 10, 16, at);
+  at = writeHex(out, digest, 10, 16, at);
   return out.toString('latin1', 0, at);
 }
 
-/** Random bytes for {@link randomEventId}, drawn 256 ids at a time. */
-const random = Buffer.alloc(16 * 256);
-let randomAt = random.length;
-
 /**
- * A random UUID (v4), for what is an occurrence and never a duplicate of another (an
- * orchestration attempt): never in a decision path. Written flat, as the deterministic ids are;
- * `crypto.randomUUID` builds its string by concatenation, a tree of a dozen strings held by every
- * attempt recorded.
+ * Random UUIDs (v4), for what is an occurrence and never a duplicate of another (an
+ * orchestration attempt): never in a decision path. Random bytes are drawn into this object's
+ * pool, 16 ids' worth at first and twice as many each time up to 256 (an orchestrator that makes
+ * few ids, as a replay's scratch ones do, draws few), and each id is written flat (see
+ * docs/performance.md).
  */
-export function randomEventId(): string {
-  if (randomAt === random.length) {
-    randomFillSync(random);
-    randomAt = 0;
+export class RandomIds {
+  private pool = Buffer.alloc(0);
+  private at = 0;
+
+  /** @param fill the random source (node's CSPRNG) */
+  constructor(private readonly fill: (pool: Buffer) => void = (pool) => randomFillSync(pool)) {}
+
+  next(): string {
+    if (this.at === this.pool.length) {
+      if (this.pool.length < 16 * 256) this.pool = Buffer.alloc(Math.max(16 * 16, this.pool.length * 2));
+      this.fill(this.pool);
+      this.at = 0;
+    }
+    const from = this.at;
+    this.at += 16;
+    const out = Buffer.allocUnsafe(36);
+    let at = 0;
+    for (let i = from; i < from + 16; i++) {
+      if (i === from + 4 || i === from + 6 || i === from + 8 || i === from + 10) out[at++] = DASH;
+      const byte = this.pool[i] as number;
+      at = writeByte(out, i === from + 6 ? (byte & 0x0f) | 0x40 : i === from + 8 ? (byte & 0x3f) | 0x80 : byte, at);
+    }
+    return out.toString('latin1', 0, at);
   }
-  const from = randomAt;
-  randomAt += 16;
-  let at = 0;
-  for (let i = from; i < from + 16; i++) {
-    if (i === from + 4 || i === from + 6 || i === from + 8 || i === from + 10) out[at++] = DASH;
-    const byte = random[i] as number;
-    at = writeByte(i === from + 6 ? (byte & 0x0f) | 0x40 : i === from + 8 ? (byte & 0x3f) | 0x80 : byte, at);
-  }
-  return out.toString('latin1', 0, at);
 }
 
 /** SHA-256 (hex) of the RFC 8785 canonical form of a value. */
@@ -106,13 +100,14 @@ export function sha256Hex(text: string): string {
  * A readable, deterministic domain id: `<prefix>-<first 24 hex of sha256(canonical parts)>`.
  * 96 bits: collisions are out of reach for any realistic history. For an array of strings the
  * RFC 8785 form is exactly JSON.stringify's (no keys to sort, the same string escaping), so the
- * parts are serialized natively. Written flat (see {@link out}); a prefix is a short ASCII word.
+ * parts are serialized natively. Written flat, as event ids are; a prefix is a short ASCII word.
  */
 export function domainId(prefix: string, parts: readonly string[]): string {
   const digest = hash('sha256', JSON.stringify(parts), 'binary');
+  const out = Buffer.allocUnsafe(prefix.length + 25);
   let at = 0;
   for (; at < prefix.length; at++) out[at] = prefix.charCodeAt(at);
   out[at++] = DASH;
-  at = writeHex(digest, 0, 12, at);
+  at = writeHex(out, digest, 0, 12, at);
   return out.toString('latin1', 0, at);
 }

@@ -6,8 +6,13 @@ import type { WorkerHealth } from './worker.js';
 
 export interface OpsServer {
   readonly port: number;
+  /** The interface it listens on: 127.0.0.1 unless told otherwise. */
+  readonly host: string;
   close(): Promise<void>;
 }
+
+/** Loopback unless told otherwise: metrics and health say more about a deployment than anyone outside it needs. */
+export const DEFAULT_OPS_HOST = '127.0.0.1';
 
 /**
  * `/metrics` (Prometheus text format) and `/healthz` (200 while subscribed or first
@@ -37,10 +42,11 @@ export function startOpsServer(options: { readonly port: number; readonly host?:
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+    server.listen(options.port, options.host ?? DEFAULT_OPS_HOST, () => {
       const address = server.address();
       resolve({
         port: typeof address === 'object' && address !== null ? address.port : options.port,
+        host: typeof address === 'object' && address !== null ? address.address : (options.host ?? DEFAULT_OPS_HOST),
         close: () =>
           new Promise<void>((done) => {
             server.closeAllConnections();

@@ -11,13 +11,13 @@ import { TOKENS } from '../container/tokens.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
 import type { Logger } from '../shared/logger.js';
 import { countParkedEvents } from './parked.js';
-import { startOpsServer, type OpsServer } from './http.js';
+import { DEFAULT_OPS_HOST, startOpsServer, type OpsServer } from './http.js';
 import { workerModule } from './module.js';
 import { WORKER_TOKENS } from './tokens.js';
 import { DEFAULT_GROUP, DEFAULT_GROUP_SETTINGS, DEFAULT_WORKER_OPTIONS, type CandidateWorkerOptions } from './worker.js';
 
 export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://host:2113?tls=false
-  [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)]
+  [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)] [--http-host 127.0.0.1]
   [--max-retry-count ${DEFAULT_GROUP_SETTINGS.maxRetryCount}] [--message-timeout-ms ${DEFAULT_GROUP_SETTINGS.messageTimeoutMs}]
   [--no-correlation (leave signals -> candidates to another process)]
   (the connection string may also come from OPX_EVENTSTORE; logs: JSON on stdout, level OPX_LOG_LEVEL, default info)`;
@@ -25,6 +25,7 @@ export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://ho
 export interface WorkerCommand {
   readonly connection: string;
   readonly httpPort: number;
+  readonly httpHost: string;
   /** Run live correlation (signals -> candidates) beside the orchestrator; default true. */
   readonly correlation: boolean;
   readonly worker: Partial<CandidateWorkerOptions>;
@@ -51,6 +52,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         group: { type: 'string' },
         concurrency: { type: 'string' },
         'http-port': { type: 'string' },
+        'http-host': { type: 'string' },
         'max-retry-count': { type: 'string' },
         'message-timeout-ms': { type: 'string' },
         'no-correlation': { type: 'boolean' },
@@ -67,6 +69,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   return {
     connection,
     httpPort: positiveInt('http-port', values['http-port'], 9464, 0),
+    httpHost: values['http-host'] ?? DEFAULT_OPS_HOST,
     correlation: values['no-correlation'] !== true,
     worker: {
       group: values.group ?? DEFAULT_GROUP,
@@ -106,7 +109,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   worker.metrics.addParkedGauge(() => countParkedEvents(subscriptions, { group: worker.options.group, target: worker.options.target }));
 
   let ops: OpsServer | undefined;
-  if (command.httpPort > 0) ops = await startOpsServer({ port: command.httpPort, registry, health: () => worker.health() });
+  if (command.httpPort > 0) ops = await startOpsServer({ port: command.httpPort, host: command.httpHost, registry, health: () => worker.health() });
 
   let stopping = false;
   let stopped: (code: number) => void = () => undefined;
@@ -122,6 +125,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       await worker.stop();
       await correlation?.stop();
       await ops?.close();
+      await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log writes behind orchestration
       await container.get(TOKENS.EventStore).close();
       logger.info({}, 'shut down');
       stopped(0);

@@ -10,7 +10,7 @@ export class WorkerMetrics {
   readonly decisions: Counter<'decision' | 'authority'>;
   readonly incidentsCreated: Counter;
   readonly retries: Counter<'reason'>;
-  readonly parked: Counter;
+  readonly nackedAtRetryLimit: Counter;
   readonly handlerDuration: Histogram<'type'>;
   readonly lag: Gauge;
   readonly inFlight: Gauge;
@@ -32,8 +32,12 @@ export class WorkerMetrics {
     this.retries = reuse('retries_total', () =>
       new Counter({ name: `${prefix}retries_total`, help: 'Events nacked for redelivery (the only retry) after the handler failed.', labelNames: ['reason'] as const, registers }),
     );
-    this.parked = reuse('parked_total', () =>
-      new Counter({ name: `${prefix}parked_total`, help: 'Events nacked at maxRetryCount, which the server parks.', registers }),
+    this.nackedAtRetryLimit = reuse('nacked_at_retry_limit_total', () =>
+      new Counter({
+        name: `${prefix}nacked_at_retry_limit_total`,
+        help: 'Nacks this worker sent at maxRetryCount: the server parks such an event unless another delivery handled it first. What is parked now is opx_worker_parked_events (read from the server).',
+        registers,
+      }),
     );
     this.handlerDuration = reuse('handler_duration_seconds', () =>
       new Histogram({

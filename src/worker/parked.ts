@@ -1,4 +1,5 @@
 import type { EventStore, JsonObject, PersistentSubscriptions, PersistentSubscriptionTarget, RecordedEvent } from '../eventstore/event-store.js';
+import type { AuthenticatedBy } from '../candidates/candidate-events.js';
 import { InvalidInput } from '../shared/errors.js';
 import { eventId } from '../shared/ids.js';
 import { CANDIDATE_TARGET, DEFAULT_GROUP } from './worker.js';
@@ -78,6 +79,8 @@ export interface ReplayParkedOptions extends ParkedOptions {
   readonly requestedAt: string;
   /** Why, recorded on the event. */
   readonly reason?: string;
+  /** The principal who asked, proven, and how (recorded in the event's metadata). */
+  readonly authenticatedBy?: AuthenticatedBy;
 }
 
 export interface ReplayParkedResult {
@@ -134,7 +137,7 @@ export async function replayParkedEvents(
           replayed: selected.length,
           events: replayedEvents.slice(0, MAX_RECORDED_EVENT_IDS).map((e) => ({ eventId: e.eventId, streamId: e.streamId, revision: e.revision.toString(), type: e.type })),
         },
-        metadata: { $correlationId: recordedEventId, $causationId: recordedEventId, schemaVersion: 1 },
+        metadata: { $correlationId: recordedEventId, $causationId: recordedEventId, schemaVersion: 1, ...(options.authenticatedBy === undefined ? {} : { authenticatedBy: { ...options.authenticatedBy } }) },
       },
     ],
     'any',

@@ -252,7 +252,7 @@ export class CandidateWorker {
       this.metrics.eventsHandled.inc({ type: event.type, outcome: 'failed' });
       const parks = delivery.retryCount >= this.options.settings.maxRetryCount;
       this.metrics.retries.inc({ reason: errorCode(error) });
-      if (parks) this.metrics.parked.inc();
+      if (parks) this.metrics.nackedAtRetryLimit.inc();
       this.#logger[parks ? 'error' : 'warn']({ ...fields, err: error, parks }, parks ? 'handler failed at maxRetryCount; the server parks the event' : 'handler failed; nacked for redelivery');
       await subscription.nack(delivery, 'retry', error instanceof Error ? error.message : String(error)).catch((nackError: unknown) => {
         this.#logger.warn({ ...fields, err: nackError }, 'nack failed; the server redelivers the event when its subscription ends or the message times out');

@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
-import { lastAuditReport, recordAuditReport } from '../../src/operators/audit-service.js';
+import { lastAudit, recordAudit } from '../../src/operators/audit-record.js';
 import { eventually, PEOPLE, screenshot, ServedConsole, TestBrowser } from './support/browser.js';
 
 // The page's globals, for the functions this file runs in the browser (page.evaluate); declared
@@ -301,8 +301,8 @@ describe('the operator console, in a browser', function () {
   it('shows where a recorded audit diverged and which policies drifted (a report another process recorded), as text', async () => {
     const client = EsdbEventStore.fromConnectionString(store.connectionString);
     try {
-      const last = (await lastAuditReport(client))!;
-      await recordAuditReport(client, {
+      const last = (await lastAudit(client))!;
+      await recordAudit(client, {
         ...last,
         runId: 'audit-elsewhere',
         by: 'carol',

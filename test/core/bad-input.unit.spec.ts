@@ -195,6 +195,16 @@ describe('bad input', () => {
       expect(evaluatePolicy(policy, CandidateFixtures.promotable)).to.deep.equal({ decision: 'PROMOTE', reason: "rule 'sev1' matched: SEV1", matchedRule: 'sev1' });
       expect(evaluatePolicy(policy, CandidateFixtures.deferrable).matchedRule).to.equal('default');
     });
+
+    it('a registered policy decides as evaluatePolicy does, sharing one outcome per rule among its decisions', () => {
+      const [loaded] = PolicyRegistry.fromDocuments([DocumentFixtures.policy]).all();
+      const document = parsePolicyDocument(DocumentFixtures.policy);
+      for (const candidate of [CandidateFixtures.promotable, CandidateFixtures.deferrable, CandidateFixtures.suppressible]) {
+        expect(loaded?.evaluate(candidate)).to.deep.equal(evaluatePolicy(document, candidate));
+      }
+      expect(loaded?.evaluate(CandidateFixtures.promotable)).to.equal(loaded?.evaluate(CandidateFixtures.promotable));
+      expect(loaded?.evaluate(CandidateFixtures.deferrable)).to.equal(loaded?.evaluate(CandidateFixtures.deferrable));
+    });
   });
 
   describe('unknown policy', () => {

@@ -5,7 +5,7 @@ import { inMemoryEventStoreModule, orchestrationModule } from '../../src/contain
 import { TOKENS } from '../../src/container/tokens.js';
 import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
 import { IncidentOrchestrator } from '../../src/orchestration/incident-orchestrator.js';
-import { orchestrationStreamId } from '../../src/orchestration/orchestration-store.js';
+import { ORCHESTRATION_LOG_STREAM } from '../../src/orchestration/orchestration-store.js';
 import { FixedClock } from '../../src/shared/clock.js';
 import { RecordingLogger } from '../../src/shared/logger.js';
 import { AuthorityFixtures, CandidateFixtures, ConfigFixtures } from './support/fixtures.js';
@@ -44,7 +44,8 @@ describe('Inversify embedding', () => {
     expect(memory.size).to.be.greaterThan(0);
     expect(emitter.events.map((e) => e.eventType)).to.deep.equal(['IncidentCreated']);
     expect(emitter.events[0]).to.deep.include({ incidentId: result.incidentId });
-    const [attempt] = memory.snapshot(orchestrationStreamId(candidate.candidateId));
+    await host.get(TOKENS.OrchestrationStore).flush();
+    const [attempt] = memory.snapshot(ORCHESTRATION_LOG_STREAM);
     expect(attempt?.data['startedAt']).to.equal(clock.now().toISOString());
     expect(host.get<string>('host/Greeting')).to.equal('hello from the monolith');
   });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 
-import { contentHash, domainId, eventId, OPX_EVENT_ID_NAMESPACE, randomEventId } from '../../src/shared/ids.js';
+import { contentHash, domainId, eventId, OPX_EVENT_ID_NAMESPACE, RandomIds } from '../../src/shared/ids.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 
 describe('deterministic ids', () => {
@@ -23,6 +23,14 @@ describe('deterministic ids', () => {
     for (const name of names) expect(eventId(name)).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
+  it('ids are flat strings of their own, not views into shared memory: one id does not change when the next is made', () => {
+    const first = eventId('a');
+    const copy = `${first}`;
+    eventId('b');
+    domainId('dec', ['c']);
+    expect(first).to.equal(copy).and.to.equal(uuidv5('a', OPX_EVENT_ID_NAMESPACE));
+  });
+
   it('domainId is the first 24 hex of SHA-256 over the JCS form of its parts', () => {
     const parts = ['cand-1', 'standard-promotion', '1.0.0', 'ümlaut "quoted" \\ slash'];
     const expected = createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 24);
@@ -36,9 +44,24 @@ describe('deterministic ids', () => {
 });
 
 describe('random ids (orchestration attempts)', () => {
-  it('randomEventId is a version 4, RFC variant UUID, a new one each call across refills of its random pool', () => {
-    const ids = Array.from({ length: 1_000 }, () => randomEventId());
+  it('RandomIds gives version 4, RFC variant UUIDs, a new one each call across refills of its random pool', () => {
+    const random = new RandomIds();
+    const ids = Array.from({ length: 2_000 }, () => random.next());
     for (const id of ids) expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).to.equal(ids.length);
+  });
+
+  it('RandomIds draws random bytes as it needs them: 16 ids at first, then twice as many, up to 256', () => {
+    const drawn: number[] = [];
+    const random = new RandomIds((pool) => void drawn.push(pool.length / 16));
+    for (let i = 0; i < 16; i++) random.next();
+    expect(drawn).to.deep.equal([16]);
+    for (let i = 0; i < 32 + 64 + 128 + 256 + 256; i++) random.next();
+    expect(drawn).to.deep.equal([16, 32, 64, 128, 256, 256]);
+  });
+
+  it('two RandomIds draw their own random bytes', () => {
+    const [a, b] = [new RandomIds(), new RandomIds()];
+    expect(a.next()).to.not.equal(b.next());
   });
 });

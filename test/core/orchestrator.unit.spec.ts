@@ -3,17 +3,18 @@ import sinon from 'sinon';
 
 import { candidateStreamId } from '../../src/candidates/candidate-events.js';
 import { CandidateNotFound } from '../../src/candidates/candidate-store.js';
+import type { Candidate } from '../../src/correlation/correlator.js';
 import { TOKENS } from '../../src/container/tokens.js';
 import { incidentStreamId } from '../../src/incidents/incident-events.js';
 import { CandidateWithoutPolicy, IncidentOrchestrator } from '../../src/orchestration/incident-orchestrator.js';
 import { InProcessMessageBus } from '../../src/orchestration/message-bus.js';
 import type { OrchestrationEvent } from '../../src/orchestration/orchestration-event.schema.js';
-import { OrchestrationStore, orchestrationStreamId } from '../../src/orchestration/orchestration-store.js';
+import { ORCHESTRATION_LOG_STREAM, OrchestrationStore, orchestrationStreamId, type OrchestrationLogOptions } from '../../src/orchestration/orchestration-store.js';
 import { PolicyMismatch } from '../../src/promotion/promotion-engine.js';
 import { StoreUnavailable } from '../../src/shared/errors.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { AuthorityFixtures, CandidateFixtures, Times } from './support/fixtures.js';
-import { failFirstAppendOf, InterceptingEventStore, ThrowingEmitter, UnavailableOrchestrationStore, WriteOnlyOrchestrationStore } from './support/ports.js';
+import { failFirstAppendOf, GatedEventStore, InterceptingEventStore, ThrowingEmitter, UnavailableOrchestrationStore, WriteOnlyOrchestrationStore } from './support/ports.js';
 import { OpxWorld } from './support/world.js';
 
 const NINETY_DAYS_IN_SECONDS = 90 * 24 * 60 * 60;
@@ -65,7 +66,7 @@ describe(IncidentOrchestrator.name, () => {
       expect(world.candidateTypes(candidateId)).to.deep.equal(['CandidateCreated', 'PromotionDecided', 'IncidentCreated']);
       expect(world.incidentStreams()).to.have.length(1);
       // only the attempt log grows
-      expect(world.all('OrchestrationAttempted')).to.have.length(3);
+      expect(await world.loggedAttempts(candidateId)).to.have.length(3);
       expect(world.size - size).to.equal(2);
     });
 
@@ -178,7 +179,8 @@ describe(IncidentOrchestrator.name, () => {
 
       await Promise.all([first.process(candidateId), second.process(candidateId)]);
 
-      expect(first.events(orchestrationStreamId(candidateId))).to.have.length(2);
+      await second.loggedAttempts(candidateId);
+      expect(await first.loggedAttempts(candidateId)).to.have.length(2);
     });
   });
 
@@ -428,7 +430,7 @@ describe(IncidentOrchestrator.name, () => {
       expect(b.incidentId).to.equal(a.incidentId);
       expect(log.store?.getAttemptsCalls).to.equal(0);
       expect(spy?.reads.filter((s) => s.startsWith('orchestration-'))).to.deep.equal([]);
-      expect(world.events(orchestrationStreamId(promotable.candidateId))).to.have.length(2);
+      expect(await world.loggedAttempts(promotable.candidateId)).to.have.length(2);
     });
   });
 
@@ -557,15 +559,16 @@ describe(IncidentOrchestrator.name, () => {
   });
 
   describe('the orchestration log', () => {
-    it('appends each attempt to orchestration-<candidateId> with a ttl of now + 90 days', async () => {
+    it('appends each attempt to the attempt log with its candidate and a ttl of now + 90 days', async () => {
       const world = OpxWorld.create();
       const { candidateId } = await world.givenCandidate(CandidateFixtures.promotable);
       world.clock.advance(1234_000);
 
       const result = await world.process(candidateId);
 
-      const [attempt] = world.events(orchestrationStreamId(candidateId));
+      const [attempt] = await world.loggedAttempts(candidateId);
       expect(attempt?.type).to.equal('OrchestrationAttempted');
+      expect(attempt?.streamId).to.equal(ORCHESTRATION_LOG_STREAM);
       expect(attempt?.data).to.deep.include({
         candidateId,
         authorityType: 'AUTO_ENGINE',
@@ -581,13 +584,17 @@ describe(IncidentOrchestrator.name, () => {
       });
     });
 
-    it('sets $maxAge of 90 days on the orchestration stream', async () => {
-      const world = OpxWorld.create();
-      const { candidateId } = await world.givenCandidate(CandidateFixtures.deferrable);
+    it('sets $maxAge of 90 days on the attempt log once, not once per candidate', async () => {
+      let spy: InterceptingEventStore | undefined;
+      const world = OpxWorld.create({ wrapStore: (memory) => (spy = new InterceptingEventStore(memory)) });
+      for (const fixture of [CandidateFixtures.deferrable, CandidateFixtures.promotable, CandidateFixtures.suppressible]) {
+        await world.givenCandidate(fixture);
+        await world.process(fixture.candidateId);
+        await world.loggedAttempts(fixture.candidateId);
+      }
 
-      await world.process(candidateId);
-
-      expect(await world.store.getStreamMetadata(orchestrationStreamId(candidateId))).to.deep.equal({ maxAge: NINETY_DAYS_IN_SECONDS });
+      expect(await world.store.getStreamMetadata(ORCHESTRATION_LOG_STREAM)).to.deep.equal({ maxAge: NINETY_DAYS_IN_SECONDS });
+      expect(spy?.metadataWrites).to.deep.equal([ORCHESTRATION_LOG_STREAM]);
     });
 
     it('logs a failed attempt with status error and the message', async () => {
@@ -597,7 +604,7 @@ describe(IncidentOrchestrator.name, () => {
 
       await expect(world.process(candidateId)).to.be.rejectedWith(StoreUnavailable);
 
-      const attempts = await new OrchestrationStore(world.store).getAttempts(candidateId);
+      const attempts = await world.container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
       expect(attempts).to.have.length(1);
       expect(attempts[0]).to.deep.include({ status: 'error', error: 'policy engine down', policyId: 'standard-promotion' });
       expect(attempts[0]).to.not.have.property('decisionId');
@@ -606,12 +613,157 @@ describe(IncidentOrchestrator.name, () => {
     it('logs one attempt per delivery, including duplicates', async () => {
       const world = OpxWorld.create();
       const { candidateId } = await world.givenDelivered(CandidateFixtures.suppressible);
+      const first = world.clock.now().toISOString();
       world.clock.advance(1);
       await world.deliverCandidateCreated(candidateId);
+      const second = world.clock.now().toISOString();
 
-      const attempts = await new OrchestrationStore(world.store).getAttempts(candidateId);
+      const attempts = await world.container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
       expect(attempts.map((a) => a.decision)).to.deep.equal(['SUPPRESS', 'SUPPRESS']);
       expect(new Set(attempts.map((a) => a.attemptId)).size).to.equal(2);
+      expect(attempts.map((a) => [a.startedAt, a.completedAt])).to.deep.equal([
+        [first, first],
+        [second, second],
+      ]);
+    });
+
+    describe('written behind the orchestration', () => {
+      /** A world whose store holds every append to the attempt log until the test opens the gate. */
+      function gatedWorld(options: OrchestrationLogOptions = {}): { world: OpxWorld; gate: GatedEventStore } {
+        let gate: GatedEventStore | undefined;
+        const world = OpxWorld.create({
+          wrapStore: (memory) => (gate = new GatedEventStore(memory, ORCHESTRATION_LOG_STREAM)),
+          orchestrationStore: (store, logger) => new OrchestrationStore(store, { logger, ...options }),
+        });
+        return { world, gate: gate as GatedEventStore };
+      }
+      const promotables = (count: number): Candidate[] => Array.from({ length: count }, (_, i) => ({ ...CandidateFixtures.promotable, candidateId: `cand-promotable-${i}` }));
+
+      it('returns from processCandidate while the attempt log is still writing: a promoted candidate costs its three appends', async () => {
+        const { world, gate } = gatedWorld();
+        const { candidateId } = await world.givenCandidate(CandidateFixtures.promotable);
+        const before = gate.calls.length;
+
+        const result = await world.process(candidateId);
+
+        expect(result.decision).to.equal('PROMOTE');
+        expect(gate.calls.slice(before).filter((c) => c.streamId !== ORCHESTRATION_LOG_STREAM)).to.have.length(3);
+        expect(gate.held).to.equal(1); // the attempt's append, not awaited
+        gate.open();
+        expect(await world.loggedAttempts(candidateId)).to.have.length(1);
+      });
+
+      it('writes the attempts of candidates orchestrated meanwhile in one append', async () => {
+        const { world, gate } = gatedWorld();
+        const candidates = promotables(20);
+        for (const candidate of candidates) await world.givenCandidate(candidate);
+
+        await Promise.all(candidates.map((c) => world.process(c.candidateId)));
+        gate.open();
+        await world.container.get(TOKENS.OrchestrationStore).flush();
+
+        const logAppends = gate.calls.filter((c) => c.streamId === ORCHESTRATION_LOG_STREAM && c.kind === 'append');
+        expect(logAppends.map((c) => c.events)).to.deep.equal([1, 19]);
+        expect(gate.calls.filter((c) => c.kind === 'metadata')).to.have.length(1);
+        for (const candidate of candidates) expect(await world.loggedAttempts(candidate.candidateId)).to.have.length(1);
+      });
+
+      it('appends at most maxBatch attempts at once', async () => {
+        const { world, gate } = gatedWorld({ maxBatch: 3 });
+        const candidates = promotables(7);
+        for (const candidate of candidates) await world.givenCandidate(candidate);
+
+        await Promise.all(candidates.map((c) => world.process(c.candidateId)));
+        gate.open();
+        await world.container.get(TOKENS.OrchestrationStore).flush();
+
+        expect(gate.calls.filter((c) => c.streamId === ORCHESTRATION_LOG_STREAM && c.kind === 'append').map((c) => c.events)).to.deep.equal([1, 3, 3]);
+      });
+
+      it('drops attempts past maxQueued while the log is behind, and says how many once it catches up', async () => {
+        const { world, gate } = gatedWorld({ maxQueued: 2 });
+        const candidates = promotables(6);
+        for (const candidate of candidates) await world.givenCandidate(candidate);
+
+        const results = await Promise.all(candidates.map((c) => world.process(c.candidateId)));
+        gate.open();
+        await world.container.get(TOKENS.OrchestrationStore).flush();
+
+        expect(results.every((r) => r.success)).to.equal(true);
+        expect(world.events(ORCHESTRATION_LOG_STREAM)).to.have.length(3); // the one being written, and two queued
+        const warnings = world.warnings().map((w) => [w.message, w.fields]);
+        expect(warnings).to.deep.equal([
+          ['Orchestration attempt log is behind: dropping attempts until it catches up', { queued: 2 }],
+          ['Orchestration attempt log caught up; attempts were dropped', { dropped: 3 }],
+        ]);
+      });
+
+      it('logs a failed write as a warning, fails no orchestration, and writes the next attempts', async () => {
+        const world = OpxWorld.create({
+          wrapStore: (memory) =>
+            new InterceptingEventStore(memory, {
+              beforeAppend: failFirstAppendOf('OrchestrationAttempted'),
+            }),
+        });
+        const [first, second] = promotables(2) as [Candidate, Candidate];
+        await world.givenCandidate(first);
+        await world.givenCandidate(second);
+
+        const a = await world.process(first.candidateId);
+        await world.container.get(TOKENS.OrchestrationStore).flush();
+        const b = await world.process(second.candidateId);
+
+        expect([a.success, b.success]).to.deep.equal([true, true]);
+        expect(await world.loggedAttempts(first.candidateId)).to.have.length(0);
+        expect(await world.loggedAttempts(second.candidateId)).to.have.length(1);
+        const warning = world.warnings().find((w) => w.message === 'Failed to log orchestration attempts');
+        expect(warning?.fields).to.deep.include({ attempts: 1, candidateIds: [first.candidateId] });
+      });
+    });
+
+    describe('getAttempts (people only)', () => {
+      it('includes what this process has queued but not written yet', async () => {
+        let gate: GatedEventStore | undefined;
+        const world = OpxWorld.create({ wrapStore: (memory) => (gate = new GatedEventStore(memory, ORCHESTRATION_LOG_STREAM)) });
+        const { candidateId } = await world.givenCandidate(CandidateFixtures.deferrable);
+        await world.process(candidateId);
+
+        const reading = world.container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
+        await new Promise((resolve) => setImmediate(resolve));
+        gate?.open();
+
+        expect((await reading).map((a) => a.decision)).to.deep.equal(['DEFER']);
+      });
+
+      it('reads the log back only as far as the candidate\'s first event', async () => {
+        let spy: InterceptingEventStore | undefined;
+        const world = OpxWorld.create({ wrapStore: (memory) => (spy = new InterceptingEventStore(memory)) });
+        const [old, recent] = [CandidateFixtures.deferrable, CandidateFixtures.promotable];
+        await world.givenCandidate(old);
+        for (let i = 0; i < 5; i++) await world.process(old.candidateId);
+        await world.loggedAttempts(old.candidateId);
+        await world.givenCandidate(recent);
+        await world.process(recent.candidateId);
+
+        const attempts = await world.container.get(TOKENS.OrchestrationStore).getAttempts(recent.candidateId);
+
+        expect(attempts.map((a) => a.candidateId)).to.deep.equal([recent.candidateId]);
+        expect(spy?.eventsRead.get(ORCHESTRATION_LOG_STREAM)).to.equal(2); // its own, and the first one older than its candidate
+        expect((await world.container.get(TOKENS.OrchestrationStore).getAttempts(old.candidateId)).map((a) => a.decision)).to.have.length(5);
+      });
+
+      it('returns attempts an earlier version logged to orchestration-<candidateId> first', async () => {
+        const world = OpxWorld.create();
+        const { candidateId } = await world.givenCandidate(CandidateFixtures.suppressible);
+        const legacy = { candidateId, attemptId: '00000000-0000-4000-8000-000000000001', status: 'success', startedAt: '2025-01-01T00:00:00.000Z' };
+        await world.store.append(orchestrationStreamId(candidateId), [{ id: legacy.attemptId, type: 'OrchestrationAttempted', data: legacy, metadata: {} }], 'no_stream');
+        await world.process(candidateId);
+
+        const attempts = await world.container.get(TOKENS.OrchestrationStore).getAttempts(candidateId);
+
+        expect(attempts.map((a) => a.attemptId)[0]).to.equal(legacy.attemptId);
+        expect(attempts).to.have.length(2);
+      });
     });
   });
 });

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { jsonEvent, persistentSubscriptionToStreamSettingsFromDefaults } from '@eventstore/db-client';
 import { expect } from 'chai';
 import { startEmbeddedServer } from '../../src/esdb-server/server.js';
-import { collect, connect, eventually, freshStream } from './helpers.js';
+import { verifyDataDir } from '../../src/esdb-server/storage/verify.js';
+import { collect, connect, eventually, freshStream, spawnServer } from './helpers.js';
 
 const event = (i: number) => jsonEvent({ type: 'Numbered', data: { i } });
 
@@ -91,5 +95,129 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
+  });
+
+  it('warns on stderr, naming what it leaves open, when it listens on an interface other than loopback', async function () {
+    const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
+    const child = spawn(process.execPath, [main, '--port', '0', '--memory', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    expect(stderr).to.match(/listening on 0\.0\.0\.0, not loopback, with no TLS and no authentication/);
+  });
+
+  it('serves $all from any uint64 position: past the end is empty forwards and the end backwards', async function () {
+    const server = await startEmbeddedServer({ dataDir });
+    const client = connect(server.connectionString);
+    try {
+      const stream = freshStream();
+      await client.appendToStream(stream, [1, 2].map(event));
+      for (const commit of [2n ** 63n, 2n ** 64n - 1n]) {
+        const position = { commit, prepare: commit };
+        expect(await collect(client.readAll({ fromPosition: position, maxCount: 10 }))).to.deep.equal([]);
+        const backwards = await collect(client.readAll({ fromPosition: position, direction: 'backwards', maxCount: 2 }));
+        expect(backwards.map((e) => e.event!.streamId)).to.deep.equal([stream, stream]);
+        const subscription = client.subscribeToAll({ fromPosition: position });
+        await new Promise((resolve, reject) => subscription.once('caughtUp', resolve).once('error', reject));
+        await subscription.unsubscribe();
+      }
+    } finally {
+      await client.dispose();
+      await server.close();
+    }
+  });
+
+  it('keeps its data to its owner: the data dir it creates is 0700, the database and its WAL files 0600', async function () {
+    const nested = join(dataDir, 'fresh');
+    const server = await startEmbeddedServer({ dataDir: nested });
+    const client = connect(server.connectionString);
+    try {
+      await client.appendToStream(freshStream(), event(1));
+      const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+      expect(mode(nested)).to.equal('700');
+      for (const file of ['opx-store.sqlite', 'opx-store.sqlite-wal', 'opx-store.sqlite-shm']) expect(mode(join(nested, file)), file).to.equal('600');
+    } finally {
+      await client.dispose();
+      await server.close();
+    }
+  });
+
+  describe('integrity', function () {
+    const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const verifyCli = (dir: string): { status: number | null; stdout: string } => {
+      const run = spawnSync(process.execPath, [cli, '--json', 'store', 'verify', dir], { encoding: 'utf8' });
+      return { status: run.status, stdout: run.stdout };
+    };
+
+    it('never serves a record whose bytes changed on disk: the read fails naming its position, and store verify finds it', async function () {
+      const server = await startEmbeddedServer({ dataDir });
+      const client = connect(server.connectionString);
+      const stream = freshStream();
+      await client.appendToStream(stream, [1, 2, 3].map((i) => jsonEvent({ type: 'Marked', data: { marker: `MARKER-${i}-${stream}` } })));
+      await client.dispose();
+      await server.close(); // closing checkpoints the WAL into the database file
+      const file = join(dataDir, 'opx-store.sqlite');
+      const bytes = readFileSync(file);
+      const at = bytes.indexOf(`MARKER-2-${stream}`);
+      expect(at).to.be.above(0);
+      bytes[at] = 'N'.charCodeAt(0); // MARKER -> NARKER: still valid JSON, still a valid SQLite page
+      writeFileSync(file, bytes);
+      expect(verifyCli(dataDir).status).to.equal(1);
+      const report = verifyDataDir(dataDir);
+      expect(report.corrupt.map((c) => c.detail)).to.deep.equal(['checksum mismatch']);
+      const again = await startEmbeddedServer({ dataDir });
+      const reader = connect(again.connectionString);
+      try {
+        await expect(collect(reader.readStream(stream))).to.be.rejectedWith(new RegExp(`record at position ${report.corrupt[0]!.position} is corrupt`));
+        await expect(collect(reader.readAll())).to.be.rejectedWith(/is corrupt \(checksum mismatch\)/);
+      } finally {
+        await reader.dispose();
+        await again.close();
+      }
+    });
+
+    it('refuses to start when acknowledged events are missing (the WAL lost after a crash), unless told to accept the loss', async function () {
+      const child = await spawnServer(['--data', dataDir]);
+      const client = connect(child.connectionString);
+      const stream = freshStream();
+      for (let i = 0; i < 50; i++) await client.appendToStream(stream, event(i));
+      await client.dispose();
+      await child.stop(); // SIGKILL: the 50 acknowledged events are in the WAL only
+      rmSync(join(dataDir, 'opx-store.sqlite-wal'));
+      await expect(startEmbeddedServer({ dataDir })).to.be.rejectedWith(/50 acknowledged events are missing.*--accept-data-loss/s);
+      expect(verifyCli(dataDir).status).to.equal(1);
+      const accepted = await startEmbeddedServer({ dataDir, acceptDataLoss: true });
+      const after = connect(accepted.connectionString);
+      try {
+        await expect(collect(after.readStream(stream))).to.be.rejected;
+        await after.appendToStream(stream, event(1));
+      } finally {
+        await after.dispose();
+        await accepted.close();
+      }
+      const restarted = await startEmbeddedServer({ dataDir });
+      await restarted.close();
+      expect(verifyCli(dataDir)).to.deep.include({ status: 0 });
+    });
+
+    it('gives the records of a data dir made before checksums theirs, and serves them', async function () {
+      const db = new Database(join(dataDir, 'opx-store.sqlite'));
+      db.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, revision INTEGER NOT NULL, event_id TEXT NOT NULL,
+        type TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL, created INTEGER NOT NULL)`);
+      db.prepare('INSERT INTO events VALUES (1, ?, 0, ?, ?, ?, ?, ?, ?)').run('old', randomUUID(), 'Old', 'application/json', Buffer.from('{"i":1}'), Buffer.alloc(0), 638_000_000_000_000_000n);
+      db.close();
+      const server = await startEmbeddedServer({ dataDir });
+      const client = connect(server.connectionString);
+      try {
+        expect((await collect(client.readStream('old'))).map((e) => e.event!.data)).to.deep.equal([{ i: 1 }]);
+      } finally {
+        await client.dispose();
+        await server.close();
+      }
+      expect(verifyDataDir(dataDir).ok).to.equal(true);
+    });
   });
 });

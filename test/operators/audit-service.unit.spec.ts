@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 
 import { TOKENS } from '../../src/container/tokens.js';
-import { AUDIT_REPORTS_STREAM, AuditService, lastAuditReport, summarize, type AuditRunView } from '../../src/operators/audit-service.js';
+import { AUDIT_REPORTS_STREAM, lastAudit, summarize } from '../../src/operators/audit-record.js';
+import { AuditService, type AuditRunView } from '../../src/operators/audit-service.js';
 import type { HistoryAuditReport } from '../../src/replay/history-audit.js';
 import { consoleRig, ORIGIN, type ConsoleRig } from '../console/support/rig.js';
 
@@ -86,9 +87,9 @@ describe(AuditService.name, () => {
     const last = (await s.get<{ last: { runId: string; verdict: string } }>('/api/v1/audit/last')).json.last;
     expect(last).to.include({ runId: started.json.runId, verdict: 'IDENTICAL' });
     // recorded, kept to the newest few, and read back by another process
-    expect(r.world.events(AUDIT_REPORTS_STREAM).map((e) => e.type)).to.deep.equal(['ReplayAuditRecorded']);
+    expect(r.world.events(AUDIT_REPORTS_STREAM).map((e) => e.type)).to.deep.equal(['ReplayAuditReported']);
     expect((await r.world.memory.getStreamMetadata(AUDIT_REPORTS_STREAM)).maxCount).to.equal(50);
-    expect((await lastAuditReport(r.world.memory))?.runId).to.equal(started.json.runId);
+    expect((await lastAudit(r.world.memory))?.runId).to.equal(started.json.runId);
     const other = new AuditService({ config: r.world.container.get(TOKENS.Config), store: r.world.memory, logger: r.world.logger });
     expect((await other.last())?.runId).to.equal(started.json.runId);
   });

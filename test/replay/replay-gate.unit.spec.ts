@@ -11,7 +11,7 @@ import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.j
 import { PolicyRegistry } from '../../src/promotion/policy.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projections/read-models.js';
 import { exportHistory, importHistory, type HistoryLine } from '../../src/replay/history-file.js';
-import { ReplayAudit, firstDifference } from '../../src/replay/replay-audit.js';
+import { ReplayAudit } from '../../src/replay/replay-audit.js';
 import { runBatchScenario } from '../../src/runtime/scenario.js';
 import { parseCorrelationRules } from '../../src/correlation/correlation-rule.js';
 import { readFileSync } from 'node:fs';
@@ -187,14 +187,5 @@ describe('Replay gate (golden recorded history)', () => {
     const report = await new ReplayAudit(config).run(await storeWith([...lines, pendingRequest].map((e) => canonicalJson(e))));
     expect(report.verdict).to.equal('IDENTICAL');
     expect(report.inputsPending).to.equal(1);
-  });
-});
-
-describe(firstDifference.name, () => {
-  it('names the deepest first differing path', () => {
-    expect(firstDifference({ a: { b: 1, c: 2 } }, { a: { b: 1, c: 3 } })).to.deep.equal({ path: 'a.c', recorded: 2, replayed: 3 });
-  });
-  it('names a field missing on one side', () => {
-    expect(firstDifference({ a: 1 }, { a: 1, z: 2 })).to.deep.equal({ path: 'z', recorded: null, replayed: 2 });
   });
 });

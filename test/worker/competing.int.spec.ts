@@ -76,7 +76,7 @@ describe(`${CandidateWorker.name} with competing consumers (real processes)`, fu
     expect(parked.map((p) => p.streamId)).to.deep.equal([poisonStream]);
     expect(parked[0]?.type).to.equal('CandidateCreated');
     const retries = (await Promise.all(httpPorts.map((p) => metricSum(p, 'opx_worker_retries_total')))).reduce((a, b) => a + b, 0);
-    const parkedByWorkers = (await Promise.all(httpPorts.map((p) => metricSum(p, 'opx_worker_parked_total')))).reduce((a, b) => a + b, 0);
+    const parkedByWorkers = (await Promise.all(httpPorts.map((p) => metricSum(p, 'opx_worker_nacked_at_retry_limit_total')))).reduce((a, b) => a + b, 0);
     expect(retries).to.equal(MAX_RETRY_COUNT + 1);
     expect(parkedByWorkers).to.equal(1);
     expect(await metricSum(httpPorts[0] as number, 'opx_worker_parked_events')).to.equal(1);
@@ -176,7 +176,7 @@ describe(`${CandidateWorker.name} with competing consumers (real processes)`, fu
       expect(recorded[0]?.data).to.deep.include({ group: 'opx-orchestrator', requestedBy: 'ops:test', replayed: 1, stopAt: 1, reason: 'after the fix' });
       // Redelivered MAX_RETRY_COUNT + 1 more times, then parked again.
       await waitFor(
-        async () => ((await Promise.all(httpPorts.map((p) => metricSum(p, 'opx_worker_parked_total')))).reduce((a, b) => a + b, 0) >= 2) || undefined,
+        async () => ((await Promise.all(httpPorts.map((p) => metricSum(p, 'opx_worker_nacked_at_retry_limit_total')))).reduce((a, b) => a + b, 0) >= 2) || undefined,
         { timeoutMs: 30_000, description: 'the poison event parked a second time' },
       );
       await waitFor(async () => (await listParkedEvents(store)).map((p) => p.streamId).join() === poisonStream || undefined, {

@@ -203,7 +203,7 @@ describe(CandidateWorker.name, () => {
     await worker.stop();
     expect(port.nacked.map((n) => n.action)).to.deep.equal(['retry', 'retry']);
     expect(port.acked).to.have.length(1);
-    expect(await registry.getSingleMetricAsString('opx_worker_parked_total')).to.match(/opx_worker_parked_total 1$/m);
+    expect(await registry.getSingleMetricAsString('opx_worker_nacked_at_retry_limit_total')).to.match(/opx_worker_nacked_at_retry_limit_total 1$/m);
   });
 
   it('finishes and acks what is in flight when stopped', async () => {

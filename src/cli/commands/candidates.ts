@@ -1,12 +1,14 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 
 import { TOKENS } from '../../container/tokens.js';
 import { currentReadModels } from '../../projections/live-projection.js';
-import { notePoison } from '../output.js';
 import { manualPromotionRefusal } from '../../promotion/promotion-engine.js';
 import type { CliContext } from '../context.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
-import { table } from '../output.js';
+import { candidateCodec } from '../../candidates/candidate-codec.js';
+import { CANDIDATE_STREAM_PREFIX } from '../../candidates/candidate-events.js';
+import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
+import { noteMismatches, notePoison, table } from '../output.js';
+import { checkDeferredRows } from '../../projections/row-check.js';
 import type { Action } from './action.js';
 import { apiUrlOf, humanOptions, localActor, tokenOf, TOKEN_ENV, type HumanOptions } from '../human-actor.js';
 import { callOperatorApi } from '../operator-client.js';
@@ -16,6 +18,15 @@ import { statusOf } from '../../operators/explain.js';
 
 export function candidatesCommand(action: Action): Command {
   const candidates = new Command('candidates').description('correlated candidates and their decisions');
+  candidates
+    .command('list')
+    .description('candidates newest first, with their latest decision, filtered by decision, policy version and time (a scan of the candidate streams)')
+    .addOption(new Option('--decision <kind>', 'only those whose latest decision is this (NONE: not decided yet)').choices(['PROMOTE', 'DEFER', 'SUPPRESS', 'NONE']))
+    .option('--policy <id@version>', 'only candidates naming this policy version')
+    .option('--since <time>', 'created at or after (ISO 8601)')
+    .option('--until <time>', 'created before (ISO 8601)')
+    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
+    .action(action<ListOptions>(async (ctx, _args, o) => listCandidates(ctx, o)));
   candidates
     .command('deferred')
     .description('the deferred queue: candidates waiting for a human (from the live projection)')
@@ -41,11 +52,62 @@ export function candidatesCommand(action: Action): Command {
   return candidates;
 }
 
+interface ListOptions {
+  readonly decision?: 'PROMOTE' | 'DEFER' | 'SUPPRESS' | 'NONE';
+  readonly policy?: string;
+  readonly since?: string;
+  readonly until?: string;
+  readonly limit: number;
+}
+
+async function listCandidates(ctx: CliContext, o: ListOptions): Promise<ExitCode> {
+  const time = (value: string | undefined, flag: string): number | undefined => {
+    if (value === undefined) return undefined;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) throw new CliUsageError(`${flag} must be an ISO 8601 time, got '${value}'`);
+    return ms;
+  };
+  const since = time(o.since, '--since');
+  const until = time(o.until, '--until');
+  if (!Number.isInteger(o.limit) || o.limit < 1) throw new CliUsageError('--limit must be a positive integer');
+  const rows = new Map<string, { candidateId: string; createdAt: string; severity: string; service: string; policy: string; decision: string; title: string | null }>();
+  const poison: Array<{ streamId: string; revision: string; type: string; problem: string }> = [];
+  for await (const recorded of (await ctx.store()).readAll({ streamPrefixes: [CANDIDATE_STREAM_PREFIX] })) {
+    if (recorded.type !== 'CandidateCreated' && recorded.type !== 'PromotionDecided') continue;
+    try {
+      const event = candidateCodec.decode(recorded);
+      if (event.type === 'CandidateCreated') {
+        const { data, metadata } = event;
+        rows.set(data.candidateId, { candidateId: data.candidateId, createdAt: data.createdAt, severity: data.severity, service: data.service, policy: `${metadata.candidate.policyId}@${metadata.candidate.policyVersion}`, decision: 'NONE', title: metadata.candidate.title ?? null });
+      } else if (event.type === 'PromotionDecided') {
+        const row = rows.get(event.data.candidateId);
+        if (row !== undefined) row.decision = event.data.decision;
+      }
+    } catch (error) {
+      poison.push({ streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, problem: (error as Error).message });
+    }
+  }
+  notePoison(ctx, poison);
+  const selected = [...rows.values()]
+    .filter((r) => (o.decision === undefined || r.decision === o.decision) && (o.policy === undefined || r.policy === o.policy))
+    .filter((r) => (since === undefined || Date.parse(r.createdAt) >= since) && (until === undefined || Date.parse(r.createdAt) < until))
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.candidateId < b.candidateId ? 1 : -1));
+  const shown = selected.slice(0, o.limit);
+  ctx.output.result({ candidates: shown, matched: selected.length }, () =>
+    shown.length === 0
+      ? ['no candidates match']
+      : [...table(['CANDIDATE', 'CREATED', 'SEVERITY', 'SERVICE', 'POLICY', 'DECISION', 'TITLE'], shown.map((r) => [r.candidateId, r.createdAt, r.severity, r.service, r.policy, r.decision, r.title ?? ''])), `${shown.length} of ${selected.length} matching`],
+  );
+  return EXIT.OK;
+}
+
 async function deferred(ctx: CliContext): Promise<ExitCode> {
   const { models, poison } = await currentReadModels(await ctx.store());
   notePoison(ctx, poison);
-  const rows = Object.values(models.deferred).sort((a, b) => (a.deferredAt < b.deferredAt ? -1 : a.deferredAt > b.deferredAt ? 1 : a.candidateId < b.candidateId ? -1 : 1));
-  ctx.output.result({ deferred: rows }, () =>
+  const checked = await checkDeferredRows(Object.values(models.deferred), (await ctx.services()).get(TOKENS.CandidateStore));
+  noteMismatches(ctx, checked.mismatches);
+  const rows = checked.rows.sort((a, b) => (a.deferredAt < b.deferredAt ? -1 : a.deferredAt > b.deferredAt ? 1 : a.candidateId < b.candidateId ? -1 : 1));
+  ctx.output.result({ deferred: rows, ...(checked.mismatches.length > 0 ? { mismatches: checked.mismatches } : {}), ...(poison.length > 0 ? { unreadableEvents: poison } : {}) }, () =>
     rows.length === 0
       ? ['no deferred candidates']
       : [

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { TOKENS } from '../../container/tokens.js';
 import { INCIDENT_STATES, type IncidentAction, type IncidentState } from '../../incidents/incident-events.js';
 import { currentReadModels } from '../../projections/live-projection.js';
-import { notePoison } from '../output.js';
+import { noteMismatches, notePoison } from '../output.js';
+import { checkIncidentRows } from '../../projections/row-check.js';
 import type { AlertCounts } from '../../projections/read-models.js';
 import type { CliContext } from '../context.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
@@ -53,10 +54,13 @@ export function incidentsCommand(action: Action): Command {
 async function list(ctx: CliContext, state: IncidentState | undefined): Promise<ExitCode> {
   const { models, poison } = await currentReadModels(await ctx.store());
   notePoison(ctx, poison);
-  const rows = Object.values(models.incidents)
+  // Checked against the incident streams, not trusted: a forged or stale snapshot cannot change what is shown.
+  const checked = await checkIncidentRows(Object.values(models.incidents), (await ctx.services()).get(TOKENS.IncidentManager));
+  noteMismatches(ctx, checked.mismatches);
+  const rows = checked.rows
     .filter((i) => state === undefined || i.state === state)
     .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.incidentId < b.incidentId ? -1 : 1));
-  ctx.output.result({ incidents: rows }, () =>
+  ctx.output.result({ incidents: rows, ...(checked.mismatches.length > 0 ? { mismatches: checked.mismatches } : {}), ...(poison.length > 0 ? { unreadableEvents: poison } : {}) }, () =>
     rows.length === 0
       ? [state === undefined ? 'no incidents' : `no ${state} incidents`]
       : [

@@ -10,6 +10,7 @@ import type { Action } from './action.js';
 interface ServeOptions {
   readonly port: number;
   readonly host: string;
+  readonly acceptDataLoss?: boolean;
 }
 
 export function storeCommand(action: Action): Command {
@@ -24,7 +25,17 @@ export function storeCommand(action: Action): Command {
     )
     .option('--port <port>', 'TCP port (0 = any free port)', (v) => port(v), 2113)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--accept-data-loss', 'start over a data dir that lost events it had acknowledged (its WAL lost or cut short), accepting the loss')
     .action(action<ServeOptions>(async (ctx, _args, o) => serveStore(ctx, o)));
+  store
+    .command('verify')
+    .summary('check every record of a data dir: checksums, continuity, acknowledged events')
+    .description(
+      'read every record of a data dir (read-only; stop the server first) and check its checksum, that positions follow ' +
+        'each other, SQLite\'s integrity check, and that no acknowledged event is missing. Exit 0 when all is well, 1 when not.',
+    )
+    .argument('<dir>', 'the data dir')
+    .action(action<Record<string, never>>(async (ctx, args) => verifyStore(ctx, String(args[0]))));
   return store;
 }
 
@@ -44,7 +55,10 @@ async function serveStore(ctx: CliContext, o: ServeOptions): Promise<ExitCode> {
     const stopped = waitForSignal();
     // The embedded server's own entry point; its `listening` JSON line is kept for --json.
     const { serve } = await import('../../esdb-server/main.js'); // the server only for the command that serves
-    const server = await serve({ port: o.port, host: o.host, ...(dataDir === undefined ? { memory: true } : { data: dataDir }) }, () => undefined);
+    const server = await serve(
+      { port: o.port, host: o.host, ...(dataDir === undefined ? { memory: true } : { data: dataDir }), ...(o.acceptDataLoss === true ? { acceptDataLoss: true } : {}) },
+      () => undefined,
+    );
     const { connectionString } = server;
     const close = (): Promise<void> => server.close();
     const where = dataDir === undefined ? 'in memory (lost on exit)' : `data dir ${resolve(dataDir)}`;
@@ -78,4 +92,28 @@ function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+async function verifyStore(ctx: CliContext, dir: string): Promise<ExitCode> {
+  const { verifyDataDir } = await import('../../esdb-server/storage/verify.js');
+  const release = lockDataDir(dir, 'opx store verify');
+  let report: Awaited<ReturnType<typeof verifyDataDir>>;
+  try {
+    report = verifyDataDir(dir);
+  } catch (error) {
+    throw new CliUsageError(`cannot verify ${resolve(dir)}: ${(error as Error).message}`);
+  } finally {
+    release();
+  }
+  ctx.output.result(report, () => [
+    `${resolve(dir)}: ${report.records} records, last position ${report.lastPosition}, acknowledged ${report.acknowledged ?? 'unknown'}`,
+    ...report.integrity.map((line) => `  SQLite integrity: ${line}`),
+    ...report.corrupt.map((c) => `  position ${c.position}: ${c.detail}`),
+    ...(report.missingPositions > 0 ? [`  ${report.missingPositions} positions missing`] : []),
+    ...(report.acknowledged !== undefined && report.acknowledged > report.lastPosition
+      ? [`  ${report.acknowledged - report.lastPosition} acknowledged events missing (positions ${report.lastPosition + 1}..${report.acknowledged})`]
+      : []),
+    report.ok ? 'OK' : 'DAMAGED',
+  ]);
+  return report.ok ? EXIT.OK : EXIT.REFUSED;
 }

@@ -9,6 +9,7 @@ interface WorkerOptions {
   readonly group?: string;
   readonly concurrency?: string;
   readonly httpPort?: string;
+  readonly httpHost?: string;
   readonly maxRetryCount?: string;
   readonly messageTimeoutMs?: string;
   readonly correlation?: boolean;
@@ -32,6 +33,7 @@ export function workerCommand(action: Action): Command {
     .option('--group <name>', 'persistent-subscription group', 'opx-orchestrator')
     .option('--concurrency <n>', 'events handled at once across candidates', '16')
     .option('--http-port <port>', '/metrics and /healthz port (0 = none)', '9464')
+    .option('--http-host <host>', 'interface for /metrics and /healthz (default 127.0.0.1)')
     .option('--max-retry-count <n>', 'deliveries before an event is parked', '5')
     .option('--message-timeout-ms <ms>', 'redelivery after this long without ack', '30000')
     .option('--no-correlation', 'do not run live correlation (signals -> candidates) in this process')
@@ -47,6 +49,7 @@ async function startWorker(ctx: CliContext, o: WorkerOptions): Promise<ExitCode>
     ['--group', o.group],
     ['--concurrency', o.concurrency],
     ['--http-port', o.httpPort],
+    ['--http-host', o.httpHost],
     ['--max-retry-count', o.maxRetryCount],
     ['--message-timeout-ms', o.messageTimeoutMs],
   ];

@@ -1,9 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { createFilter, DEFAULT_MAX_SEARCH_WINDOW, type EventFilter } from '../filters.js';
-import type { StoredEvent } from '../storage/engine.js';
-import { ALL_STREAM, LINK_EVENT_TYPE, type EventStoreCore } from '../store.js';
+import type { ServerLog } from '../log.js';
+import { describeError, Exceptions } from '../rpc.js';
+import { DEFAULT_MAX_SEARCH_WINDOW } from '../filters.js';
+import { ALL_STREAM, type EventStoreCore } from '../store.js';
+import { pickConsumer, type Consumer, type InFlight, type Message, type NackAction } from './messages.js';
+import { SourceReader } from './source-reader.js';
+import { parkedMessageCount, parkedStreamOf, takeParkedForReplay, writeParked } from './parked.js';
 import type { GroupDefinition, GroupSettings } from './settings.js';
+
+export type { Consumer, Delivery, NackAction } from './messages.js';
+export { parkedStreamOf } from './parked.js';
 
 /**
  * One persistent-subscription group: competing consumers, in-flight tracking with message
@@ -19,70 +25,14 @@ import type { GroupDefinition, GroupSettings } from './settings.js';
  *   delivery is at-least-once.
  */
 
-export interface Delivery {
-  readonly event: StoredEvent | undefined;
-  readonly link: StoredEvent | undefined;
-  /** The position reported as the delivery's commit position. */
-  readonly position: bigint;
-  readonly retryCount: number;
-}
-
-export interface Consumer {
-  readonly id: string;
-  readonly connectionName: string;
-  readonly from: string;
-  readonly bufferSize: number;
-  inFlight: number;
-  totalItems: number;
-  send(delivery: Delivery): void;
-  /** Ends the consumer's call with an error (group deleted). */
-  drop(error: unknown): void;
-}
-
-interface Message {
-  /** Sequence in the source; undefined for replayed parked messages (not checkpointed). */
-  readonly seq: number | undefined;
-  readonly event: StoredEvent;
-  readonly link: StoredEvent | undefined;
-  readonly ackId: string;
-  readonly retryCount: number;
-  /** Source cursor just before this message (revision or position). */
-  readonly prev: bigint;
-  /** This message's own cursor value. */
-  readonly cursor: bigint;
-}
-
-interface InFlight {
-  readonly message: Message;
-  readonly consumer: Consumer;
-  readonly expiresAt: number;
-}
-
-export type NackAction = 'unknown' | 'park' | 'retry' | 'skip' | 'stop';
-
-const PAGE_SIZE = 256;
 const MAX_BUFFER = 1000;
 const MAX_PAGES_PER_PUMP = 40;
-
-const fnv1a = (text: string): number => {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-};
-
-export const parkedStreamOf = (source: string, group: string): string =>
-  `$persistentsubscription-${source}::${group}-parked`;
 
 export class SubscriptionGroup {
   readonly consumers: Consumer[] = [];
   readonly parkedStream: string;
   #definition: GroupDefinition;
-  #filter: EventFilter | undefined;
-  #cursor: bigint;
-  #seq = 0;
+  readonly #reader: SourceReader;
   readonly #buffer: Message[] = [];
   #retry: Message[] = [];
   readonly #inFlight = new Map<string, InFlight>();
@@ -92,7 +42,7 @@ export class SubscriptionGroup {
   #checkpoint: bigint | undefined;
   #completedSinceCheckpoint = 0;
   #lastCheckpointAt: number;
-  #roundRobin = 0;
+  readonly #roundRobin = { next: 0 };
   #totalItems = 0;
   #stopped = false;
   #pumpScheduled = false;
@@ -105,12 +55,12 @@ export class SubscriptionGroup {
     private readonly store: EventStoreCore,
     private readonly clock: Clock,
     private readonly saveCheckpoint: (checkpoint: bigint) => void,
+    private readonly log: ServerLog,
   ) {
     this.parkedStream = parkedStreamOf(source, group);
     this.#definition = definition;
-    this.#filter = this.#createFilter(definition);
+    this.#reader = new SourceReader(store, source, checkpoint ?? definition.initialCursor, definition.filter, () => this.settings.resolveLinks);
     this.#checkpoint = checkpoint;
-    this.#cursor = checkpoint ?? definition.initialCursor;
     this.#lastCheckpointAt = clock.now();
   }
 
@@ -126,14 +76,9 @@ export class SubscriptionGroup {
     return this.#definition;
   }
 
-  #createFilter(definition: GroupDefinition): EventFilter | undefined {
-    const f = definition.filter;
-    return f === undefined ? undefined : createFilter(f.on, f);
-  }
-
   update(definition: GroupDefinition): void {
     this.#definition = definition;
-    this.#filter = this.#createFilter(definition);
+    this.#reader.setFilter(definition.filter);
     this.pump();
   }
 
@@ -229,23 +174,59 @@ export class SubscriptionGroup {
   }
 
   #park(message: Message, reason: string): void {
-    const metadata = {
-      Added: new Date(this.clock.now()).toISOString(),
-      Reason: reason,
-      SubscriptionEventNumber: Number(message.event.revision),
-    };
-    this.store.appendSystem(this.parkedStream, {
-      eventId: randomUUID(),
-      type: LINK_EVENT_TYPE,
-      contentType: 'application/octet-stream',
-      data: Buffer.from(`${message.event.revision}@${message.event.streamId}`, 'utf8'),
-      metadata: Buffer.from(JSON.stringify(metadata), 'utf8'),
-    });
+    if (writeParked(this.store, this.parkedStream, message.event, reason, this.clock.now()) === undefined) {
+      // The parked stream was tombstoned: EventStoreDB gives up on the message ("possible
+      // message loss") and goes on with the group; so does this server, and says so.
+      this.log.error('a message could not be parked: the parked stream is deleted; the message is dropped', {
+        group: this.group,
+        source: this.source,
+        parkedStream: this.parkedStream,
+        stream: message.event.streamId,
+        eventNumber: message.event.revision.toString(),
+        reason,
+      });
+    }
     this.#complete(message);
+  }
+
+  /**
+   * Runs work that no call is waiting on (a timer, a scheduled pump). What it throws would
+   * otherwise reach the event loop and end the server: instead the group's consumers are dropped
+   * with INTERNAL (persistent-subscription-failed) and the failure is logged. The group stays, and
+   * what they had in flight is queued again, so consumers can subscribe again.
+   */
+  guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  #failed(error: unknown): void {
+    this.log.error('persistent subscription group failed; its consumers are dropped', {
+      group: this.group,
+      source: this.source,
+      error: describeError(error),
+    });
+    const consumers = [...this.consumers];
+    this.consumers.length = 0;
+    for (const flight of this.#inFlight.values()) this.#retry.push(flight.message);
+    this.#inFlight.clear();
+    this.#sortRetry();
+    const reason = Exceptions.persistentSubscriptionFailed(this.source, this.group, describeError(error));
+    for (const consumer of consumers) {
+      consumer.inFlight = 0;
+      consumer.drop(reason);
+    }
   }
 
   /** Message timeouts; called by the service's ticker. */
   tick(): void {
+    this.guarded(() => this.#tick());
+  }
+
+  #tick(): void {
     if (this.#stopped) return;
     const now = this.clock.now();
     const expired = [...this.#inFlight.values()].filter((f) => f.expiresAt <= now);
@@ -259,96 +240,13 @@ export class SubscriptionGroup {
 
   // ------------------------------------------------------------------ reading and pushing
 
-  #sourceHasMore(): boolean {
-    if (this.isAll) return this.store.lastPosition() > this.#cursor;
-    const last = this.store.streamLastRevision(this.source);
-    return last !== undefined && last > this.#cursor;
-  }
-
-  #readBatch(): boolean {
-    const before = this.#cursor;
-    if (this.isAll) {
-      for (const row of this.store.readAllForward(this.#cursor + 1n, PAGE_SIZE)) {
-        const prev = this.#cursor;
-        this.#cursor = row.position;
-        if (this.#filter !== undefined && !this.#filter.matches(row)) continue;
-        this.#enqueue(row, prev);
-      }
-    } else {
-      const page = this.store.readStreamPage(this.source, 'forwards', this.#cursor + 1n, PAGE_SIZE);
-      if (page.status !== 'ok') return false;
-      for (const row of page.events) {
-        const prev = this.#cursor;
-        this.#cursor = row.revision;
-        this.#enqueue(row, prev);
-      }
-      if (page.next !== undefined && page.next - 1n > this.#cursor) this.#cursor = page.next - 1n;
-      if (page.events.length === 0 && page.next === undefined) {
-        // everything left is truncated ($tb, $maxCount): skip to the end
-        const last = this.store.streamLastRevision(this.source);
-        if (last !== undefined && last > this.#cursor) this.#cursor = last;
-      }
-    }
-    return this.#cursor !== before;
-  }
-
-  #enqueue(row: StoredEvent, prev: bigint): void {
-    let event = row;
-    let link: StoredEvent | undefined;
-    if (this.settings.resolveLinks && row.type === LINK_EVENT_TYPE) {
-      const resolved = this.store.resolveLink(row);
-      if (resolved !== undefined) {
-        event = resolved;
-        link = row;
-      }
-    }
-    this.#buffer.push({
-      seq: this.#seq++,
-      event,
-      link,
-      ackId: row.eventId,
-      retryCount: 0,
-      prev,
-      cursor: this.isAll ? row.position : row.revision,
-    });
-  }
-
-  #pickConsumer(message: Message): Consumer | undefined {
-    const consumers = this.consumers;
-    if (consumers.length === 0) return undefined;
-    const hasSlot = (c: Consumer): boolean => c.inFlight < c.bufferSize;
-    switch (this.settings.strategy) {
-      case 'DispatchToSingle':
-        return consumers.find(hasSlot);
-      case 'RoundRobin': {
-        for (let i = 0; i < consumers.length; i++) {
-          const index = (this.#roundRobin + i) % consumers.length;
-          const candidate = consumers[index]!;
-          if (hasSlot(candidate)) {
-            this.#roundRobin = (index + 1) % consumers.length;
-            return candidate;
-          }
-        }
-        return undefined;
-      }
-      case 'Pinned': {
-        const pinned = consumers[fnv1a(message.event.streamId) % consumers.length]!;
-        return hasSlot(pinned) ? pinned : undefined;
-      }
-      default: {
-        const never: never = this.settings.strategy;
-        return never;
-      }
-    }
-  }
-
   #push(message: Message): boolean {
     if (this.#inFlight.has(message.ackId)) {
       // duplicate id already in flight (e.g. replayed while retried): drop this copy
       this.#complete(message);
       return true;
     }
-    const consumer = this.#pickConsumer(message);
+    const consumer = pickConsumer(this.settings.strategy, this.consumers, message, this.#roundRobin);
     if (consumer === undefined) return false;
     consumer.inFlight += 1;
     consumer.totalItems += 1;
@@ -368,7 +266,7 @@ export class SubscriptionGroup {
     this.#pumpScheduled = true;
     setImmediate(() => {
       this.#pumpScheduled = false;
-      this.pump();
+      this.guarded(() => this.pump());
     });
   }
 
@@ -382,13 +280,13 @@ export class SubscriptionGroup {
     const target = Math.min(MAX_BUFFER, Math.max(this.settings.readBatchSize, DEFAULT_MAX_SEARCH_WINDOW));
     let pages = 0;
     for (;;) {
-      while (this.#buffer.length < target && this.#sourceHasMore()) {
+      while (this.#buffer.length < target && this.#reader.hasMore()) {
         if (pages++ >= MAX_PAGES_PER_PUMP) {
           // a long stretch the filter rejects: yield to the event loop, then go on
           this.#schedulePump();
           break;
         }
-        if (!this.#readBatch()) break;
+        if (!this.#reader.readBatch(this.#buffer)) break;
       }
       const next = this.#buffer[0];
       if (next === undefined) return;
@@ -409,7 +307,7 @@ export class SubscriptionGroup {
     if (!oldestPending.done) return oldestPending.value.prev;
     const firstBuffered = this.#buffer[0];
     if (firstBuffered !== undefined) return firstBuffered.prev;
-    return this.#cursor;
+    return this.#reader.cursor;
   }
 
   #tryCheckpoint(isTimeCheck: boolean): void {
@@ -444,43 +342,15 @@ export class SubscriptionGroup {
   // ------------------------------------------------------------------ parked messages
 
   parkedMessageCount(): bigint {
-    const last = this.store.streamLastRevision(this.parkedStream);
-    if (last === undefined) return 0n;
-    const tb = this.store.metadataOf(this.parkedStream).truncateBefore ?? 0n;
-    const count = last - tb + 1n;
-    return count > 0n ? count : 0n;
+    return parkedMessageCount(this.store, this.parkedStream);
   }
 
   /** Queues parked messages (up to, not including, parked-stream revision `stopAt`) for redelivery. */
   replayParked(stopAt: bigint | undefined): void {
-    const last = this.store.streamLastRevision(this.parkedStream);
-    if (last === undefined) return;
-    const end = stopAt !== undefined && stopAt < last + 1n ? stopAt : last + 1n;
-    let next = 0n;
-    const replayed: Message[] = [];
-    while (next < end) {
-      const page = this.store.readStreamPage(this.parkedStream, 'forwards', next, PAGE_SIZE);
-      if (page.status !== 'ok') break;
-      for (const link of page.events) {
-        if (link.revision >= end) break;
-        const event = this.store.resolveLink(link);
-        if (event === undefined) continue;
-        replayed.push({
-          seq: undefined,
-          event,
-          link,
-          ackId: link.eventId,
-          retryCount: 0,
-          prev: -1n,
-          cursor: -1n,
-        });
-      }
-      const lastEvent = page.events[page.events.length - 1];
-      if (page.next === undefined || lastEvent === undefined) break;
-      next = page.next;
+    const links = takeParkedForReplay(this.store, this.parkedStream, stopAt);
+    for (const { link, event } of links) {
+      this.#retry.push({ seq: undefined, event, link, ackId: link.eventId, retryCount: 0, prev: -1n, cursor: -1n });
     }
-    this.store.writeMetadataSystem(this.parkedStream, {}, end);
-    this.#retry.push(...replayed);
     this.pump();
   }
 

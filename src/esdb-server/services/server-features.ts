@@ -1,5 +1,6 @@
 import type grpc from '@grpc/grpc-js';
 import { persistentGrpc, serverFeaturesGrpc, serverFeaturesPb, streamsGrpc } from '../proto.js';
+import type { ServiceHandlers } from '../rpc.js';
 
 /**
  * Advertises what the embedded server implements. The client asks lazily and decides from the
@@ -27,7 +28,7 @@ export const supportedMethods = (): InstanceType<typeof serverFeaturesPb.Support
     ...methodsOf(serverFeaturesGrpc.ServerFeaturesService, () => []),
   ]);
 
-export const serverFeaturesImplementation = (): grpc.UntypedServiceImplementation => {
+export const serverFeaturesImplementation = (): ServiceHandlers => {
   const answer = supportedMethods();
   return {
     getSupportedMethods: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>

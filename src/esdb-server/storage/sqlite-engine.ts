@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type {
@@ -18,6 +18,7 @@ declare namespace Database {
   type Database = BetterSqlite3.Database;
   type Statement = BetterSqlite3.Statement;
 }
+import { CorruptRecord, recordChecksum } from './record-checksum.js';
 
 export const SQLITE_FILE_NAME = 'opx-store.sqlite';
 
@@ -33,6 +34,11 @@ export interface SqliteEngineOptions {
    * append; a one-pass reader of history (the replay audit) reads each stream once and wants few.
    */
   readonly lastRevisionCacheSize?: number;
+  /**
+   * Open even when the database ends before the last position it acknowledged (its WAL was lost
+   * or cut short), accepting that those events are gone. Without it such a data dir is refused.
+   */
+  readonly acceptDataLoss?: boolean;
 }
 
 interface EventRow {
@@ -45,22 +51,32 @@ interface EventRow {
   data: Buffer;
   metadata: Buffer;
   created: bigint;
+  checksum: bigint | null;
 }
 
 /** A row of {@link SqliteEngine.readHistoryForward}: payloads as UTF-8 text, `created` in ms since the Unix epoch. */
 export type HistoryRow = readonly [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, createdMs: number];
 
-const toStored = (row: EventRow): StoredEvent => ({
-  position: row.position,
-  streamId: row.stream,
-  revision: row.revision,
-  eventId: row.event_id,
-  type: row.type,
-  contentType: row.content_type,
-  data: row.data,
-  metadata: row.metadata,
-  created: row.created,
-});
+const toStored = (row: EventRow): StoredEvent => {
+  verify(row);
+  return {
+    position: row.position,
+    streamId: row.stream,
+    revision: row.revision,
+    eventId: row.event_id,
+    type: row.type,
+    contentType: row.content_type,
+    data: row.data,
+    metadata: row.metadata,
+    created: row.created,
+  };
+};
+
+const verify = (row: EventRow): void => {
+  if (row.checksum === null) throw new CorruptRecord(row.position, 'it has no checksum');
+  const expected = recordChecksum(row.position, row.stream, row.revision, row.event_id, row.type, row.content_type, row.created, row.data, row.metadata);
+  if (Number(row.checksum) !== expected) throw new CorruptRecord(row.position, 'checksum mismatch');
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -72,7 +88,8 @@ CREATE TABLE IF NOT EXISTS events (
   content_type TEXT    NOT NULL,
   data         BLOB    NOT NULL,
   metadata     BLOB    NOT NULL,
-  created      INTEGER NOT NULL      -- .NET ticks since the Unix epoch
+  created      INTEGER NOT NULL,     -- .NET ticks since the Unix epoch
+  checksum     INTEGER               -- recordChecksum() of the row, verified on every read
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events (stream, revision);
 CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id);
@@ -90,10 +107,58 @@ CREATE TABLE IF NOT EXISTS subscription_checkpoints (
 );
 `;
 
+/**
+ * A file beside the database holding the last position acknowledged to a writer, rewritten after
+ * every commit. It is not in the WAL: when the WAL is lost or cut short after a crash, the database
+ * opens without the commits it held, and this file tells (EventStoreDB likewise refuses to start
+ * on a checksum mismatch). It is written without an fsync of its own, so it guards against a lost
+ * or damaged WAL after a process crash, not against every power loss.
+ */
+export const WATERMARK_FILE_NAME = 'opx-store.acknowledged';
+
+/** Refuses a database that ends before the acknowledged position, unless told to accept the loss. */
+const checkWatermark = (file: string, lastPosition: bigint, acceptDataLoss: boolean): void => {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8').trim();
+  const acknowledged = /^\d+$/.test(text) ? BigInt(text) : undefined;
+  if (acknowledged !== undefined && acknowledged <= lastPosition) return;
+  if (!acceptDataLoss) {
+    throw new AcknowledgedDataMissing(
+      acknowledged === undefined
+        ? `the acknowledged-position file ${file} is unreadable ('${text.slice(0, 40)}')`
+        : `events up to position ${acknowledged} were acknowledged, but the database ends at position ${lastPosition}: ${acknowledged - lastPosition} acknowledged events are missing (was the WAL file, opx-store.sqlite-wal, lost or cut short?)`,
+    );
+  }
+  writeFileSync(file, lastPosition.toString());
+};
+
+/** A data dir that lost events it had acknowledged; it opens only when told to accept the loss. */
+export class AcknowledgedDataMissing extends Error {
+  readonly code = 'opx.store.acknowledged_data_missing';
+
+  constructor(detail: string) {
+    super(`${detail}. Refusing to start; to start anyway and accept the loss, pass --accept-data-loss.`);
+    this.name = 'AcknowledgedDataMissing';
+  }
+}
+
+/** Gives the rows of a database made before checksums theirs, once. */
+const addChecksums = (db: Database.Database): void => {
+  const columns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+  if (columns.some((c) => c.name === 'checksum')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE events ADD COLUMN checksum INTEGER');
+    const rows = db.prepare(`SELECT position, stream, revision, event_id, type, content_type, data, metadata, created FROM events`).safeIntegers(true).iterate() as IterableIterator<Omit<EventRow, 'checksum'>>;
+    const update = db.prepare('UPDATE events SET checksum = ? WHERE position = ?');
+    const all = [...rows];
+    for (const r of all) update.run(recordChecksum(r.position, r.stream, r.revision, r.event_id, r.type, r.content_type, r.created, r.data, r.metadata), r.position);
+  })();
+};
+
 /** Streams whose last revision is kept in memory before the cache starts over. */
 const DEFAULT_LAST_REVISION_CACHE_SIZE = 100_000;
 
-const COLUMNS = 'position, stream, revision, event_id, type, content_type, data, metadata, created';
+const COLUMNS = 'position, stream, revision, event_id, type, content_type, data, metadata, created, checksum';
 
 /** Durable engine: one SQLite file in WAL mode at `<dataDir>/opx-store.sqlite`. */
 export class SqliteEngine implements StorageEngine {
@@ -111,6 +176,7 @@ export class SqliteEngine implements StorageEngine {
   readonly #findInStream: Database.Statement;
   readonly #appendTx: (events: readonly NewEvent[]) => StoredEvent[];
   #position: bigint;
+  readonly #watermark: string;
   /**
    * Last revision per stream (undefined = no event), read on every append and stream read.
    * Updated after each successful insert; cleared when a transaction rolls back.
@@ -120,14 +186,20 @@ export class SqliteEngine implements StorageEngine {
 
   constructor(dataDir: string, options: SqliteEngineOptions = {}) {
     this.#lastRevisionCacheSize = options.lastRevisionCacheSize ?? DEFAULT_LAST_REVISION_CACHE_SIZE;
-    mkdirSync(dataDir, { recursive: true });
-    this.#db = new Database(join(dataDir, SQLITE_FILE_NAME));
+    // Only the owner reads the events: the dir is made 0700 and the database 0600 (SQLite gives its
+    // -wal and -shm files the database file's mode).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const file = join(dataDir, SQLITE_FILE_NAME);
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+    this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.#db.exec(SCHEMA);
+    addChecksums(this.#db);
     const prepare = (sql: string): Database.Statement => this.#db.prepare(sql).safeIntegers(true);
     this.#insert = prepare(
-      `INSERT INTO events (${COLUMNS}) VALUES (@position, @stream, @revision, @event_id, @type, @content_type, @data, @metadata, @created)`,
+      `INSERT INTO events (${COLUMNS}) VALUES (@position, @stream, @revision, @event_id, @type, @content_type, @data, @metadata, @created, @checksum)`,
     );
     this.#lastPosition = prepare('SELECT coalesce(max(position), 0) AS p FROM events');
     this.#streamLast = prepare('SELECT max(revision) AS r FROM events WHERE stream = ?');
@@ -141,11 +213,15 @@ export class SqliteEngine implements StorageEngine {
     // Integers as numbers (no BigInt per value; positions and revisions stay far below 2^53, and
     // `created` is turned from ticks into milliseconds by SQLite), payloads as TEXT, rows as arrays.
     this.#historyForward = this.#db
-      .prepare(`SELECT position, stream, revision, event_id, type, CAST(data AS TEXT), CAST(metadata AS TEXT), created / 10000 FROM events WHERE position >= ? ORDER BY position LIMIT ?`)
+      .prepare(
+        `SELECT position, stream, revision, event_id, type, CAST(data AS TEXT), CAST(metadata AS TEXT), created / 10000, content_type, CAST(created AS TEXT), checksum FROM events WHERE position >= ? ORDER BY position LIMIT ?`,
+      )
       .raw(true);
     this.#allBackward = prepare(`SELECT ${COLUMNS} FROM events WHERE position <= ? ORDER BY position DESC LIMIT ?`);
     this.#findInStream = prepare(`SELECT ${COLUMNS} FROM events WHERE event_id = ? AND stream = ? LIMIT 1`);
     this.#position = (this.#lastPosition.get() as { p: bigint }).p;
+    this.#watermark = join(dataDir, WATERMARK_FILE_NAME);
+    checkWatermark(this.#watermark, this.#position, options.acceptDataLoss === true);
     this.#appendTx = this.#db.transaction((events: readonly NewEvent[]): StoredEvent[] => {
       const stored: StoredEvent[] = [];
       let position = this.#position;
@@ -161,6 +237,7 @@ export class SqliteEngine implements StorageEngine {
           data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength),
           metadata: Buffer.from(event.metadata.buffer, event.metadata.byteOffset, event.metadata.byteLength),
           created: event.created,
+          checksum: recordChecksum(position, event.streamId, event.revision, event.eventId, event.type, event.contentType, event.created, event.data, event.metadata),
         });
         stored.push({ ...event, position });
       }
@@ -187,6 +264,11 @@ export class SqliteEngine implements StorageEngine {
     return revision;
   }
 
+  /** Records the last position acknowledged to a writer, outside the database (see checkWatermark). */
+  #markCommitted(): void {
+    if (!this.#db.inTransaction) writeFileSync(this.#watermark, this.#position.toString());
+  }
+
   append(events: readonly NewEvent[]): StoredEvent[] {
     let stored: StoredEvent[];
     try {
@@ -201,6 +283,7 @@ export class SqliteEngine implements StorageEngine {
       const known = this.#lastRevisions.get(event.streamId);
       if (known === undefined || event.revision > known) this.#lastRevisions.set(event.streamId, event.revision);
     }
+    this.#markCommitted();
     return stored;
   }
 
@@ -227,7 +310,16 @@ export class SqliteEngine implements StorageEngine {
    * UTF-8 payloads as strings, so no Buffer and no decoding per payload).
    */
   readHistoryForward(fromPosition: number, limit: number): HistoryRow[] {
-    return this.#historyForward.all(fromPosition, limit) as HistoryRow[];
+    const rows = this.#historyForward.all(fromPosition, limit) as [...HistoryRow, string, string, number | null][];
+    const out: HistoryRow[] = new Array<HistoryRow>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [position, stream, revision, eventId, type, data, metadata, createdMs, contentType, created, checksum] = rows[i]!;
+      // payloads came as text: a row whose bytes are not UTF-8 is checked again from its blobs
+      if (checksum === null || recordChecksum(position, stream, revision, eventId, type, contentType, created, data, metadata) !== checksum)
+        this.readAllForward(BigInt(position), 1);
+      out[i] = [position, stream, revision, eventId, type, data, metadata, createdMs];
+    }
+    return out;
   }
 
   readAllBackward(fromPosition: bigint, limit: number): StoredEvent[] {
@@ -241,7 +333,9 @@ export class SqliteEngine implements StorageEngine {
 
   transaction<T>(work: () => T): T {
     try {
-      return this.#db.transaction(work)();
+      const result = this.#db.transaction(work)();
+      this.#markCommitted();
+      return result;
     } catch (error) {
       this.#rolledBack();
       throw error;

@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream';
 
+/** How long a read let finish (finishRatherThanCancel) may take before it is cancelled after all. */
+const FINISH_WAIT_MS = 5_000;
+
 /** An async iterable that can be stopped from outside; its iterator then completes. */
 export interface ClosableIterable<T> extends AsyncIterable<T> {
   close(): Promise<void>;
@@ -16,6 +19,11 @@ export interface ClosableStreamOptions<S, T> {
   readonly highWaterMark?: number;
   /** Called once when the iterable is closed or its iteration has finished. */
   readonly onFinished?: () => void;
+  /**
+   * A read known to end by itself soon (one with a small maxCount): when the reader leaves early,
+   * let the call finish (dropping what is left) instead of cancelling it (see `finish`).
+   */
+  readonly finishRatherThanCancel?: boolean;
 }
 
 /**
@@ -35,14 +43,35 @@ export function closableStream<S, T>(source: Readable, options: ClosableStreamOp
   let closed = false;
   let wake: (() => void) | undefined;
   let cancelled: Promise<void> | undefined;
+  let wakeOnEnd: (() => void) | undefined;
 
   const notify = (): void => {
     const resolve = wake;
     wake = undefined;
     resolve?.();
+    if (ended || failure !== undefined) wakeOnEnd?.();
   };
   const finish = async (): Promise<void> => {
     options.onFinished?.();
+    // A call that ended (or failed: a stream not found) has nothing left to cancel, and a cancel
+    // would still send a RST_STREAM: an HTTP/2 server that receives a burst of them (Node's
+    // nghttp2: about 1,000, then 33 a second) closes the whole session, failing every call on it.
+    if (ended || failure !== undefined) return;
+    if (options.finishRatherThanCancel === true) {
+      buffer.length = 0;
+      source.on('data', () => {
+        buffer.length = 0;
+      });
+      source.resume();
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        wakeOnEnd = resolve;
+        // a server that never ends the call does not keep the reader waiting: it is cancelled after all
+        timer = setTimeout(resolve, FINISH_WAIT_MS);
+      });
+      clearTimeout(timer);
+      if (ended || failure !== undefined) return;
+    }
     try {
       await options.cancel();
     } catch {

@@ -73,6 +73,9 @@ export interface EsdbEventStoreOptions {
   readonly disposeTimeoutMs?: number;
 }
 
+/** Reads of at most this many events are let finish when their reader leaves early (see closableStream). */
+const FINISH_RATHER_THAN_CANCEL_MAX_COUNT = 8;
+
 /** Names that do not start with `$`: the stream-name filter used when no prefixes are given. */
 const NON_SYSTEM_STREAMS = '^[^$]';
 
@@ -142,6 +145,8 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
         cancel: () => read.cancel(),
         transform: (resolved) => toRecordedEvent(resolved),
         mapError: (error) => error,
+        // a reader that takes the first of a few events lets the server end the call: no RST_STREAM
+        finishRatherThanCancel: options.maxCount !== undefined && options.maxCount <= FINISH_RATHER_THAN_CANCEL_MAX_COUNT,
       });
     } catch (error) {
       if (error instanceof StreamNotFoundError) return;

@@ -33,6 +33,8 @@ export class InterceptingEventStore implements EventStore {
   readonly appends: Array<{ readonly streamId: string; readonly types: readonly string[] }> = [];
   readonly reads: string[] = [];
   readonly metadataWrites: string[] = [];
+  /** Events handed out by stream reads, per stream (a read stopped early counts what it took). */
+  readonly eventsRead = new Map<string, number>();
 
   constructor(
     private readonly inner: EventStore,
@@ -49,7 +51,10 @@ export class InterceptingEventStore implements EventStore {
   async *readStream(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent> {
     this.reads.push(streamId);
     this.hooks.beforeRead?.(streamId);
-    yield* this.inner.readStream(streamId, options);
+    for await (const event of this.inner.readStream(streamId, options)) {
+      this.eventsRead.set(streamId, (this.eventsRead.get(streamId) ?? 0) + 1);
+      yield event;
+    }
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -79,6 +84,45 @@ export class InterceptingEventStore implements EventStore {
   /** Types appended, in order, across all streams. */
   get appendedTypes(): string[] {
     return this.appends.flatMap((a) => a.types);
+  }
+}
+
+/**
+ * The EventStore port in front of a real store, holding every append to one stream until the test
+ * opens the gate (a slow network write), and recording each append and metadata write.
+ */
+export class GatedEventStore extends InterceptingEventStore {
+  readonly calls: Array<{ readonly kind: 'append' | 'metadata'; readonly streamId: string; readonly events: number }> = [];
+  /** Appends to the gated stream waiting for the gate. */
+  held = 0;
+  private opened = false;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    inner: EventStore,
+    private readonly gated: string,
+  ) {
+    super(inner);
+  }
+
+  override async append(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    this.calls.push({ kind: 'append', streamId, events: events.length });
+    if (streamId === this.gated && !this.opened) {
+      this.held++;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.held--;
+    }
+    return super.append(streamId, events, expectedRevision);
+  }
+
+  override async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    this.calls.push({ kind: 'metadata', streamId, events: 0 });
+    await super.setStreamMetadata(streamId, metadata);
+  }
+
+  open(): void {
+    this.opened = true;
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
 }
 

@@ -12,10 +12,10 @@ import { handleCandidateStreamEvent, type Handled } from '../../../src/orchestra
 import type { OrchestrationResult } from '../../../src/orchestration/incident-orchestrator.js';
 import type { MessageBus } from '../../../src/orchestration/message-bus.js';
 import type { EventEmitter, OrchestrationEvent } from '../../../src/orchestration/orchestration-event.schema.js';
-import type { OrchestrationStore } from '../../../src/orchestration/orchestration-store.js';
+import { ORCHESTRATION_LOG_STREAM, type OrchestrationStore } from '../../../src/orchestration/orchestration-store.js';
 import { requestManualPromotion, type ManualPromotionCommand } from '../../../src/promotion/manual-promotion.js';
 import { FixedClock } from '../../../src/shared/clock.js';
-import { RecordingLogger } from '../../../src/shared/logger.js';
+import { RecordingLogger, type Logger } from '../../../src/shared/logger.js';
 import { AuthorityFixtures, ConfigFixtures, Times } from './fixtures.js';
 
 export interface WorldOptions {
@@ -26,7 +26,7 @@ export interface WorldOptions {
   /** Replace the bus by a host's transport that only emits (its subscribers in this process hear nothing). */
   readonly emitter?: EventEmitter;
   /** Replace the orchestration log (given the bound store). */
-  readonly orchestrationStore?: (store: EventStore) => OrchestrationStore;
+  readonly orchestrationStore?: (store: EventStore, logger: Logger) => OrchestrationStore;
 }
 
 const emitOnlyBus = (emitter: EventEmitter): MessageBus => ({ emit: (event) => emitter.emit(event), subscribe: () => () => undefined });
@@ -58,7 +58,7 @@ export class OpxWorld {
     container.rebind(TOKENS.EventStore).toConstantValue(options.wrapStore?.(memory) ?? memory);
     if (options.emitter !== undefined) container.rebind(TOKENS.MessageBus).toConstantValue(emitOnlyBus(options.emitter));
     if (options.orchestrationStore !== undefined) {
-      container.rebind(TOKENS.OrchestrationStore).toConstantValue(options.orchestrationStore(container.get(TOKENS.EventStore)));
+      container.rebind(TOKENS.OrchestrationStore).toConstantValue(options.orchestrationStore(container.get(TOKENS.EventStore), logger));
     }
     const world = new OpxWorld(container, memory, clock, logger);
     const bus = container.get(TOKENS.MessageBus);
@@ -135,6 +135,15 @@ export class OpxWorld {
 
   events(streamId: string): readonly RecordedEvent[] {
     return this.memory.snapshot(streamId);
+  }
+
+  /**
+   * The attempts logged for a candidate, as the store holds them (no read through getAttempts,
+   * which a test may have made throw), once the log has written what it queued.
+   */
+  async loggedAttempts(candidateId: string): Promise<RecordedEvent[]> {
+    await this.container.get(TOKENS.OrchestrationStore).flush();
+    return this.events(ORCHESTRATION_LOG_STREAM).filter((e) => e.data['candidateId'] === candidateId);
   }
 
   candidateEvents(candidateId: string): readonly RecordedEvent[] {

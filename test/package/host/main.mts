@@ -138,8 +138,8 @@ async function inProcess(): Promise<object> {
   void TOKENS.IncidentOrchestrator;
 
   const store = container.get(TOKENS.EventStore);
-  const attempts: string[] = [];
-  for await (const e of store.readStream(`orchestration-${promoted.candidateId}`)) attempts.push(String(e.data['startedAt']));
+  const attempts = (await container.get(TOKENS.AttemptLog).getAttempts(promoted.candidateId)).map((a) => a.startedAt);
+  await container.get(TOKENS.AttemptLog).flush(); // before the store closes: the log is written behind orchestration
   const replay = await auditReplay(store, loadConfig());
   await store.close();
   return {
