@@ -168,11 +168,6 @@ describe('opx (the operator CLI)', function () {
       expect(status).to.deep.include({ decisions: { awaitingDecision: 0, promotionRequestsPending: 0 }, incidents: { OPEN: 2 }, deferred: 1 });
       const human = await opx(['status'], { cwd });
       expect(human.stdout).to.include('done: nothing is waiting').and.include('last audit    none recorded');
-      // the verdict the console's audit service records is the one status shows
-      await withDataDir(join(cwd, '.opx-data'), (store) => recordAudit(store, divergentAudit));
-      const audited = await opx(['status'], { cwd });
-      expect(audited.stdout).to.include('last audit    DIVERGENT at 2026-04-01T12:01:00.000Z by alice, 1 divergence (first: candidate-cand-x revision 2), policy drift: standard-promotion@1.0.0');
-      expect((await opx(['--json', 'status'], { cwd })).json<{ lastAudit: unknown }>().lastAudit).to.deep.equal(divergentAudit);
       const deferredOnly = (await opx(['--json', 'candidates', 'list', '--decision', 'DEFER'], { cwd })).json<{ candidates: Array<{ candidateId: string; policy: string }> }>();
       expect(deferredOnly.candidates.map((c) => c.candidateId)).to.deep.equal([deferredId]);
       const byPolicy = (await opx(['--json', 'candidates', 'list', '--policy', 'standard-promotion@1.0.0', '--since', '2026-04-01T11:30:00Z'], { cwd })).json<{ matched: number }>();
@@ -182,6 +177,13 @@ describe('opx (the operator CLI)', function () {
       expect(replay.code).to.equal(1);
       expect(replay.stderr).to.include('--token');
       expect((await as('alice', ['--json', 'parked', 'replay', '--dry-run'])).json()).to.deep.include({ replayed: 0, parked: 0, dryRun: true });
+    });
+
+    it("shows in status the last replay audit opx serve recorded: verdict, when, by whom, where it diverged, the drifted policies", async () => {
+      await withDataDir(join(cwd, '.opx-data'), (store) => recordAudit(store, divergentAudit));
+      const audited = await opx(['status'], { cwd });
+      expect(audited.stdout).to.include('last audit    DIVERGENT at 2026-04-01T12:01:00.000Z by alice, 1 divergence (first: candidate-cand-x revision 2), policy drift: standard-promotion@1.0.0');
+      expect((await opx(['--json', 'status'], { cwd })).json<{ lastAudit: unknown }>().lastAudit).to.deep.equal(divergentAudit);
     });
 
     it('refuses a promotion the authority matrix does not allow, or of a candidate that is not deferred (exit 1)', async () => {

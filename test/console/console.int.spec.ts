@@ -362,7 +362,9 @@ describe('the operator console, in a browser', function () {
       await page.locator('table.queue tbody tr').first().waitFor();
       await tabTo('Promote…', 'Tab', 30);
       await page.keyboard.press('Enter');
-      expect(await page.evaluate(() => document.activeElement?.tagName)).to.equal('TEXTAREA');
+      // the form renders, then takes the focus (an effect after the render): wait for it, however loaded the machine
+      await page.waitForFunction(() => document.activeElement?.tagName === 'TEXTAREA', undefined, { timeout: 10_000 });
+      expect(await page.evaluate(() => document.activeElement?.id)).to.match(/^justification-/);
       await page.keyboard.press('Escape');
       await page.locator('tr.form-row').waitFor({ state: 'detached' });
       await tabTo('Incidents', 'Shift+Tab', 40);
