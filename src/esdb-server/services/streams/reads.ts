@@ -202,7 +202,9 @@ export class StreamReads {
     }
     let remaining = count;
     while (remaining > 0n) {
-      const page = backwards ? this.store.readAllBackward(next, PAGE_SIZE) : this.store.readAllForward(next, PAGE_SIZE);
+      // Unfiltered, a page need hold no more than is still wanted (a read of the head reads one record, not 256).
+      const size = filter === undefined && remaining < BigInt(PAGE_SIZE) ? Number(remaining) : PAGE_SIZE;
+      const page = backwards ? this.store.readAllBackward(next, size) : this.store.readAllForward(next, size);
       for (const event of page) {
         next = backwards ? event.position - 1n : event.position + 1n;
         if (filter !== undefined && !filter.matches(event)) continue;
@@ -210,7 +212,7 @@ export class StreamReads {
         remaining -= 1n;
         if (remaining === 0n) return;
       }
-      if (page.length < PAGE_SIZE) return;
+      if (page.length < size) return;
     }
   }
 
