@@ -18,18 +18,25 @@ import { freePort, ManagedProcess, SERVER_MAIN } from '../test/worker/support/cl
  *   at no_stream), one append in flight per writer, the server in a process of its own;
  * - the raw group-commit rate of the same SQLite file: the same appends committed WRITERS to a
  *   transaction (one fsync), as the server commits them, in a loop in this process, no gRPC;
- * - while the writers run, a second client's reads of a 3-event stream (latency beside the same
- *   reads with no writer, in the same run) and a catch-up subscription's delivery delay (from the
- *   append being sent): an fsync that stalls the server's event loop shows in both.
+ * - then, for half as long, the writers beside a second client's reads of a 3-event stream, one
+ *   at a time READ_PAUSE_MS apart (latency beside the same reads with no writer, in the same run),
+ *   and a catch-up subscription's delivery delay (from the append being sent): an fsync that
+ *   stalls the server's event loop shows in both. The appends/s figure above has no reader, so it
+ *   does not depend on how the server shares its time between reads and writes.
  * The two alternate BENCH_PAIRS times (default 2), BENCH_SECONDS each (default 5); the server's
  * CPU per append (all its threads, /proc) is printed beside.
- * Run: node dist/bench/append.bench.js (BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server).
+ * Run: node dist/bench/append.bench.js (BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server;
+ * BENCH_SERVER_MAIN=<other build>/dist/src/esdb-server/main.js measures another build's server).
  */
 const WRITERS = Number(process.env['BENCH_WRITERS'] ?? 8);
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 2);
 const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 5) * 1000;
 const WARM_UP_MS = 1_000;
+/** The reader's pause between reads: a steady trickle of reads, not a load of its own. */
+const READ_PAUSE_MS = 5;
 const SERVER_NODE_ARGS = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+/** Another build's server (e.g. the base commit's dist/src/esdb-server/main.js), to set two builds side by side. */
+const SERVER_ENTRY = process.env['BENCH_SERVER_MAIN'] ?? SERVER_MAIN;
 
 interface StoreProcess {
   readonly process: ManagedProcess;
@@ -38,7 +45,7 @@ interface StoreProcess {
 
 async function startServer(dataDir: string): Promise<StoreProcess> {
   const port = await freePort();
-  const child = new ManagedProcess('store', [...SERVER_NODE_ARGS, SERVER_MAIN, '--port', String(port), '--data', dataDir]);
+  const child = new ManagedProcess('store', [...SERVER_NODE_ARGS, SERVER_ENTRY, '--port', String(port), '--data', dataDir]);
   await child.waitForLine((line) => line.includes('listening'));
   return { process: child, connectionString: `esdb://127.0.0.1:${port}?tls=false` };
 }
@@ -173,6 +180,8 @@ interface ClientFigures {
   readonly busyReadMs: number[];
   readonly subscriptionDelayMs: number[];
   readonly serverCpuMsPerAppend: number;
+  /** Appends/s while a reader and a catch-up subscription run too. */
+  readonly appendsPerSecondWithReaders: number;
 }
 
 const expectedRevisionOf = (revision: bigint): AppendExpectedRevision => (revision < 0n ? NO_STREAM : revision);
@@ -197,7 +206,7 @@ async function runWriters(client: EventStoreDBClient, durationMs: number, onAppe
   return appends;
 }
 
-/** Reads a 3-event stream back to back until `until` resolves, timing each read. */
+/** Reads a 3-event stream, one read at a time READ_PAUSE_MS apart, until `until` resolves, timing each read. */
 async function readLoop(client: EventStoreDBClient, streamId: string, until: Promise<unknown>): Promise<number[]> {
   let done = false;
   void until.then(() => (done = true));
@@ -208,6 +217,7 @@ async function readLoop(client: EventStoreDBClient, streamId: string, until: Pro
     for await (const _event of client.readStream(streamId)) count++;
     if (count !== 3) throw new Error(`read ${count} events of ${streamId}, not 3`);
     latencies.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, READ_PAUSE_MS));
   }
   return latencies;
 }
@@ -221,6 +231,13 @@ async function clientFigures(server: StoreProcess, durationMs: number): Promise<
     await runWriters(writers, WARM_UP_MS);
     const idleReadMs = await readLoop(reader, short, new Promise((resolve) => setTimeout(resolve, 1_500)));
 
+    const ackMs: number[] = [];
+    const cpuBefore = cpuMsOf(server.process.pid);
+    const started = performance.now();
+    const appends = await runWriters(writers, durationMs, (_id, sentAt, ackedAt) => ackMs.push(ackedAt - sentAt));
+    const elapsed = performance.now() - started;
+    const cpu = cpuMsOf(server.process.pid) - cpuBefore;
+
     const sent = new Map<string, number>();
     const subscriptionDelayMs: number[] = [];
     const subscription = reader.subscribeToAll({ fromPosition: START, filter: streamNameFilter({ prefixes: ['candidate-', 'incident-'] }) });
@@ -232,16 +249,21 @@ async function clientFigures(server: StoreProcess, durationMs: number): Promise<
     });
     await new Promise((resolve, reject) => subscription.once('caughtUp', resolve).once('error', reject));
 
-    const ackMs: number[] = [];
-    const cpuBefore = cpuMsOf(server.process.pid);
-    const started = performance.now();
-    const writing = runWriters(writers, durationMs, (_id, sentAt, ackedAt) => ackMs.push(ackedAt - sentAt), sent);
-    const [appends, busyReadMs] = await Promise.all([writing, readLoop(reader, short, writing)]);
-    const elapsed = performance.now() - started;
-    const cpu = cpuMsOf(server.process.pid) - cpuBefore;
+    const mixedStarted = performance.now();
+    const writing = runWriters(writers, durationMs / 2, undefined, sent);
+    const [mixedAppends, busyReadMs] = await Promise.all([writing, readLoop(reader, short, writing)]);
+    const mixedElapsed = performance.now() - mixedStarted;
     await new Promise((resolve) => setTimeout(resolve, 200));
     await subscription.unsubscribe();
-    return { appendsPerSecond: rate(appends, elapsed), ackMs, idleReadMs, busyReadMs, subscriptionDelayMs, serverCpuMsPerAppend: cpu / appends };
+    return {
+      appendsPerSecond: rate(appends, elapsed),
+      ackMs,
+      idleReadMs,
+      busyReadMs,
+      subscriptionDelayMs,
+      serverCpuMsPerAppend: cpu / appends,
+      appendsPerSecondWithReaders: rate(mixedAppends, mixedElapsed),
+    };
   } finally {
     await writers.dispose();
     await reader.dispose();
@@ -271,6 +293,7 @@ export async function run(): Promise<void> {
         `pair ${pair}: client ${client.appendsPerSecond} appends/s, raw group commit ${raw.appendsPerSecond} appends/s (${raw.commitsPerSecond} commits/s of ${WRITERS}), client/raw ${ratio.toFixed(2)}; server CPU ${client.serverCpuMsPerAppend.toFixed(3)} ms per append`,
       );
       console.log(`  append ack: ${summary(client.ackMs)}`);
+      console.log(`  then ${DURATION_MS / 2000} s of the writers beside a reader (a read every ${READ_PAUSE_MS} ms) and a catch-up subscription: ${client.appendsPerSecondWithReaders} appends/s`);
       console.log(`  readStream (3 events), no writers: ${summary(client.idleReadMs)}`);
       console.log(`  readStream (3 events), writers running: ${summary(client.busyReadMs)}`);
       console.log(`  catch-up subscription, delivery after the append was sent: ${summary(client.subscriptionDelayMs)}`);
