@@ -9,6 +9,9 @@ import { esdbEventStoreModule } from '../container/esdb-module.js';
 import { createOpxContainer } from '../container/modules.js';
 import { TOKENS } from '../container/tokens.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
+import { PolicyChanged } from '../promotion/policy-lock.js';
+import { guardPolicies } from '../promotion/policy-record.js';
+import { OpxError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { countParkedEvents } from './parked.js';
 import { DEFAULT_OPS_HOST, startOpsServer, type OpsServer } from './http.js';
@@ -104,6 +107,16 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const container = createOpxContainer({ storeModule: esdbEventStoreModule(command.connection) });
   container.rebind(TOKENS.Logger).toConstantValue(logger);
   container.load(workerModule({ worker: command.worker, registry }));
+  // The policy lock before anything that decides is made: a policy changed under its version refuses the start.
+  try {
+    logger.info({ policies: await guardPolicies(container.get(TOKENS.EventStore), container.get(TOKENS.Config)) }, 'policies match their lock and history');
+  } catch (error) {
+    if (!OpxError.hasCode(error, PolicyChanged.code)) throw error;
+    logger.error({ err: error }, 'refusing to start: a policy changed under its version');
+    process.stderr.write(`opx worker: ${(error as Error).message}\n`);
+    await container.get(TOKENS.EventStore).close();
+    return 1;
+  }
   const worker = container.get(WORKER_TOKENS.CandidateWorker);
   const subscriptions = container.get(WORKER_TOKENS.PersistentSubscriptions);
   worker.metrics.addParkedGauge(() => countParkedEvents(subscriptions, { group: worker.options.group, target: worker.options.target }));

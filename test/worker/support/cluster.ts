@@ -158,7 +158,8 @@ export async function startWorkerProcess(name: string, options: WorkerProcessOpt
     ...(options.messageTimeoutMs === undefined ? [] : ['--message-timeout-ms', String(options.messageTimeoutMs)]),
   ];
   const child = new ManagedProcess(name, args, { OPX_LOG_LEVEL: options.logLevel ?? 'info' });
-  await child.waitForLine((line) => line.includes('worker started'));
+  // several workers starting at once on a loaded 2-core machine take seconds apiece
+  await child.waitForLine((line) => line.includes('worker started'), 60_000);
   return child;
 }
 
