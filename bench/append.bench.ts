@@ -278,6 +278,7 @@ export async function run(): Promise<void> {
       `append bench: ${WRITERS} writers through the official client (server in its own process) beside the raw group commit of the same SQLite file (synchronous=FULL), ${DURATION_MS / 1000} s each, ${PAIRS} pairs`,
     );
     const ratios: number[] = [];
+    const rates: number[] = [];
     for (let pair = 1; pair <= PAIRS; pair++) {
       const server = await startServer(dataDir);
       let client: ClientFigures;
@@ -289,6 +290,7 @@ export async function run(): Promise<void> {
       const raw = rawGroupCommitRate(dataDir, DURATION_MS);
       const ratio = client.appendsPerSecond / raw.appendsPerSecond;
       ratios.push(ratio);
+      rates.push(client.appendsPerSecond);
       console.log(
         `pair ${pair}: client ${client.appendsPerSecond} appends/s, raw group commit ${raw.appendsPerSecond} appends/s (${raw.commitsPerSecond} commits/s of ${WRITERS}), client/raw ${ratio.toFixed(2)}; server CPU ${client.serverCpuMsPerAppend.toFixed(3)} ms per append`,
       );
@@ -298,7 +300,8 @@ export async function run(): Promise<void> {
       console.log(`  readStream (3 events), writers running: ${summary(client.busyReadMs)}`);
       console.log(`  catch-up subscription, delivery after the append was sent: ${summary(client.subscriptionDelayMs)}`);
     }
-    console.log(`client/raw: median ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}); target >= 0.8, and >= 3,000 appends/s`);
+    console.log(`client appends/s: median ${median(rates)} (${rates.join(', ')}); limit >= 3,000`);
+    console.log(`client/raw: median ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}); limit >= 0.8`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
