@@ -57,7 +57,11 @@ const summary = (samples: number[]): string => {
   const sorted = [...samples].sort((a, b) => a - b);
   return `p50 ${ms(percentile(sorted, 0.5))} ms, p99 ${ms(percentile(sorted, 0.99))} ms, max ${ms(sorted[sorted.length - 1] ?? Number.NaN)} ms (${sorted.length})`;
 };
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+};
 
 /** CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
 function cpuMsOf(pid: number | undefined): number {
@@ -300,7 +304,7 @@ export async function run(): Promise<void> {
       console.log(`  readStream (3 events), writers running: ${summary(client.busyReadMs)}`);
       console.log(`  catch-up subscription, delivery after the append was sent: ${summary(client.subscriptionDelayMs)}`);
     }
-    console.log(`client appends/s: median ${median(rates)} (${rates.join(', ')}); limit >= 3,000`);
+    console.log(`client appends/s: median ${Math.round(median(rates))} (${rates.join(', ')}); limit >= 3,000`);
     console.log(`client/raw: median ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}); limit >= 0.8`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

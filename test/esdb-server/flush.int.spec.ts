@@ -109,14 +109,31 @@ describe('embedded EventStoreDB server: commits flushed off the event loop', fun
     }
   });
 
-  it('records a position as acknowledged (the lost-WAL check) only once it is flushed', async function () {
+  describe('the acknowledged position (the lost-WAL check)', function () {
     const watermark = (): number => Number(readFileSync(join(dataDir, WATERMARK_FILE_NAME), 'utf8'));
-    const before = watermark();
-    engine.transactionBeforeFlush(() =>
-      engine.append([{ streamId: freshStream(), revision: 0n, eventId: randomUUID(), type: 'Numbered', contentType: 'application/json', data: new Uint8Array(2), metadata: new Uint8Array(0), created: 0n }]),
-    );
-    expect(watermark()).to.equal(before);
-    await engine.flush();
-    expect(watermark()).to.equal(before + 1);
+    const row = () => ({ streamId: freshStream(), revision: 0n, eventId: randomUUID(), type: 'Numbered', contentType: 'application/json', data: new Uint8Array(2), metadata: new Uint8Array(0), created: 0n });
+
+    it('moves only once a commit is flushed', async function () {
+      const before = watermark();
+      engine.transactionBeforeFlush(() => engine.append([row()]));
+      expect(watermark()).to.equal(before);
+      await engine.flush();
+      expect(watermark()).to.equal(before + 1);
+    });
+
+    it('never moves back when a flush ends after a later commit that fsynced on its own', async function () {
+      const direct = new SqliteEngine(join(dataDir, 'direct'));
+      const directMark = (): number => Number(readFileSync(join(dataDir, 'direct', WATERMARK_FILE_NAME), 'utf8'));
+      try {
+        direct.transactionBeforeFlush(() => direct.append([row()]));
+        const flushing = direct.flush(); // flushes position 1
+        direct.append([row()]); // position 2, committed and fsynced in its own transaction
+        expect(directMark()).to.equal(2);
+        await flushing;
+        expect(directMark()).to.equal(2);
+      } finally {
+        direct.close();
+      }
+    });
   });
 });

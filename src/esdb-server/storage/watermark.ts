@@ -57,9 +57,12 @@ export class Watermark {
     ftruncateSync(this.#fd, WIDTH);
   }
 
-  /** Records `position` as acknowledged, if it is not already. */
+  /**
+   * Records `position` as acknowledged, unless a later one already is: a flush that started
+   * before a commit fsynced in its own transaction may end after it, and must not move the mark back.
+   */
   write(position: bigint): void {
-    if (position === this.#written) return;
+    if (this.#written !== undefined && position <= this.#written) return;
     writeSync(this.#fd, position.toString().padStart(WIDTH, '0'), 0, 'latin1');
     this.#written = position;
   }
