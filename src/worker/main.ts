@@ -9,6 +9,7 @@ import { esdbEventStoreModule } from '../container/esdb-module.js';
 import { createOpxContainer } from '../container/modules.js';
 import { TOKENS } from '../container/tokens.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
+import { HistorySealer } from '../integrity/sealer.js';
 import { PolicyChanged } from '../promotion/policy-lock.js';
 import { guardPolicies } from '../promotion/policy-record.js';
 import { OpxError } from '../shared/errors.js';
@@ -22,7 +23,7 @@ import { DEFAULT_GROUP, DEFAULT_GROUP_SETTINGS, DEFAULT_WORKER_OPTIONS, type Can
 export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://host:2113?tls=false
   [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)] [--http-host 127.0.0.1]
   [--max-retry-count ${DEFAULT_GROUP_SETTINGS.maxRetryCount}] [--message-timeout-ms ${DEFAULT_GROUP_SETTINGS.messageTimeoutMs}]
-  [--no-correlation (leave signals -> candidates to another process)]
+  [--no-correlation (leave signals -> candidates to another process)] [--no-seal (another process seals history)]
   (the connection string may also come from OPX_EVENTSTORE; logs: JSON on stdout, level OPX_LOG_LEVEL, default info)`;
 
 export interface WorkerCommand {
@@ -31,6 +32,8 @@ export interface WorkerCommand {
   readonly httpHost: string;
   /** Run live correlation (signals -> candidates) beside the orchestrator; default true. */
   readonly correlation: boolean;
+  /** Seal history into the integrity chain as it is recorded; default true (several sealers at once are safe). */
+  readonly seal: boolean;
   readonly worker: Partial<CandidateWorkerOptions>;
 }
 
@@ -59,6 +62,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         'max-retry-count': { type: 'string' },
         'message-timeout-ms': { type: 'string' },
         'no-correlation': { type: 'boolean' },
+        'no-seal': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -74,6 +78,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     httpPort: positiveInt('http-port', values['http-port'], 9464, 0),
     httpHost: values['http-host'] ?? DEFAULT_OPS_HOST,
     correlation: values['no-correlation'] !== true,
+    seal: values['no-seal'] !== true,
     worker: {
       group: values.group ?? DEFAULT_GROUP,
       concurrency: positiveInt('concurrency', values.concurrency, DEFAULT_WORKER_OPTIONS.concurrency),
@@ -137,6 +142,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     void (async () => {
       await worker.stop();
       await correlation?.stop();
+      await sealer?.stop(); // seals what it has received
       await ops?.close();
       await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log writes behind orchestration
       await container.get(TOKENS.EventStore).close();
@@ -152,9 +158,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   const correlation = command.correlation ? container.get(CORRELATION_TOKENS.Correlation).live() : undefined;
   correlation?.start();
+  const sealer = command.seal ? new HistorySealer(container.get(TOKENS.EventStore), { logger }) : undefined;
+  sealer?.start();
   worker.start();
   logger.info(
-    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings, correlation: command.correlation },
+    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings, correlation: command.correlation, seal: command.seal },
     'worker started',
   );
   return done;

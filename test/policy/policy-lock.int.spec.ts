@@ -98,6 +98,24 @@ describe('opx and the policy lock', function () {
     }
   });
 
+  it('opx serve refuses to start, without a lock file, under a policy whose content differs from what history decided under', async () => {
+    const server = await startEmbeddedServer();
+    const store = EsdbEventStore.fromConnectionString(server.connectionString);
+    try {
+      await importHistory(store, goldenHistoryLines());
+      const config = driftedConfigDir({ lock: false });
+      const run = await opx(['--connection', server.connectionString, 'serve', '--port', '0', '--insecure'], { cwd: tempDir('history-serve'), env: { OPX_CONFIG_DIR: config }, killAfterMs: 30_000 });
+      expect(run.code).to.equal(1);
+      expect(run.stderr).to.include('history recorded decisions under sha256').and.include(approved);
+      const receiverOnly = await opx(['--connection', server.connectionString, 'serve', '--port', '0', '--insecure', '--receiver-only'], { cwd: tempDir('history-serve'), env: { OPX_CONFIG_DIR: config }, killAfterMs: 20_000 });
+      expect(receiverOnly.stderr).to.not.include('history recorded decisions'); // a receiver decides nothing: it starts (and is stopped here)
+      expect(receiverOnly.stdout).to.include('opx serve on');
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
   it('opx policies lock adds new versions and refuses to re-lock a changed one; the lock file is left as it was', async () => {
     const cwd = tempDir('lock-command');
     const config = driftedConfigDir({ lock: true });
