@@ -122,6 +122,19 @@ export { IllegalTransition } from './incidents/incident-state-machine.js';
 export { loadConfig, DEFAULT_CONFIG_DIR } from './container/config.js';
 export type { OpxConfig } from './container/config.js';
 
+// The policy lock: no decision under a policy changed under its version (lock file, or history)
+export { guardPolicies } from './promotion/policy-record.js';
+export type { PolicyGuardReport } from './promotion/policy-record.js';
+export { PolicyChanged, POLICY_LOCK_FILE } from './promotion/policy-lock.js';
+export type { PolicyLock, PolicyLockEntry, PolicyChangeProblem, HashReference } from './promotion/policy-lock.js';
+
+// The integrity chain: history sealed as it is recorded, verified without replaying
+export { sealHistory, HistorySealer } from './integrity/sealer.js';
+export type { SealOptions, SealReport, HistorySealerOptions, HistorySealerState, HistorySealerStatus } from './integrity/sealer.js';
+export { verifyHistory, InvalidAnchor } from './integrity/verify.js';
+export type { IntegrityReport, IntegrityFinding, EventPart, VerifyOptions } from './integrity/verify.js';
+export { INTEGRITY_STREAM, INTEGRITY_EXCLUDED_PREFIXES, IntegrityChainCorrupt } from './integrity/seal.js';
+
 // The embedded EventStoreDB-compatible server (tests, single-machine use)
 export { startEmbeddedServer } from './esdb-server/server.js';
 export type { EmbeddedServer, EmbeddedServerOptions } from './esdb-server/server.js';

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { createOpxContainer } from './container/modules.js';
 import { TOKENS } from './container/tokens.js';
+import { sealHistory } from './integrity/sealer.js';
 import { auditHistory } from './replay/history-audit.js';
 import { runScenario } from './runtime/scenario.js';
 import { signalInput } from './signals/signal-input.js';
@@ -30,7 +31,10 @@ async function main(): Promise<number> {
     bus.subscribe(type, () => void (published[type] = (published[type] ?? 0) + 1));
   }
 
+  const store = container.get(TOKENS.EventStore);
+  await sealHistory(store); // the chain starts with the store
   const result = await runScenario(container, signals, { manualPromotions: 3 });
+  const sealed = await sealHistory(store);
   const models = result.readModels;
   const totals = { PROMOTE: 0, DEFER: 0, SUPPRESS: 0 };
   for (const counts of Object.values(models.decisionsByPolicy)) for (const k of ['PROMOTE', 'DEFER', 'SUPPRESS'] as const) totals[k] += counts[k];
@@ -50,12 +54,14 @@ async function main(): Promise<number> {
   for (const row of deferred.slice(0, 3)) out.push(`  ${row.candidateId}  ${row.severity}  ${row.service.padEnd(14)} ${row.reason}`);
   out.push(`bus: ${Object.entries(published).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 
-  const report = await auditHistory(container.get(TOKENS.Config), container.get(TOKENS.EventStore));
+  out.push(`integrity chain: ${sealed.eventsSealed} events sealed, head ${sealed.head}`);
+
+  const report = await auditHistory(container.get(TOKENS.Config), store);
   out.push(
-    `replay audit: ${report.verdict} — correlation ${report.correlation.inputs} inputs, ${report.correlation.eventsCompared} outputs compared; orchestration ${report.streamsChecked} streams, ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared; ${report.divergenceCount + report.correlation.divergenceCount} divergences`,
+    `replay audit: ${report.verdict} — correlation ${report.correlation.inputs} inputs, ${report.correlation.eventsCompared} outputs compared; orchestration ${report.streamsChecked} streams, ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared; ${report.divergenceCount + report.correlation.divergenceCount} divergences; integrity ${report.integrity.verdict} (${report.integrity.eventsVerified} events read as sealed)`,
   );
   process.stdout.write(out.join('\n') + '\n');
-  await container.get(TOKENS.EventStore).close();
+  await store.close();
   return report.verdict === 'IDENTICAL' ? 0 : 1;
 }
 

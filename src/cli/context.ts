@@ -13,6 +13,13 @@ import { InvalidInput, OpxError } from '../shared/errors.js';
 import { Output, type CliIo } from './output.js';
 import { lockDataDir, openHistory, openStore, selectStore, type OpenedStore, type StoreOptions, type StoreSelection } from './store-selection.js';
 
+/**
+ * The commands that may create the default data dir (./.opx-data) when it is missing: the ones that
+ * record what comes in. Every other command on a missing default store is told so, instead of
+ * answering from a new empty one ("no incidents", "IDENTICAL").
+ */
+const CREATES_DEFAULT_STORE: ReadonlySet<string> = new Set(['signals ingest', 'demo', 'store serve', 'serve']);
+
 /** The global options every command inherits. */
 export interface GlobalOptions extends StoreOptions {
   readonly json?: boolean;
@@ -63,13 +70,13 @@ export class CliContext {
   }
 
   async store(): Promise<EventStore> {
-    this.opened ??= await openStore(selectStore(this.options), `opx ${this.commandName}`);
+    this.opened ??= await openStore(this.selection(), `opx ${this.commandName}`);
     return this.opened.store;
   }
 
   /** The selected store for a long read of history (see openHistory); not to be mixed with {@link store}. */
   async history(): Promise<EventStore> {
-    this.opened ??= await openHistory(selectStore(this.options), `opx ${this.commandName}`);
+    this.opened ??= await openHistory(this.selection(), `opx ${this.commandName}`);
     return this.opened.store;
   }
 
@@ -78,9 +85,14 @@ export class CliContext {
    * worker): a data dir is locked here for this process, until {@link close}.
    */
   historySelection(): StoreSelection {
-    const selection = selectStore(this.options);
-    if (selection.kind === 'data' && this.releaseLock === undefined) this.releaseLock = lockDataDir(selection.dir, `opx ${this.commandName}`);
+    const selection = this.selection();
+    if (selection.kind === 'data' && this.releaseLock === undefined) this.releaseLock = lockDataDir(selection, `opx ${this.commandName}`);
     return selection;
+  }
+
+  /** The store the options name, for this command (see {@link CREATES_DEFAULT_STORE}). */
+  selection(): StoreSelection {
+    return selectStore(this.options, process.env, { createDefault: CREATES_DEFAULT_STORE.has(this.commandName) });
   }
 
   get storeDescription(): string {

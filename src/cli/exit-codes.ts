@@ -3,6 +3,8 @@ import { CandidateNotFound } from '../candidates/candidate-store.js';
 import { IncidentNotFound } from '../incidents/incident-manager.js';
 import { UnknownPolicy } from '../promotion/policy.js';
 import { InvalidInput, OpxError, StoreUnavailable } from '../shared/errors.js';
+import { InvalidAnchor } from '../integrity/verify.js';
+import { ReportRefused } from './output.js';
 
 /**
  * The exit codes `opx` promises to scripts. They are part of the CLI's interface: documented in
@@ -26,6 +28,7 @@ Exit codes:
   1  divergence or policy drift found, or refused by a business rule
      (not deferred, authority lacks the right, illegal transition, concurrent change)
   2  usage or input error (bad option, malformed file, unknown candidate/incident/policy,
+     a data dir that holds no store, a --report aimed at a store or an existing file,
      a replay audit that needs a larger --heap-mb)
   3  event store unavailable (cannot open the data dir, cannot reach --connection)`;
 
@@ -38,6 +41,9 @@ export class CliUsageError extends OpxError {
   }
 }
 
+/** The code of store-selection.ts's DataDirMissing (defined here: store-selection imports this module). */
+export const DATA_DIR_MISSING = 'opx.store.data_dir_missing';
+
 /** The code of replay-thread.ts's AuditHeapExhausted (defined here: the audit thread must not import itself back through this module). */
 export const AUDIT_HEAP_EXHAUSTED = 'opx.replay.heap_exhausted';
 
@@ -45,7 +51,17 @@ export const AUDIT_HEAP_EXHAUSTED = 'opx.replay.heap_exhausted';
  * Usage-class errors: the operator named something that does not exist or is malformed, or gave
  * the replay audit a heap too small for it (an option to set larger; exit 1 stays a divergence).
  */
-const USAGE_CODES = new Set<string>([CliUsageError.code, InvalidInput.code, CandidateNotFound.code, IncidentNotFound.code, UnknownPolicy.code, AUDIT_HEAP_EXHAUSTED]);
+const USAGE_CODES = new Set<string>([
+  CliUsageError.code,
+  InvalidInput.code,
+  CandidateNotFound.code,
+  IncidentNotFound.code,
+  UnknownPolicy.code,
+  AUDIT_HEAP_EXHAUSTED,
+  DATA_DIR_MISSING,
+  ReportRefused.code,
+  InvalidAnchor.code,
+]);
 
 /** Node file-system errors on an input file the operator named. */
 const FILE_ERRORS = new Set(['ENOENT', 'EISDIR', 'ENOTDIR', 'EACCES']);

@@ -17,6 +17,7 @@ import { demoCommand } from './commands/demo.js';
 import { explainCommand } from './commands/explain.js';
 import { incidentsCommand } from './commands/incidents.js';
 import { parkedCommand } from './commands/parked.js';
+import { policiesCommand } from './commands/policies.js';
 import { principalsCommand } from './commands/principals.js';
 import { processCommand } from './commands/process.js';
 import { projectionsCommand } from './commands/projections.js';
@@ -25,17 +26,20 @@ import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { signalsCommand } from './commands/signals.js';
 import { storeCommand } from './commands/store.js';
+import { sealCommand, verifyCommand } from './commands/verify.js';
 import { workerCommand } from './commands/worker.js';
 import type { Action } from './commands/action.js';
 import { EXIT, EXIT_CODES_HELP, errorCodeOf, exitCodeOf, type ExitCode } from './exit-codes.js';
-import { processIo, type CliIo } from './output.js';
+import { jsonText, processIo, terminalSafe, terminalSafeLines, type CliIo } from './output.js';
 import { CONNECTION_ENV, DEFAULT_DATA_DIR } from './store-selection.js';
 
 const STORE_HELP = `
 Event store (every command):
   (no flag)              the embedded store in ${DEFAULT_DATA_DIR} (SQLite), served in-process and
                          reached through the official EventStoreDB client
-  --data DIR             the embedded store in DIR
+  --data DIR             the embedded store in DIR, which must exist (a mistyped path is an error);
+                         --create makes it (0700, its files 0600), as \`opx store init DIR\` does.
+                         Without a store flag, commands that only read need ${DEFAULT_DATA_DIR} to exist
   --memory               a throwaway in-memory store (useful with \`demo\` and \`store serve\`)
   --connection URL       EventStoreDB (or \`opx store serve\`), e.g. esdb://localhost:2113?tls=false;
                          env ${CONNECTION_ENV} sets it when no flag is given
@@ -61,11 +65,12 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     .description('OPX incident orchestration: signals -> candidates -> policy decisions -> incidents, audited by replay.')
     .version('0.1.0', '-V, --version')
     .addOption(new Option('--data <dir>', `embedded store data dir (default ${DEFAULT_DATA_DIR})`))
+    .addOption(new Option('--create', 'create the data dir (--data DIR, or the default) when it holds no store'))
     .addOption(new Option('--memory', 'throwaway in-memory store'))
     .addOption(new Option('--connection <url>', `EventStoreDB connection string (env ${CONNECTION_ENV})`))
     .option('--json', 'machine-readable JSON on stdout (errors as JSON on stderr)')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput(safeOutput(io))
     .addHelpText('after', `${STORE_HELP}\n${EXIT_CODES_HELP}\n`)
     .exitOverride();
 
@@ -78,19 +83,22 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     incidentsCommand(action),
     explainCommand(action),
     replayCommand(action),
+    verifyCommand(action),
+    sealCommand(action),
     projectionsCommand(action),
     demoCommand(action),
     workerCommand(action),
     principalsCommand(action),
     statusCommand(action),
     parkedCommand(action),
+    policiesCommand(action),
   ]) {
     program.addCommand(command);
   }
   // Subcommands inherit the output hooks and throw instead of exiting; exit codes are listed everywhere.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {
-      sub.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).showHelpAfterError('(run with --help for usage)');
+      sub.exitOverride().configureOutput(safeOutput(io)).showHelpAfterError('(run with --help for usage)');
       if (sub.commands.length === 0) sub.addHelpText('after', EXIT_CODES_HELP + '\n');
       configure(sub);
     }
@@ -98,6 +106,12 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
   configure(program);
   return program;
 }
+
+/** Commander's help and parse errors (which quote what was typed), written with control characters escaped. */
+const safeOutput = (io: CliIo): { writeOut: (s: string) => void; writeErr: (s: string) => void } => ({
+  writeOut: (s) => io.stdout.write(terminalSafeLines(s)),
+  writeErr: (s) => io.stderr.write(terminalSafeLines(s)),
+});
 
 /** Runs `opx` with these arguments (without `node` and the script) and returns the exit code. */
 export async function runCli(args: readonly string[], io: CliIo = processIo): Promise<ExitCode> {
@@ -120,9 +134,10 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
     }
     const exit = exitCodeOf(error);
     const message = error instanceof Error ? error.message : String(error);
-    if (json) io.stderr.write(JSON.stringify({ error: { code: errorCodeOf(error), message, exitCode: exit } }) + '\n');
-    else io.stderr.write(`opx: error: ${message}\n`);
-    if (process.env['OPX_DEBUG'] === '1' && error instanceof Error && error.stack !== undefined) io.stderr.write(error.stack + '\n');
+    // An error's message may quote what the operator typed or what a store holds: printed safe, as every output is.
+    if (json) io.stderr.write(jsonText({ error: { code: errorCodeOf(error), message, exitCode: exit } }) + '\n');
+    else io.stderr.write(`opx: error: ${terminalSafe(message)}\n`);
+    if (process.env['OPX_DEBUG'] === '1' && error instanceof Error && error.stack !== undefined) io.stderr.write(terminalSafeLines(error.stack) + '\n');
     return exit;
   }
 }

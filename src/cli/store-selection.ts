@@ -1,20 +1,24 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { EmbeddedServer } from '../esdb-server/server.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import type { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
-import { StoreUnavailable } from '../shared/errors.js';
+import { OpxError, StoreUnavailable } from '../shared/errors.js';
 import { settlesWithin } from '../shared/time-limit.js';
-import { CliUsageError } from './exit-codes.js';
+import { CliUsageError, DATA_DIR_MISSING } from './exit-codes.js';
 
 export const DEFAULT_DATA_DIR = './.opx-data';
 export const CONNECTION_ENV = 'OPX_EVENTSTORE';
 
+/** The embedded store's SQLite file in a data dir (esdb-server's SQLITE_FILE_NAME; a test holds them equal). */
+export const STORE_FILE_NAME = 'opx-store.sqlite';
+
 /** Where a command's events live, as chosen on the command line. */
 export type StoreSelection =
-  | { readonly kind: 'data'; readonly dir: string; readonly explicit: boolean }
+  /** `create`: make the data dir and its store when missing (else a missing one is an error). */
+  | { readonly kind: 'data'; readonly dir: string; readonly explicit: boolean; readonly create: boolean }
   | { readonly kind: 'memory' }
   | { readonly kind: 'connection'; readonly connectionString: string; readonly from: 'flag' | 'env' };
 
@@ -22,23 +26,67 @@ export interface StoreOptions {
   readonly data?: string;
   readonly memory?: boolean;
   readonly connection?: string;
+  /** `--create`: the data dir may be created. */
+  readonly create?: boolean;
 }
 
 /**
  * `--data DIR` | `--memory` | `--connection esdb://...` | env OPX_EVENTSTORE | the embedded
  * default (./.opx-data). Flags win over the environment; two flags at once are a usage error.
+ * A data dir named with --data must hold a store unless `--create` is given: a mistyped path is an
+ * error, not a new empty store that answers "no incidents" and "IDENTICAL". The default dir is
+ * created when missing unless `createDefault` is false (commands that only read pass false).
  */
-export function selectStore(options: StoreOptions, env: NodeJS.ProcessEnv = process.env): StoreSelection {
+export function selectStore(options: StoreOptions, env: NodeJS.ProcessEnv = process.env, defaults: { readonly createDefault?: boolean } = {}): StoreSelection {
   const given = [options.data !== undefined && '--data', options.memory === true && '--memory', options.connection !== undefined && '--connection'].filter(
     (flag): flag is string => flag !== false,
   );
   if (given.length > 1) throw new CliUsageError(`choose one event store: ${given.join(' and ')} were both given`);
+  const create = options.create === true;
+  if (create && (options.memory === true || options.connection !== undefined)) throw new CliUsageError('--create makes a data dir: it goes with --data DIR (or the default), not --memory or --connection');
   if (options.memory === true) return { kind: 'memory' };
-  if (options.data !== undefined) return { kind: 'data', dir: options.data, explicit: true };
+  if (options.data !== undefined) return { kind: 'data', dir: options.data, explicit: true, create };
   if (options.connection !== undefined) return { kind: 'connection', connectionString: checkConnectionString(options.connection, '--connection'), from: 'flag' };
   const fromEnv = env[CONNECTION_ENV];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'connection', connectionString: checkConnectionString(fromEnv.trim(), CONNECTION_ENV), from: 'env' };
-  return { kind: 'data', dir: DEFAULT_DATA_DIR, explicit: false };
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    if (create) throw new CliUsageError(`--create makes a data dir: it does not go with ${CONNECTION_ENV}`);
+    return { kind: 'connection', connectionString: checkConnectionString(fromEnv.trim(), CONNECTION_ENV), from: 'env' };
+  }
+  return { kind: 'data', dir: DEFAULT_DATA_DIR, explicit: false, create: create || defaults.createDefault !== false };
+}
+
+/** A data dir that holds no store, named when it was not to be created. */
+export class DataDirMissing extends OpxError {
+  static readonly code = DATA_DIR_MISSING;
+
+  private constructor(message: string) {
+    super(DataDirMissing.code, message);
+  }
+
+  static at(dir: string, explicit: boolean, why: 'no-dir' | 'no-store'): DataDirMissing {
+    const what = why === 'no-dir' ? 'does not exist' : `holds no store (no ${STORE_FILE_NAME})`;
+    const fix = explicit
+      ? `check the path (a mistyped --data is not a new store), or create one with --create or \`opx store init ${dir}\``
+      : 'nothing has been recorded here: name a store with --data DIR or --connection URL, record signals first (`opx signals ingest`), or create one with --create';
+    return new DataDirMissing(`the data dir ${resolve(dir)} ${what}: ${fix}`);
+  }
+}
+
+/**
+ * A new data dir and its store file, private to the user: the dir 0700, the file 0600 (SQLite gives
+ * its -wal and -shm files the database file's mode, so they are 0600 too). An existing dir keeps
+ * its mode. Returns whether the store file was made now.
+ */
+export function createDataDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    writeFileSync(join(dir, STORE_FILE_NAME), '', { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(join(dir, STORE_FILE_NAME))) return false;
+    throw new StoreUnavailable(`cannot create the data dir ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function checkConnectionString(value: string, source: string): string {
@@ -76,14 +124,28 @@ const LOCK_FILE = 'opx.lock';
 /**
  * A data dir is owned by one process at a time (the embedded engine caches positions and stream
  * revisions in memory): a pid lock file, taken here and by `opx store serve`. A stale lock (its
- * process is gone) is taken over.
+ * process is gone) is taken over. A dir that does not exist, or holds no store, is refused unless
+ * the selection may create it (then it is made private: see {@link createDataDir}); the lock is
+ * taken before the store file is looked for, so a dir another process is creating is not refused.
  */
-export function lockDataDir(dir: string, purpose: string): () => void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new StoreUnavailable(`cannot create the data dir ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
+export function lockDataDir(selection: { readonly dir: string; readonly explicit: boolean; readonly create: boolean }, purpose: string): () => void {
+  const { dir } = selection;
+  if (!existsSync(dir)) {
+    if (!selection.create) throw DataDirMissing.at(dir, selection.explicit, 'no-dir');
+    createDataDir(dir);
   }
+  const release = takeLock(dir, purpose);
+  if (!existsSync(join(dir, STORE_FILE_NAME))) {
+    if (!selection.create) {
+      release();
+      throw DataDirMissing.at(dir, selection.explicit, 'no-store');
+    }
+    createDataDir(dir);
+  }
+  return release;
+}
+
+function takeLock(dir: string, purpose: string): () => void {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -146,7 +208,7 @@ export async function openStore(selection: StoreSelection, purpose: string): Pro
       return { store, description, close: () => store.close() };
     }
     case 'data': {
-      const release = lockDataDir(selection.dir, purpose);
+      const release = lockDataDir(selection, purpose);
       let server: EmbeddedServer;
       try {
         const { startEmbeddedServer } = await import('../esdb-server/server.js');
@@ -205,7 +267,7 @@ async function probe(store: EsdbEventStore, description: string): Promise<void> 
  */
 export async function openHistory(selection: StoreSelection, purpose: string): Promise<OpenedStore> {
   if (selection.kind !== 'data') return openStore(selection, purpose);
-  const release = lockDataDir(selection.dir, purpose);
+  const release = lockDataDir(selection, purpose);
   try {
     const reader = await openDataDirReader(selection.dir);
     return {
@@ -230,7 +292,7 @@ export async function openDataDirReader(dir: string): Promise<OpenedStore> {
   const { EmbeddedReader } = await import('../eventstore/embedded/embedded-reader.js');
   try {
     const reader = EmbeddedReader.open(dir);
-    return { store: reader, description: `${describeSelection({ kind: 'data', dir, explicit: true })} (read in-process)`, close: () => reader.close() };
+    return { store: reader, description: `${describeSelection({ kind: 'data', dir, explicit: true, create: false })} (read in-process)`, close: () => reader.close() };
   } catch (error) {
     throw new StoreUnavailable(`cannot open the embedded store at ${resolve(dir)}: ${(error as Error).message}`, { cause: error });
   }

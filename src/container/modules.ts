@@ -9,6 +9,7 @@ import { IncidentOrchestrator } from '../orchestration/incident-orchestrator.js'
 import { candidateHandlers } from '../orchestration/candidate-handlers.js';
 import { InProcessMessageBus } from '../orchestration/message-bus.js';
 import { OrchestrationStore } from '../orchestration/orchestration-store.js';
+import { assertPoliciesMatchLock } from '../promotion/policy-lock.js';
 import { PromotionEngine } from '../promotion/promotion-engine.js';
 import { systemClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
@@ -32,7 +33,13 @@ export function orchestrationModule(options: { readonly config?: OpxConfig } = {
     bind(TOKENS.Clock).toConstantValue(systemClock);
     bind(TOKENS.Logger).toResolvedValue(() => defaultLogger()).inSingletonScope();
     bind(TOKENS.Config).toResolvedValue(() => options.config ?? loadConfig()).inSingletonScope();
-    bind(TOKENS.PolicyRegistry).toResolvedValue((config) => config.policies, [TOKENS.Config]).inSingletonScope();
+    // What CP-6 decides under: refused here, before anything can decide, when a policy differs from its lock.
+    bind(TOKENS.PolicyRegistry)
+      .toResolvedValue((config) => {
+        assertPoliciesMatchLock(config.policies, config.policyLock);
+        return config.policies;
+      }, [TOKENS.Config])
+      .inSingletonScope();
     bind(TOKENS.AuthorityMatrix).toResolvedValue((config) => config.authorityMatrix, [TOKENS.Config]).inSingletonScope();
     bind(TOKENS.CandidateStore).toResolvedValue((store) => new CandidateStore(store), [TOKENS.EventStore]).inSingletonScope();
     bind(TOKENS.PromotionEngine)

@@ -54,6 +54,8 @@ export interface Policy {
    * each recorded decision).
    */
   evaluate(candidate: Candidate): PolicyOutcome;
+  /** The file it was read from, when it was read from one (named by errors about it). */
+  readonly source?: string | undefined;
 }
 
 export interface PolicyOutcome {
@@ -85,6 +87,7 @@ class LoadedPolicy implements Policy {
   constructor(
     readonly document: PolicyDocument,
     readonly hash: string,
+    readonly source?: string,
   ) {
     this.outcomes = document.rules.map(outcomeOf);
     this.otherwise = outcomeOf(document.default);
@@ -130,16 +133,20 @@ export class PolicyRegistry {
     for (const policy of policies) this.policies.set(key(policy.document.id, policy.document.version), policy);
   }
 
-  /** Validates every document; the same id@version twice is refused, whatever the content. */
-  static fromDocuments(documents: readonly unknown[]): PolicyRegistry {
+  /**
+   * Validates every document; the same id@version twice is refused, whatever the content.
+   * `sources[i]`, when given, is the file document i was read from.
+   */
+  static fromDocuments(documents: readonly unknown[], sources: readonly string[] = []): PolicyRegistry {
     const policies: Policy[] = [];
     const seen = new Set<string>();
     for (const [index, raw] of documents.entries()) {
-      const document = parsePolicyDocument(raw, `policy document #${index + 1}`);
+      const source = sources[index];
+      const document = parsePolicyDocument(raw, source ?? `policy document #${index + 1}`);
       const id = key(document.id, document.version);
-      if (seen.has(id)) throw new InvalidInput('policy registry', [`policy ${id} is defined twice; a policy version is immutable, publish a new version instead`]);
+      if (seen.has(id)) throw new InvalidInput('policy registry', [`policy ${id} is defined twice${source === undefined ? '' : ` (again in ${source})`}; a policy version is immutable, publish a new version instead`]);
       seen.add(id);
-      policies.push(new LoadedPolicy(document, contentHash(document)));
+      policies.push(new LoadedPolicy(document, contentHash(document), source));
     }
     return new PolicyRegistry(policies);
   }
@@ -163,7 +170,9 @@ export class PolicyRegistry {
   }
 }
 
-const key = (id: string, version: string): string => `${id}@${version}`;
+/** `id@version`, how a policy version is named everywhere (lock file, reports, errors). */
+export const policyKey = (id: string, version: string): string => `${id}@${version}`;
+const key = policyKey;
 
 class WhenSchema {
   @IsOptional() @IsArray() @IsIn(SEVERITIES, { each: true }) severities?: Severity[];

@@ -1,20 +1,33 @@
 import type { OpxConfig } from '../container/config.js';
 import { auditCorrelation, type CorrelationAuditReport } from '../correlation/correlation-audit.js';
 import type { EventReader } from '../eventstore/event-store.js';
+import { verifyHistory, type IntegrityReport } from '../integrity/verify.js';
 import { ReplayAudit, type ReplayOptions, type ReplayReport } from './replay-audit.js';
 
-/** The audit of a whole history: correlation (signals -> candidates), then orchestration (candidates -> decisions -> incidents). */
+/** The audit of a whole history: correlation (signals -> candidates), then orchestration (candidates -> decisions -> incidents), and the integrity chain. */
 export interface HistoryAuditReport extends ReplayReport {
   readonly correlation: CorrelationAuditReport;
+  /** Whether every recorded event, input or output, still reads as it was sealed (see src/integrity). */
+  readonly integrity: IntegrityReport;
+}
+
+export interface HistoryAuditOptions extends ReplayOptions {
+  /** A chain head recorded earlier: the integrity check fails unless the chain still has it. */
+  readonly anchor?: string;
 }
 
 /**
  * Replays recorded history in both stages and proves each byte-identical: correlation's outputs
  * from the recorded signal facts, ticks and incident closes; then the orchestration's from the
- * recorded candidates and human requests. IDENTICAL only when both are.
+ * recorded candidates and human requests. A replay proves outputs follow from inputs, not that the
+ * inputs are what was recorded: the integrity chain checks that (every event, inputs included,
+ * against its seal). IDENTICAL only when both stages are and nothing sealed was changed; history
+ * not sealed yet (or recorded before the chain existed) is reported, not counted against it.
  */
-export async function auditHistory(config: OpxConfig, source: EventReader, options: ReplayOptions = {}): Promise<HistoryAuditReport> {
+export async function auditHistory(config: OpxConfig, source: EventReader, options: HistoryAuditOptions = {}): Promise<HistoryAuditReport> {
   const correlation = await auditCorrelation(source, config.correlationRules);
   const orchestration = await new ReplayAudit(config).run(source, options);
-  return { ...orchestration, verdict: orchestration.verdict === 'IDENTICAL' && correlation.verdict === 'IDENTICAL' ? 'IDENTICAL' : 'DIVERGENT', correlation };
+  const integrity = await verifyHistory(source, options.anchor === undefined ? {} : { anchor: options.anchor });
+  const identical = orchestration.verdict === 'IDENTICAL' && correlation.verdict === 'IDENTICAL' && integrity.verdict !== 'TAMPERED';
+  return { ...orchestration, verdict: identical ? 'IDENTICAL' : 'DIVERGENT', correlation, integrity };
 }

@@ -7,6 +7,7 @@ import type { Signal } from '../correlation/signal.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import { PROJECTED_STREAM_PREFIXES, emptyReadModels, project, type ReadModels } from '../projections/read-models.js';
 import { requestManualPromotion } from '../promotion/manual-promotion.js';
+import { guardPolicies } from '../promotion/policy-record.js';
 import type { SignalInput } from '../signals/alertmanager.js';
 import { signalInput } from '../signals/signal-input.js';
 import { ingestSignals, processCandidateInputs } from './in-process.js';
@@ -50,8 +51,9 @@ export async function runBatchScenario(container: Container, signals: readonly S
 
 async function orchestrate(container: Container, candidates: number, options: ScenarioOptions, authenticatedBy?: AuthenticatedBy): Promise<ScenarioResult> {
   const store = container.get(TOKENS.EventStore);
-  const context = container.get(TOKENS.HandlerContext);
   const config = container.get(TOKENS.Config);
+  await guardPolicies(store, config); // no decision under a policy changed since its lock or its recorded decisions
+  const context = container.get(TOKENS.HandlerContext);
   const first = await processCandidateInputs(store, context);
 
   let models = await projectAll(store);

@@ -9,6 +9,10 @@ import { esdbEventStoreModule } from '../container/esdb-module.js';
 import { createOpxContainer } from '../container/modules.js';
 import { TOKENS } from '../container/tokens.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
+import { HistorySealer } from '../integrity/sealer.js';
+import { PolicyChanged } from '../promotion/policy-lock.js';
+import { guardPolicies } from '../promotion/policy-record.js';
+import { OpxError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { countParkedEvents } from './parked.js';
 import { DEFAULT_OPS_HOST, startOpsServer, type OpsServer } from './http.js';
@@ -19,7 +23,7 @@ import { DEFAULT_GROUP, DEFAULT_GROUP_SETTINGS, DEFAULT_WORKER_OPTIONS, type Can
 export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://host:2113?tls=false
   [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)] [--http-host 127.0.0.1]
   [--max-retry-count ${DEFAULT_GROUP_SETTINGS.maxRetryCount}] [--message-timeout-ms ${DEFAULT_GROUP_SETTINGS.messageTimeoutMs}]
-  [--no-correlation (leave signals -> candidates to another process)]
+  [--no-correlation (leave signals -> candidates to another process)] [--no-seal (another process seals history)]
   (the connection string may also come from OPX_EVENTSTORE; logs: JSON on stdout, level OPX_LOG_LEVEL, default info)`;
 
 export interface WorkerCommand {
@@ -28,6 +32,8 @@ export interface WorkerCommand {
   readonly httpHost: string;
   /** Run live correlation (signals -> candidates) beside the orchestrator; default true. */
   readonly correlation: boolean;
+  /** Seal history into the integrity chain as it is recorded; default true (several sealers at once are safe). */
+  readonly seal: boolean;
   readonly worker: Partial<CandidateWorkerOptions>;
 }
 
@@ -56,6 +62,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         'max-retry-count': { type: 'string' },
         'message-timeout-ms': { type: 'string' },
         'no-correlation': { type: 'boolean' },
+        'no-seal': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -71,6 +78,7 @@ export function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     httpPort: positiveInt('http-port', values['http-port'], 9464, 0),
     httpHost: values['http-host'] ?? DEFAULT_OPS_HOST,
     correlation: values['no-correlation'] !== true,
+    seal: values['no-seal'] !== true,
     worker: {
       group: values.group ?? DEFAULT_GROUP,
       concurrency: positiveInt('concurrency', values.concurrency, DEFAULT_WORKER_OPTIONS.concurrency),
@@ -104,6 +112,16 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const container = createOpxContainer({ storeModule: esdbEventStoreModule(command.connection) });
   container.rebind(TOKENS.Logger).toConstantValue(logger);
   container.load(workerModule({ worker: command.worker, registry }));
+  // The policy lock before anything that decides is made: a policy changed under its version refuses the start.
+  try {
+    logger.info({ policies: await guardPolicies(container.get(TOKENS.EventStore), container.get(TOKENS.Config)) }, 'policies match their lock and history');
+  } catch (error) {
+    if (!OpxError.hasCode(error, PolicyChanged.code)) throw error;
+    logger.error({ err: error }, 'refusing to start: a policy changed under its version');
+    process.stderr.write(`opx worker: ${(error as Error).message}\n`);
+    await container.get(TOKENS.EventStore).close();
+    return 1;
+  }
   const worker = container.get(WORKER_TOKENS.CandidateWorker);
   const subscriptions = container.get(WORKER_TOKENS.PersistentSubscriptions);
   worker.metrics.addParkedGauge(() => countParkedEvents(subscriptions, { group: worker.options.group, target: worker.options.target }));
@@ -124,6 +142,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     void (async () => {
       await worker.stop();
       await correlation?.stop();
+      await sealer?.stop(); // seals what it has received
       await ops?.close();
       await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log writes behind orchestration
       await container.get(TOKENS.EventStore).close();
@@ -139,9 +158,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   const correlation = command.correlation ? container.get(CORRELATION_TOKENS.Correlation).live() : undefined;
   correlation?.start();
+  const sealer = command.seal ? new HistorySealer(container.get(TOKENS.EventStore), { logger }) : undefined;
+  sealer?.start();
   worker.start();
   logger.info(
-    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings, correlation: command.correlation },
+    { group: worker.options.group, concurrency: worker.options.concurrency, httpPort: ops?.port ?? null, settings: worker.options.settings, correlation: command.correlation, seal: command.seal },
     'worker started',
   );
   return done;

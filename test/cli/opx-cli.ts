@@ -19,7 +19,7 @@ export interface OpxRun {
 }
 
 /** Runs `opx` as a user would: a separate node process, in `cwd`, with its own environment. */
-export function opx(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<OpxRun> {
+export function opx(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string; killAfterMs?: number }): Promise<OpxRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [OPX_BIN, ...args], {
       cwd: options.cwd,
@@ -27,6 +27,9 @@ export function opx(args: readonly string[], options: { cwd: string; env?: NodeJ
       stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     if (options.stdin !== undefined) child.stdin?.end(options.stdin);
+    // For a command that should exit by itself but might run until stopped (a worker that should refuse to start).
+    const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.killAfterMs);
+    child.on('close', () => clearTimeout(killer));
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

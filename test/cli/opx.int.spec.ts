@@ -51,7 +51,8 @@ class SignalFixtures {
 }
 
 describe('opx (the operator CLI)', function () {
-  this.timeout(30_000);
+  // one test runs up to eight CLI processes, each starting an embedded server: seconds apiece on a loaded 2-core machine
+  this.timeout(120_000);
 
   describe('help and usage', () => {
     const cwd = tempDir('help');

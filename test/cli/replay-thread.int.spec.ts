@@ -27,7 +27,7 @@ describe('the replay audit thread', function () {
   before(async () => {
     dir = join(tempDir('audit-thread'), 'data');
     await withDataDir(dir, (store) => importHistory(store, goldenHistoryLines()));
-    request = { selection: { kind: 'data', dir, explicit: true }, configDir: DEFAULT_CONFIG_DIR, options: {} };
+    request = { selection: { kind: 'data', dir, explicit: true, create: false }, configDir: DEFAULT_CONFIG_DIR, options: {} };
   });
 
   it('reports exactly what the audit reports when run in this thread, under the heap it was given', async () => {

@@ -96,6 +96,10 @@ describe('opx serve (a process, real sockets)', function () {
       served.child.kill('SIGTERM');
     }
     expect(await served.exited).to.equal(0);
+    // it sealed what it recorded as it went, and what it had received when it stopped
+    const verified = (await opx(['--connection', store.connectionString, '--json', 'verify'], { cwd })).json<{ verdict: string; unsealed: number; eventsVerified: number }>();
+    expect(verified).to.deep.include({ verdict: 'INTACT', unsealed: 0 });
+    expect(verified.eventsVerified).to.be.greaterThan(3);
   });
 
   it('survives a slow client (request timeout) and a flood of idle connections, still answering others', async () => {

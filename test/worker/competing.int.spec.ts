@@ -12,6 +12,7 @@ import { correlate, type Candidate } from '../../src/correlation/correlator.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import type { RecordedEvent } from '../../src/eventstore/event-store.js';
 import { handleCandidateStreamEvent } from '../../src/orchestration/candidate-event-handler.js';
+import { verifyHistory } from '../../src/integrity/verify.js';
 import { ReplayAudit } from '../../src/replay/replay-audit.js';
 import { generateSampleSignals } from '../../src/samples/sample-signals.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -69,6 +70,14 @@ describe(`${CandidateWorker.name} with competing consumers (real processes)`, fu
 
   it('handles every candidate exactly once across the group, the poison event not holding them up', async () => {
     expect(exactlyOnceViolations(await summarize(store), candidates)).to.deep.equal([]);
+  });
+
+  it('seals history as it is recorded, three workers sealing at once: verify finds every event sealed and INTACT', async () => {
+    let report = await verifyHistory(store);
+    await waitFor(async () => ((report = await verifyHistory(store)).unsealed === 0 ? true : undefined), { timeoutMs: 30_000, description: 'every event sealed' });
+    expect(report.verdict).to.equal('INTACT');
+    expect(report.findings).to.deep.equal([]);
+    expect(report.eventsVerified).to.equal(report.eventsRead).and.be.greaterThan(CANDIDATES * 2);
   });
 
   it('parks the poison event after maxRetryCount redeliveries, and lists it', async () => {

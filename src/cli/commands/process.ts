@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { TOKENS } from '../../container/tokens.js';
 import { CORRELATION_TOKENS } from '../../correlation/module.js';
 import type { EventStore } from '../../eventstore/event-store.js';
+import { sealHistory } from '../../integrity/sealer.js';
+import { guardPolicies, type PolicyGuardReport } from '../../promotion/policy-record.js';
 import { updateLiveProjection } from '../../projections/live-projection.js';
 import { processCandidateInputs, type FailedInput } from '../../runtime/in-process.js';
 import { WrongExpectedVersion } from '../../shared/errors.js';
@@ -43,6 +45,10 @@ export interface ProcessReport {
   readonly projection: { readonly outcome: string; readonly eventsApplied: number; readonly position: string | null };
   readonly incidents: number;
   readonly deferred: number;
+  /** The policies checked against the lock file and history before anything was decided. */
+  readonly policies: PolicyGuardReport;
+  /** The integrity chain after the run: events sealed by it (what others recorded since the last seal, and its own) and the head. */
+  readonly integrity: { readonly eventsSealed: number; readonly head: string; readonly sealedThrough: string | null };
 }
 
 export async function processInputs(ctx: CliContext, fromStart: boolean): Promise<ExitCode> {
@@ -53,6 +59,7 @@ export async function processInputs(ctx: CliContext, fromStart: boolean): Promis
     `processed ${report.handled} input${report.handled === 1 ? '' : 's'} (from ${report.from})`,
     ...(report.failed.length > 0 ? [`${report.failed.length} input${report.failed.length === 1 ? '' : 's'} refused (passed over; fix or re-run with --from-start):`, ...report.failed.slice(0, 20).map((f) => `  ${f.streamId}@${f.revision} ${f.type}: ${f.error}`)] : []),
     `live projection: ${report.projection.outcome}, ${report.projection.eventsApplied} events applied; ${report.incidents} incidents, ${report.deferred} deferred`,
+    `integrity chain: ${report.integrity.eventsSealed} event${report.integrity.eventsSealed === 1 ? '' : 's'} sealed, head ${report.integrity.head}`,
   ]);
   // Everything else was handled; a refused input still makes the run unsuccessful for a script.
   return report.failed.length === 0 ? EXIT.OK : EXIT.REFUSED;
@@ -61,6 +68,10 @@ export async function processInputs(ctx: CliContext, fromStart: boolean): Promis
 /** Processes unprocessed inputs, checkpoints, and updates the live projection. */
 export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<ProcessReport> {
   const store = await ctx.store();
+  // Sealed before the run writes: what others recorded since the last seal cannot be edited unseen in between.
+  const sealedBefore = await sealHistory(store);
+  // No decision under a policy whose content differs from its lock or from what history recorded for its version.
+  const policies = await guardPolicies(store, ctx.config);
   const container = await ctx.services();
   const correlation = await container.get(CORRELATION_TOKENS.Correlation).correlateOnce({ tick: true });
   const checkpoint = await loadProcessorCheckpoint(store);
@@ -68,6 +79,7 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
   const { handled, position, failed } = await processCandidateInputs(store, container.get(TOKENS.HandlerContext), after);
   if (position !== undefined && position !== checkpoint?.position) await saveProcessorCheckpoint(store, position, checkpoint?.revision);
   const projection = await updateLiveProjection(store);
+  const sealedAfter = await sealHistory(store);
   const models = projection.state.models;
   const { inputs, late, uncorrelated, candidatesOpened, poison } = correlation.stats;
   return {
@@ -79,6 +91,8 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
     projection: { outcome: projection.outcome, eventsApplied: projection.applied, position: projection.state.position?.toString() ?? null },
     incidents: Object.keys(models.incidents).length,
     deferred: Object.keys(models.deferred).length,
+    policies,
+    integrity: { eventsSealed: sealedBefore.eventsSealed + sealedAfter.eventsSealed, head: sealedAfter.head, sealedThrough: sealedAfter.sealedThrough },
   };
 }
 

@@ -1,5 +1,3 @@
-import { writeFileSync } from 'node:fs';
-
 import { Command } from 'commander';
 
 import { auditHistory, type HistoryAuditReport } from '../../replay/history-audit.js';
@@ -7,8 +5,9 @@ import { whatIf } from '../../replay/what-if.js';
 import type { CliContext } from '../context.js';
 import { auditInThread, DEFAULT_AUDIT_HEAP_MB } from '../replay-thread.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
-import { jsonReplacer } from '../output.js';
+import { checkReportTarget, jsonText, writeReportFile } from '../output.js';
 import type { Action } from './action.js';
+import { describeFinding, describeIntegrity } from './verify.js';
 
 export function replayCommand(action: Action): Command {
   return new Command('replay')
@@ -19,16 +18,19 @@ export function replayCommand(action: Action): Command {
         'recorded vs replayed) and policy drift. Exits 1 on any divergence. Memory stays flat however long the history. ' +
         'With --policy ID@VERSION: what-if instead, re-deciding history under that policy without writing anything.',
     )
-    .option('--report <file>', 'also write the full report as JSON to this file')
+    .option('--report <file>', 'also write the full report as JSON to this file (never over a store; an existing file needs --force)')
+    .option('--force', 'let --report overwrite an existing file')
     .option('--policy <id@version>', 'what-if: which recorded automatic decisions would change under this policy version')
     .option('--concurrency <n>', 'candidate streams read and audited whole at once (reads overlap; memory stays a few streams per unit)', (v) => positiveInt(v, '--concurrency'))
     .option('--heap-mb <n>', `heap limit of the audit, which runs in a worker thread (default ${DEFAULT_AUDIT_HEAP_MB}; memory is flat, so it need not grow with history)`, (v) =>
       positiveInt(v, '--heap-mb'),
     )
     .action(
-      action<{ report?: string; policy?: string; concurrency?: number; heapMb?: number }>(async (ctx, _args, o) =>
-        o.policy === undefined ? audit(ctx, o.report, { concurrency: o.concurrency, heapMb: o.heapMb ?? DEFAULT_AUDIT_HEAP_MB }) : whatIfReplay(ctx, o.policy, o.report),
-      ),
+      action<{ report?: string; force?: boolean; policy?: string; concurrency?: number; heapMb?: number }>(async (ctx, _args, o) => {
+        const report = o.report === undefined ? undefined : { file: o.report, force: o.force === true };
+        if (report !== undefined) checkReportTarget(report.file, report); // refused before the audit runs, not after
+        return o.policy === undefined ? audit(ctx, report, { concurrency: o.concurrency, heapMb: o.heapMb ?? DEFAULT_AUDIT_HEAP_MB }) : whatIfReplay(ctx, o.policy, report);
+      }),
     );
 }
 
@@ -42,7 +44,12 @@ function positiveInt(value: string, flag: string): number {
  * The audit of a data dir or EventStoreDB runs in a worker thread with a fixed heap (see
  * replay-thread.ts); a throwaway in-memory store lives in this thread, so it is audited here.
  */
-async function audit(ctx: CliContext, reportFile: string | undefined, limits: { concurrency: number | undefined; heapMb: number }): Promise<ExitCode> {
+interface ReportTarget {
+  readonly file: string;
+  readonly force: boolean;
+}
+
+async function audit(ctx: CliContext, reportTarget: ReportTarget | undefined, limits: { concurrency: number | undefined; heapMb: number }): Promise<ExitCode> {
   const config = ctx.config; // read here first: a bad config is reported before any thread starts
   const selection = ctx.historySelection();
   const options = limits.concurrency === undefined ? {} : { concurrency: limits.concurrency };
@@ -57,8 +64,8 @@ async function audit(ctx: CliContext, reportFile: string | undefined, limits: { 
   } finally {
     progress.stop();
   }
-  if (reportFile !== undefined) writeReport(reportFile, report);
-  ctx.output.result(report, () => describeReport(report, reportFile));
+  if (reportTarget !== undefined) writeReport(reportTarget, report);
+  ctx.output.result(report, () => describeReport(report, reportTarget?.file));
   return report.verdict === 'IDENTICAL' && report.policyDrift.length === 0 ? EXIT.OK : EXIT.REFUSED;
 }
 
@@ -74,6 +81,7 @@ export function describeReport(report: HistoryAuditReport, reportFile?: string):
     `  events read      ${report.eventsRead}; ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte` +
       (report.inputsPending > 0 ? `; ${report.inputsPending} inputs not handled yet (pending)` : ''),
     `  divergences      ${report.divergenceCount}`,
+    `  integrity        ${describeIntegrity(report.integrity)}`,
   ];
   const first = c.divergences[0] ?? report.divergences[0];
   if (first !== undefined) {
@@ -85,6 +93,8 @@ export function describeReport(report: HistoryAuditReport, reportFile?: string):
     }
     lines.push(`  ${first.message}`);
   }
+  const finding = report.integrity.findings[0];
+  if (finding !== undefined) lines.push(`first integrity finding: ${describeFinding(finding)}`);
   if (report.policyDrift.length > 0) {
     lines.push('policy drift (a recorded policy version whose content changed since it decided):');
     for (const d of report.policyDrift) {
@@ -95,14 +105,15 @@ export function describeReport(report: HistoryAuditReport, reportFile?: string):
   return lines;
 }
 
-async function whatIfReplay(ctx: CliContext, spec: string, reportFile: string | undefined): Promise<ExitCode> {
+async function whatIfReplay(ctx: CliContext, spec: string, reportTarget: ReportTarget | undefined): Promise<ExitCode> {
+  const reportFile = reportTarget?.file;
   const match = /^([^@\s]+)@([^@\s]+)$/.exec(spec);
   if (match === null) throw new CliUsageError(`--policy must be ID@VERSION (e.g. standard-promotion@1.1.0), got '${spec}'`);
   const policy = ctx.config.policies.get(match[1] as string, match[2] as string);
   const store = await ctx.history();
   const progress = ctx.output.progress('re-deciding');
   const report = await whatIf(store, policy, { onProgress: (n) => progress.update(n) }).finally(() => progress.stop());
-  if (reportFile !== undefined) writeReport(reportFile, report);
+  if (reportTarget !== undefined) writeReport(reportTarget, report);
   ctx.output.result(report, () => {
     const lines = [
       `what-if ${report.policy} (sha256 ${report.policyHash.slice(0, 12)}…), nothing written`,
@@ -121,6 +132,6 @@ async function whatIfReplay(ctx: CliContext, spec: string, reportFile: string | 
   return EXIT.OK;
 }
 
-function writeReport(file: string, report: unknown): void {
-  writeFileSync(file, JSON.stringify(report, jsonReplacer, 2) + '\n');
+function writeReport(target: ReportTarget, report: unknown): void {
+  writeReportFile(target.file, jsonText(report, 2) + '\n', { force: target.force });
 }

@@ -6,8 +6,10 @@ import { pino } from 'pino';
 
 import { createOpxContainer } from '../../container/modules.js';
 import { TOKENS } from '../../container/tokens.js';
+import { HistorySealer } from '../../integrity/sealer.js';
 import type { EventStore, PersistentSubscriptions } from '../../eventstore/event-store.js';
 import { PrincipalDirectory } from '../../principals/principals.js';
+import { guardPolicies } from '../../promotion/policy-record.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_TOKENS } from '../../worker/tokens.js';
 import type { CliContext } from '../context.js';
@@ -27,6 +29,8 @@ interface ServeFlags {
   readonly insecure?: boolean;
   readonly receiverOnly?: boolean;
   readonly correlation: boolean;
+  /** Seal history into the integrity chain as it is recorded (`--no-seal`: another process does). */
+  readonly seal: boolean;
   readonly orchestration: boolean;
   readonly maxBodyBytes: number;
   readonly requestTimeoutMs: number;
@@ -63,6 +67,7 @@ export function serveCommand(action: Action): Command {
     .option('--receiver-only', 'receive only: no correlation or orchestration in this process')
     .option('--no-correlation', 'do not run live correlation in this process')
     .option('--no-orchestration', 'do not run the orchestrator in this process')
+    .option('--no-seal', 'do not seal history into the integrity chain in this process (another process does)')
     .option('--max-body-bytes <n>', 'largest request body (413 beyond)', int('--max-body-bytes', 1024), 8 * 1024 * 1024)
     .option('--request-timeout-ms <ms>', 'the longest a request may take to arrive whole', int('--request-timeout-ms', 100), 30_000)
     .option('--max-in-flight <n>', 'requests handled at once (503 with Retry-After beyond)', int('--max-in-flight', 1), 64)
@@ -89,6 +94,8 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<ExitCode> {
       }),
     });
     container.rebind(TOKENS.Logger).toConstantValue(logger);
+    // a policy changed under its version refuses the start before anything decides (orchestration only decides)
+    if (flags.receiverOnly !== true && flags.orchestration) await guardPolicies(store, ctx.config);
     const { startServe } = await import('../../serve/serve.js'); // the HTTP stack only for the command that serves
     const stopped = waitForSignal();
     const running = await startServe(
@@ -109,6 +116,8 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<ExitCode> {
       },
       logger,
     );
+    const sealer = flags.seal ? new HistorySealer(store, { logger }) : undefined;
+    sealer?.start();
     ctx.output.result(
       { event: 'listening', url: running.url, port: running.port, store: opened.description, correlation: flags.receiverOnly !== true && flags.correlation, orchestration: flags.receiverOnly !== true && flags.orchestration, pid: process.pid },
       () => [
@@ -121,6 +130,7 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<ExitCode> {
     );
     const signal = await stopped;
     await running.close();
+    await sealer?.stop(); // seals what it has received
     ctx.output.note(`opx serve stopped (${signal})`);
     return EXIT.OK;
   } catch (error) {

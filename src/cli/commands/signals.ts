@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { Command } from 'commander';
 
 import { CORRELATION_TOKENS } from '../../correlation/module.js';
+import { sealHistory } from '../../integrity/sealer.js';
 import { recordStream, type IntakeSummary } from '../../signals/signal-intake.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -50,12 +51,16 @@ export async function ingest(ctx: CliContext, file: string): Promise<ExitCode> {
 
 export async function ingestFile(ctx: CliContext, file: string): Promise<IngestReport> {
   const container = await ctx.services();
+  const store = await ctx.store();
+  await sealHistory(store); // what is there is sealed before this run adds to it (a new store's chain starts here)
   const input = file === '-' ? process.stdin : createReadStream(file);
   const progress = ctx.output.progress('recording');
+  let summary;
   try {
-    const summary = await recordStream(input, container.get(CORRELATION_TOKENS.SignalRecorder), ctx.config.sources, { channel: file === '-' ? 'stdin' : 'file' }, (n) => progress.update(n));
-    return { file, ...summary };
+    summary = await recordStream(input, container.get(CORRELATION_TOKENS.SignalRecorder), ctx.config.sources, { channel: file === '-' ? 'stdin' : 'file' }, (n) => progress.update(n));
   } finally {
     progress.stop();
   }
+  await sealHistory(store);
+  return { file, ...summary };
 }

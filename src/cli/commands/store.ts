@@ -4,7 +4,8 @@ import { Command } from 'commander';
 
 import type { CliContext } from '../context.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
-import { lockDataDir } from '../store-selection.js';
+import { sealHistory } from '../../integrity/sealer.js';
+import { createDataDir, lockDataDir, openStore, selectStore } from '../store-selection.js';
 import type { Action } from './action.js';
 
 interface ServeOptions {
@@ -36,7 +37,36 @@ export function storeCommand(action: Action): Command {
     )
     .argument('<dir>', 'the data dir')
     .action(action<Record<string, never>>(async (ctx, args) => verifyStore(ctx, String(args[0]))));
+  store
+    .command('init')
+    .summary('create an embedded store in DIR (private to you), its integrity chain started')
+    .description(
+      'create the data dir DIR (mode 0700) with an empty embedded store (its files 0600) and start its integrity chain, ' +
+        'so every event it will hold is sealed from the first. A dir that holds a store already is left as it is. ' +
+        'Other commands then use it with --data DIR (which they never create by themselves without --create).',
+    )
+    .argument('<dir>')
+    .action(action(async (ctx, [dir]) => initStore(ctx, dir as string)));
   return store;
+}
+
+async function initStore(ctx: CliContext, dir: string): Promise<ExitCode> {
+  const { data, memory, connection } = ctx.options;
+  if (data !== undefined || memory === true || connection !== undefined) throw new CliUsageError('store init takes the data dir as its argument: opx store init DIR (no --data, --memory or --connection)');
+  const created = createDataDir(dir);
+  const opened = await openStore({ kind: 'data', dir, explicit: true, create: false }, 'opx store init');
+  let sealed;
+  try {
+    sealed = await sealHistory(opened.store);
+  } finally {
+    await opened.close();
+  }
+  ctx.output.result({ dataDir: resolve(dir), created, chainStarted: sealed.chainStarted, head: sealed.head }, () => [
+    created ? `created an embedded store in ${resolve(dir)}` : `${resolve(dir)} holds a store already: left as it is`,
+    sealed.chainStarted ? '  integrity chain started' : `  integrity chain: ${sealed.eventsSealed} events sealed now, head ${sealed.head}`,
+    `  use it with: opx --data ${dir} <command>`,
+  ]);
+  return EXIT.OK;
 }
 
 function port(value: string): number {
@@ -49,8 +79,10 @@ async function serveStore(ctx: CliContext, o: ServeOptions): Promise<ExitCode> {
   const { data, memory, connection } = ctx.options;
   if (connection !== undefined) throw new CliUsageError('store serve serves a local store: use --data DIR or --memory, not --connection');
   if (data !== undefined && memory === true) throw new CliUsageError('choose one: --data DIR or --memory');
-  const dataDir = memory === true ? undefined : (data ?? './.opx-data');
-  const release = dataDir === undefined ? () => undefined : lockDataDir(dataDir, `opx store serve (port ${o.port})`);
+  // A local store, whatever OPX_EVENTSTORE says: the default data dir is made when missing, a named one needs --create.
+  const selection = memory === true ? undefined : selectStore({ ...(data === undefined ? {} : { data }), ...(ctx.options.create === true ? { create: true } : {}) }, {}, { createDefault: true });
+  const dataDir = selection?.kind === 'data' ? selection.dir : undefined;
+  const release = selection?.kind === 'data' ? lockDataDir(selection, `opx store serve (port ${o.port})`) : () => undefined;
   try {
     const stopped = waitForSignal();
     // The embedded server's own entry point; its `listening` JSON line is kept for --json.
@@ -96,7 +128,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 async function verifyStore(ctx: CliContext, dir: string): Promise<ExitCode> {
   const { verifyDataDir } = await import('../../esdb-server/storage/verify.js');
-  const release = lockDataDir(dir, 'opx store verify');
+  const release = lockDataDir({ dir, explicit: true, create: false }, 'opx store verify');
   let report: Awaited<ReturnType<typeof verifyDataDir>>;
   try {
     report = verifyDataDir(dir);

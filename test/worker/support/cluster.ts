@@ -142,6 +142,8 @@ export interface WorkerProcessOptions {
   readonly maxRetryCount?: number;
   readonly messageTimeoutMs?: number;
   readonly logLevel?: string;
+  /** false: `--no-seal` */
+  readonly seal?: boolean;
 }
 
 /** `node dist/src/worker/main.js ...`; resolves once it logged "worker started". */
@@ -156,9 +158,11 @@ export async function startWorkerProcess(name: string, options: WorkerProcessOpt
     ...(options.concurrency === undefined ? [] : ['--concurrency', String(options.concurrency)]),
     ...(options.maxRetryCount === undefined ? [] : ['--max-retry-count', String(options.maxRetryCount)]),
     ...(options.messageTimeoutMs === undefined ? [] : ['--message-timeout-ms', String(options.messageTimeoutMs)]),
+    ...(options.seal === false ? ['--no-seal'] : []),
   ];
   const child = new ManagedProcess(name, args, { OPX_LOG_LEVEL: options.logLevel ?? 'info' });
-  await child.waitForLine((line) => line.includes('worker started'));
+  // several workers starting at once on a loaded 2-core machine take seconds apiece
+  await child.waitForLine((line) => line.includes('worker started'), 60_000);
   return child;
 }
 
