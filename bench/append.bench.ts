@@ -45,7 +45,7 @@ interface StoreProcess {
 
 async function startServer(dataDir: string): Promise<StoreProcess> {
   const port = await freePort();
-  const child = new ManagedProcess('store', [...SERVER_NODE_ARGS, SERVER_ENTRY, '--port', String(port), '--data', dataDir]);
+  const child = new ManagedProcess('store', [...SERVER_NODE_ARGS, SERVER_ENTRY, '--port', String(port), '--insecure', '--data', dataDir]);
   await child.waitForLine((line) => line.includes('listening'));
   return { process: child, connectionString: `esdb://127.0.0.1:${port}?tls=false` };
 }

@@ -32,7 +32,7 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'opx-esdb-bench-'));
   try {
     console.log('esdb-server bench: SQLite synchronous=FULL (WAL), server and client in this process');
-    const server = await startEmbeddedServer({ dataDir: join(dir, 'server') });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: join(dir, 'server') });
     const client = EventStoreDBClient.connectionString(server.connectionString);
     // persistent-subscription deliveries/s
     const psStream = `bench-ps-${randomUUID()}`;
@@ -96,7 +96,7 @@ export async function run(): Promise<void> {
       );
     }
     core.engine.close();
-    const memServer = await startEmbeddedServer({ dataDir: memDir });
+    const memServer = await startEmbeddedServer({ insecure: true, dataDir: memDir });
     const memClient = EventStoreDBClient.connectionString(memServer.connectionString);
     global.gc?.();
     const before = process.memoryUsage().rss;

@@ -158,7 +158,7 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
 }
 
 async function onEmbeddedServer(label: string, dataDir: string | undefined, ceiling: number): Promise<void> {
-  const server = await startEmbeddedServer(dataDir === undefined ? {} : { dataDir });
+  const server = await startEmbeddedServer(dataDir === undefined ? { insecure: true } : { insecure: true, dataDir });
   const store = EsdbEventStore.fromConnectionString(server.connectionString);
   await measure(label, store, async () => {
     await store.close();

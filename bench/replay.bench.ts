@@ -163,7 +163,7 @@ async function openSource(mode: Measurement['mode'], dir: string): Promise<{ arg
     let reader: EmbeddedReader | undefined;
     return { args: ['--data', dir], store: () => (reader ??= EmbeddedReader.open(dir)), close: async () => reader?.close() };
   }
-  const server = spawn(process.execPath, [SERVER_MAIN, '--port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [SERVER_MAIN, '--port', '0', '--insecure', '--data', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const connectionString = await new Promise<string>((resolve, reject) => {
     let out = '';
     server.stdout.on('data', (d: Buffer) => {

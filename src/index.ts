@@ -18,6 +18,7 @@
 // Container modules and tokens
 export { orchestrationModule, inMemoryEventStoreModule } from './container/modules.js';
 export { esdbEventStoreModule } from './container/esdb-module.js';
+export type { EsdbEndpoint } from './eventstore/esdb/esdb-event-store.js';
 export { workerModule } from './worker/module.js';
 export { PUBLIC_TOKENS as TOKENS } from './container/tokens.js';
 export type { CandidateRecords, OrchestrationWorker, AttemptLog } from './container/tokens.js';
@@ -137,7 +138,7 @@ export { INTEGRITY_STREAM, INTEGRITY_EXCLUDED_PREFIXES, IntegrityChainCorrupt } 
 
 // The embedded EventStoreDB-compatible server (tests, single-machine use)
 export { startEmbeddedServer } from './esdb-server/server.js';
-export type { EmbeddedServer, EmbeddedServerOptions } from './esdb-server/server.js';
+export type { EmbeddedServer, EmbeddedServerEndpoint, EmbeddedServerOptions, EmbeddedServerTls } from './esdb-server/server.js';
 export { ADMINS, OPS, UserStore } from './esdb-server/auth/users.js';
 export type { ServerLog } from './esdb-server/log.js';
 export type { CheckpointRecord, GroupRecord, NewEvent, StorageEngine, StoredEvent } from './esdb-server/storage/engine.js';

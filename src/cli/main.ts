@@ -41,8 +41,9 @@ Event store (every command):
                          --create makes it (0700, its files 0600), as \`opx store init DIR\` does.
                          Without a store flag, commands that only read need ${DEFAULT_DATA_DIR} to exist
   --memory               a throwaway in-memory store (useful with \`demo\` and \`store serve\`)
-  --connection URL       EventStoreDB (or \`opx store serve\`), e.g. esdb://localhost:2113?tls=false;
-                         env ${CONNECTION_ENV} sets it when no flag is given
+  --connection URL       EventStoreDB (or \`opx store serve\`), with credentials and the CA, e.g.
+                         'esdb://USER:PASSWORD@localhost:2113?tls=true&tlsCAFile=.opx-certs/ca.crt';
+                         env ${CONNECTION_ENV} sets it when no flag is given (keeps the password out of ps)
 Config: policies, authority matrix and correlation rules from OPX_CONFIG_DIR (default: the package's config/).`;
 
 /** Builds the program; `setExit` receives the exit code of the command that ran. */

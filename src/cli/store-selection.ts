@@ -90,7 +90,7 @@ export function createDataDir(dir: string): boolean {
 }
 
 function checkConnectionString(value: string, source: string): string {
-  if (!/^esdb(\+discover)?:\/\/\S+$/.test(value)) throw new CliUsageError(`${source} must be an EventStoreDB connection string (esdb://host:2113?tls=false), got '${value}'`);
+  if (!/^esdb(\+discover)?:\/\/\S+$/.test(value)) throw new CliUsageError(`${source} must be an EventStoreDB connection string (esdb://USER:PASSWORD@host:2113?tls=true&tlsCAFile=CA), got '${value}'`);
   return value;
 }
 
@@ -163,7 +163,7 @@ function takeLock(dir: string, purpose: string): () => void {
       if (holder !== undefined && isAlive(holder.pid)) {
         throw new StoreUnavailable(
           `the data dir ${resolve(dir)} is in use by process ${holder.pid} (${holder.purpose}); ` +
-            `talk to that process with --connection esdb://127.0.0.1:<port>?tls=false, or stop it`,
+            `talk to that process with --connection 'esdb://USER:PASSWORD@localhost:<port>?tls=true&tlsCAFile=CA' (as it printed), or stop it`,
         );
       }
       rmSync(path, { force: true });
@@ -197,7 +197,8 @@ function isAlive(pid: number): boolean {
  * the client with gRPC nor the server (some 30 MB of RSS each).
  * The embedded default starts the embedded server in this process on
  * an ephemeral loopback port over the data dir (SQLite) and talks to it with the official client,
- * exactly as it would talk to EventStoreDB. A remote connection is probed once, so an unreachable
+ * exactly as it would talk to EventStoreDB: over TLS, as a user, with a CA, a certificate and a
+ * secret the server made for this process and kept in memory (docs/security.md says why). A remote connection is probed once, so an unreachable
  * server is reported up front (exit 3) rather than in the middle of a command.
  */
 export async function openStore(selection: StoreSelection, purpose: string): Promise<OpenedStore> {
@@ -218,7 +219,8 @@ export async function openStore(selection: StoreSelection, purpose: string): Pro
         throw new StoreUnavailable(`cannot open the embedded store at ${resolve(selection.dir)}: ${(error as Error).message}`, { cause: error });
       }
       const { EsdbEventStore } = await import('../eventstore/esdb/esdb-event-store.js');
-      const store = EsdbEventStore.fromConnectionString(server.connectionString);
+      // the server made a CA, a certificate and a user for this process (in memory): its endpoint carries them
+      const store = EsdbEventStore.fromEndpoint(server.endpoint);
       return {
         store,
         description,

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
 import { AccessControl, gateOf, openGate } from './auth/access.js';
+import { endpointHost, securityOf } from './auth/embedded-security.js';
 import type { UserStore } from './auth/users.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLog, type ServerLog } from './log.js';
@@ -47,24 +47,52 @@ export interface EmbeddedServerOptions {
    */
   maxConnectionAgeMs?: number;
   /**
-   * TLS: the server's certificate chain and private key (PEM files). The official client sends
-   * credentials only over TLS, so authentication (`users`) needs it.
+   * TLS: the server's certificate chain and private key (PEM), as files or in memory. Goes with
+   * `users`: the official client sends credentials only over TLS.
    */
-  tls?: { readonly certFile: string; readonly keyFile: string };
-  /**
-   * Users whose credentials every call must carry, with EventStoreDB's ACLs (see auth/access.ts);
-   * omitted = no authentication (EventStoreDB's --insecure).
-   */
+  tls?: EmbeddedServerTls;
+  /** Users whose credentials every call must carry, with EventStoreDB's ACLs (see auth/access.ts); goes with `tls`. */
   users?: UserStore;
+  /**
+   * Plaintext and no authentication, EventStoreDB's `--insecure`: anyone who can reach the port
+   * may do anything. Excludes `tls` and `users`.
+   *
+   * With none of `tls`, `users` and `insecure` (the default) the server makes credentials for this
+   * process: a CA and a certificate for loopback, and a user `admin` in `$admins` with a 256-bit
+   * secret, all in memory; {@link EmbeddedServer.endpoint} carries what a client in this process
+   * needs, and nothing else on the machine can talk to the server.
+   */
+  insecure?: boolean;
   /** Where the server reports what an operator should see; default: nothing is logged. */
   log?: ServerLog;
 }
 
+/** The server's certificate chain and private key (PEM): as files, or in memory. */
+export type EmbeddedServerTls =
+  | { readonly certFile: string; readonly keyFile: string }
+  | { readonly cert: string | Buffer; readonly key: string | Buffer };
+
 export interface EmbeddedServer {
   readonly port: number;
-  /** `esdb://127.0.0.1:<port>?tls=false` (`tls=true` with TLS: add the CA with `&tlsCAFile=`, credentials with `user:pass@`) */
+  /**
+   * `esdb://127.0.0.1:<port>?tls=false` when insecure; `tls=true` otherwise, to which a client adds
+   * the CA (`&tlsCAFile=`) and credentials (`user:pass@`).
+   */
   readonly connectionString: string;
+  /** How a client in this process reaches the server; with credentials made for this process, they are here. */
+  readonly endpoint: EmbeddedServerEndpoint;
   close(): Promise<void>;
+}
+
+/** What `EsdbEventStore.fromEndpoint` takes (see the `insecure` option). */
+export interface EmbeddedServerEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The CA the server's certificate chains to (PEM), when the server made it. */
+  readonly rootCertificate?: string;
+  /** The process's own user, when the server made it. */
+  readonly credentials?: { readonly username: string; readonly password: string };
 }
 
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
@@ -90,6 +118,7 @@ const bind = (server: grpc.Server, address: string, credentials: grpc.ServerCred
 
 export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
   const host = options.host ?? '127.0.0.1';
+  const security = securityOf(options, host);
   const clock = options.clock ?? systemClock;
   const engine: StorageEngine =
     options.engine ??
@@ -102,7 +131,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const store = new EventStoreCore(engine, clock);
   const epoch = writeEpochInformation(store, clock);
   const log = options.log ?? silentLog;
-  const gate = options.users === undefined ? openGate : gateOf(new AccessControl(options.users, store));
+  const gate = security.users === undefined ? openGate : gateOf(new AccessControl(security.users, store));
   const persistent = new PersistentSubscriptionsService(store, clock, log, gate);
   const streams = new StreamsService(store, {
     maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
@@ -134,9 +163,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   let port: number;
   try {
     const credentials =
-      options.tls === undefined
+      security.tls === undefined
         ? grpc.ServerCredentials.createInsecure()
-        : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }], false);
+        : grpc.ServerCredentials.createSsl(null, [{ cert_chain: security.tls.cert, private_key: security.tls.key }], false);
     port = await bind(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`, credentials);
   } catch (error) {
     persistent.stop();
@@ -147,9 +176,16 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
 
   let closing: Promise<void> | undefined;
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  const tls = security.tls !== undefined;
   return {
     port,
-    connectionString: `esdb://${urlHost}:${port}?tls=${options.tls === undefined ? 'false' : 'true'}`,
+    connectionString: `esdb://${urlHost}:${port}?tls=${tls}`,
+    endpoint: {
+      host: endpointHost(host, tls),
+      port,
+      tls,
+      ...(security.process === undefined ? {} : security.process),
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         persistent.stop();

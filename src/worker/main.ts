@@ -20,7 +20,7 @@ import { workerModule } from './module.js';
 import { WORKER_TOKENS } from './tokens.js';
 import { DEFAULT_GROUP, DEFAULT_GROUP_SETTINGS, DEFAULT_WORKER_OPTIONS, type CandidateWorkerOptions } from './worker.js';
 
-export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://host:2113?tls=false
+export const USAGE = `usage: node dist/src/worker/main.js --connection esdb://USER:PASSWORD@host:2113?tls=true&tlsCAFile=CA
   [--group ${DEFAULT_GROUP}] [--concurrency ${DEFAULT_WORKER_OPTIONS.concurrency}] [--http-port 9464 (0 = none)] [--http-host 127.0.0.1]
   [--max-retry-count ${DEFAULT_GROUP_SETTINGS.maxRetryCount}] [--message-timeout-ms ${DEFAULT_GROUP_SETTINGS.messageTimeoutMs}]
   [--no-correlation (leave signals -> candidates to another process)] [--no-seal (another process seals history)]

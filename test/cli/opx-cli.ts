@@ -67,7 +67,7 @@ export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), `o
  */
 export async function withDataDir<T>(dataDir: string, work: (store: EventStore) => Promise<T>): Promise<T> {
   const server = await startEmbeddedServer({ dataDir });
-  const store = EsdbEventStore.fromConnectionString(server.connectionString);
+  const store = EsdbEventStore.fromEndpoint(server.endpoint);
   try {
     return await work(store);
   } finally {

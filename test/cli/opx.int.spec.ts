@@ -19,6 +19,7 @@ import type { ReplayReport } from '../../src/replay/replay-audit.js';
 import type { WhatIfReport } from '../../src/replay/what-if.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { goldenHistoryLines } from '../support/golden.js';
+import { startSecureStore } from '../support/secure-store.js';
 import { opx, tempDir, withDataDir } from './opx-cli.js';
 
 const parse = (line: string): HistoryLine => JSON.parse(line) as HistoryLine;
@@ -324,7 +325,7 @@ describe('opx (the operator CLI)', function () {
     const connection = (): string[] => ['--connection', server.connectionString];
 
     before(async () => {
-      server = await startEmbeddedServer();
+      server = await startEmbeddedServer({ insecure: true });
       store = EsdbEventStore.fromConnectionString(server.connectionString);
       await importHistory(store, golden);
     });
@@ -491,27 +492,41 @@ describe('opx (the operator CLI)', function () {
   });
 
   describe('store serve', () => {
-    it('serves a store other commands reach with --connection, and stops on SIGTERM', async () => {
+    it('serves a store over TLS with users, that other commands reach with credentials in --connection, and stops on SIGTERM', async () => {
       const cwd = tempDir('serve');
+      const certs = await opx(['--json', 'store', 'dev-certs', 'certs'], { cwd });
+      expect(certs.code, certs.stderr).to.equal(0);
+      const { caFile, certFile, keyFile } = certs.json<{ caFile: string; certFile: string; keyFile: string }>();
       const { spawn } = await import('node:child_process');
       const { OPX_BIN } = await import('./opx-cli.js');
-      const child = spawn(process.execPath, [OPX_BIN, '--memory', '--json', 'store', 'serve', '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-      const listening = await new Promise<{ connectionString: string }>((resolve, reject) => {
+      const password = 'a-password-from-the-environment';
+      const child = spawn(process.execPath, [OPX_BIN, '--memory', '--json', 'store', 'serve', '--port', '0', '--tls-cert', certFile, '--tls-key', keyFile, '--tls-ca', caFile], {
+        cwd,
+        env: { ...process.env, OPX_ADMIN_PASSWORD: password },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const listening = await new Promise<{ connectionString: string; initialAdmin: Record<string, string> }>((resolve, reject) => {
         let out = '';
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString();
           const line = out.split('\n')[0];
-          if (out.includes('\n') && line !== undefined) resolve(JSON.parse(line) as { connectionString: string });
+          if (out.includes('\n') && line !== undefined) resolve(JSON.parse(line) as { connectionString: string; initialAdmin: Record<string, string> });
         });
         child.on('exit', (code) => reject(new Error(`store serve exited with ${code}`)));
       });
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       try {
+        expect(listening.initialAdmin).to.deep.equal({ username: 'admin', passwordFrom: 'env' });
+        expect(listening.connectionString).to.match(/^esdb:\/\/localhost:\d+\?tls=true&tlsCAFile=/);
+        const connection = listening.connectionString.replace('esdb://', `esdb://admin:${password}@`);
         const file = join(cwd, 'signals.jsonl');
         writeFileSync(file, SignalFixtures.promoted.join('\n'));
-        const ingest = await opx(['--connection', listening.connectionString, '--json', 'signals', 'ingest', file], { cwd });
+        const refused = await opx(['--connection', listening.connectionString, '--json', 'signals', 'ingest', file], { cwd });
+        expect(refused.code, refused.stdout).to.not.equal(0);
+        const ingest = await opx(['--connection', connection, '--json', 'signals', 'ingest', file], { cwd });
         expect(ingest.json<{ counts: { accepted: number } }>().counts.accepted).to.equal(2);
-        const processed = await opx(['--connection', listening.connectionString, '--json', 'process'], { cwd });
+        // the connection from the environment, as the help advises (no password in ps)
+        const processed = await opx(['--json', 'process'], { cwd, env: { OPX_EVENTSTORE: connection } });
         expect(processed.json<{ correlation: { candidatesOpened: number } }>().correlation.candidatesOpened).to.equal(1);
       } finally {
         child.kill('SIGTERM');
@@ -527,9 +542,10 @@ describe('opx (the operator CLI)', function () {
       expect(run.stderr).to.match(/--connection/);
     });
 
-    it('orchestrates what is ingested through a persistent subscription and exits 0 on SIGTERM', async () => {
+    it('orchestrates what is ingested through a persistent subscription of a secure store (credentials in --connection) and exits 0 on SIGTERM', async () => {
       const cwd = tempDir('worker');
-      const server = await startEmbeddedServer();
+      const secure = await startSecureStore();
+      const server = { connectionString: secure.connectionString(), close: () => secure.close() };
       const { spawn } = await import('node:child_process');
       const { OPX_BIN } = await import('./opx-cli.js');
       const worker = spawn(process.execPath, [OPX_BIN, '--connection', server.connectionString, 'worker', '--http-port', '0', '--concurrency', '4'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });

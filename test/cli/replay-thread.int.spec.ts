@@ -62,7 +62,7 @@ describe('the replay audit thread', function () {
   });
 
   it('through EventStoreDB, reads in a thread of its own and reports exactly what the audit reports reading through the client itself', async () => {
-    const server = await startEmbeddedServer();
+    const server = await startEmbeddedServer({ insecure: true });
     const client = EsdbEventStore.fromConnectionString(server.connectionString);
     try {
       await importHistory(client, goldenHistoryLines());

@@ -53,7 +53,7 @@ describe('the operator console, in a browser', function () {
   const deferredRows = async () => (await served.api<{ rows: Row[] }>('alice', 'GET', '/api/v1/candidates/deferred')).json.rows;
 
   before(async () => {
-    store = await startEmbeddedServer();
+    store = await startEmbeddedServer({ insecure: true });
     served = await ServedConsole.start(store.connectionString);
     await ingest([
       ...warning('disk', 'inventory', { alertname: 'DiskFull', team: 'storage' }, { summary: 'disk 85% full', runbook_url: 'https://runbooks.example/disk-full' }),

@@ -6,6 +6,7 @@ import {
 } from '@eventstore/db-client';
 import { expect } from 'chai';
 import { ADMINS, OPS, UserStore } from '../../src/esdb-server/auth/users.js';
+import { PROCESS_USER } from '../../src/esdb-server/auth/embedded-security.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
 import { collect, connect, freshStream, makeTestCerts } from './helpers.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +24,7 @@ describe('embedded EventStoreDB server: authentication and ACLs (over TLS)', fun
   const clients: EventStoreDBClient[] = [];
   const urlFor = (port: number, user?: { username: string; password: string }): string => {
     const credentials = user === undefined ? '' : `${encodeURIComponent(user.username)}:${encodeURIComponent(user.password)}@`;
-    return `esdb://${credentials}127.0.0.1:${port}?tls=true&tlsCAFile=${encodeURIComponent(certs.caFile)}`;
+    return `esdb://${credentials}localhost:${port}?tls=true&tlsCAFile=${encodeURIComponent(certs.caFile)}`;
   };
   const as = (user?: { username: string; password: string }): EventStoreDBClient => {
     const client = connect(urlFor(server.port, user));
@@ -105,5 +106,48 @@ describe('embedded EventStoreDB server: authentication and ACLs (over TLS)', fun
       await aliceClient.dispose();
       await own.close();
     }
+  });
+});
+
+describe('embedded EventStoreDB server: secure by default', function () {
+  it('given neither TLS nor users, serves TLS with a user made for its process, and refuses every client without them', async function () {
+    const server = await startEmbeddedServer();
+    const { endpoint } = server;
+    expect(endpoint).to.include({ tls: true, host: 'localhost' });
+    expect(endpoint.credentials?.username).to.equal(PROCESS_USER);
+    expect(Buffer.from(endpoint.credentials?.password ?? '', 'base64url')).to.have.length(32);
+    expect(server.connectionString).to.match(/\?tls=true$/);
+    const own = connect(server);
+    const anonymous = connect({ endpoint: { ...endpoint, credentials: undefined } } as unknown as Pick<EmbeddedServer, 'endpoint'>);
+    const guessing = connect({ endpoint: { ...endpoint, credentials: { username: PROCESS_USER, password: 'changeit' } } });
+    const plaintext = connect(`esdb://127.0.0.1:${server.port}?tls=false`);
+    try {
+      const stream = freshStream();
+      expect((await own.appendToStream(stream, event())).nextExpectedRevision).to.equal(0n);
+      expect(await collect(own.readStream(stream))).to.have.length(1);
+      await expect(anonymous.appendToStream(stream, event())).to.be.rejectedWith(AccessDeniedError);
+      await expect(collect(anonymous.readStream(stream))).to.be.rejectedWith(AccessDeniedError);
+      await expect(guessing.appendToStream(stream, event())).to.be.rejectedWith(AccessDeniedError);
+      // a plaintext client cannot even talk to it
+      await expect(collect(plaintext.readStream(stream, { maxCount: 1 }))).to.be.rejected;
+    } finally {
+      await Promise.all([own, anonymous, guessing, plaintext].map((c) => c.dispose()));
+      await server.close();
+    }
+  });
+
+  it('is plaintext and open only when started insecure: true, which excludes tls and users', async function () {
+    const server = await startEmbeddedServer({ insecure: true });
+    const client = connect(server.connectionString);
+    try {
+      expect(server.connectionString).to.match(/\?tls=false$/);
+      expect(server.endpoint).to.deep.equal({ host: '127.0.0.1', port: server.port, tls: false });
+      expect((await client.appendToStream(freshStream(), event())).nextExpectedRevision).to.equal(0n);
+    } finally {
+      await client.dispose();
+      await server.close();
+    }
+    await expect(startEmbeddedServer({ insecure: true, users: new UserStore() })).to.be.rejectedWith(TypeError, /insecure excludes tls and users/);
+    await expect(startEmbeddedServer({ users: new UserStore() })).to.be.rejectedWith(TypeError, /users need tls/);
   });
 });

@@ -28,7 +28,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
 
   it('keeps events, groups and the acknowledged checkpoint across a restart, then resumes delivery', async function () {
     const stream = freshStream();
-    const first = await startEmbeddedServer({ dataDir });
+    const first = await startEmbeddedServer({ insecure: true, dataDir });
     const client1 = connect(first.connectionString);
     await client1.appendToStream(stream, [1, 2, 3, 4].map(event));
     await client1.createPersistentSubscriptionToStream(
@@ -53,7 +53,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
     await client1.dispose();
     await first.close();
 
-    const second = await startEmbeddedServer({ dataDir });
+    const second = await startEmbeddedServer({ insecure: true, dataDir });
     const client2 = connect(second.connectionString);
     try {
       const read = await collect(client2.readStream(stream));
@@ -81,7 +81,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
 
   it('runs as a process: prints the listening line and closes on SIGTERM', async function () {
     const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
-    const child = spawn(process.execPath, [main, '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [main, '--port', '0', '--insecure', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     const iterator = lines[Symbol.asyncIterator]();
     const listening = JSON.parse((await iterator.next()).value as string) as { event: string; port: number; connectionString: string };
@@ -99,18 +99,19 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
 
   it('warns on stderr, naming what it leaves open, when it listens on an interface other than loopback', async function () {
     const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
-    const child = spawn(process.execPath, [main, '--port', '0', '--memory', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main, '--port', '0', '--insecure', '--memory', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
+    expect(stderr).to.match(/--insecure: TLS, authentication and ACLs are OFF on 0\.0\.0\.0:/);
     expect(stderr).to.match(/listening on 0\.0\.0\.0, not loopback, with no TLS and no authentication/);
   });
 
   it('serves $all from any uint64 position: past the end is empty forwards and the end backwards', async function () {
-    const server = await startEmbeddedServer({ dataDir });
+    const server = await startEmbeddedServer({ insecure: true, dataDir });
     const client = connect(server.connectionString);
     try {
       const stream = freshStream();
@@ -132,7 +133,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
 
   it('keeps its data to its owner: the data dir it creates is 0700, the database and its WAL files 0600', async function () {
     const nested = join(dataDir, 'fresh');
-    const server = await startEmbeddedServer({ dataDir: nested });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: nested });
     const client = connect(server.connectionString);
     try {
       await client.appendToStream(freshStream(), event(1));
@@ -153,7 +154,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
     };
 
     it('never serves a record whose bytes changed on disk: the read fails naming its position, and store verify finds it', async function () {
-      const server = await startEmbeddedServer({ dataDir });
+      const server = await startEmbeddedServer({ insecure: true, dataDir });
       const client = connect(server.connectionString);
       const stream = freshStream();
       await client.appendToStream(stream, [1, 2, 3].map((i) => jsonEvent({ type: 'Marked', data: { marker: `MARKER-${i}-${stream}` } })));
@@ -168,7 +169,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
       expect(verifyCli(dataDir).status).to.equal(1);
       const report = verifyDataDir(dataDir);
       expect(report.corrupt.map((c) => c.detail)).to.deep.equal(['checksum mismatch']);
-      const again = await startEmbeddedServer({ dataDir });
+      const again = await startEmbeddedServer({ insecure: true, dataDir });
       const reader = connect(again.connectionString);
       try {
         await expect(collect(reader.readStream(stream))).to.be.rejectedWith(new RegExp(`record at position ${report.corrupt[0]!.position} is corrupt`));
@@ -188,9 +189,9 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
       await child.stop(); // SIGKILL: the 50 acknowledged events are in the WAL only
       rmSync(join(dataDir, 'opx-store.sqlite-wal'));
       // the 50 and the server's start-up `$epoch-information` event, acknowledged in the same WAL
-      await expect(startEmbeddedServer({ dataDir })).to.be.rejectedWith(/51 acknowledged events are missing.*--accept-data-loss/s);
+      await expect(startEmbeddedServer({ insecure: true, dataDir })).to.be.rejectedWith(/51 acknowledged events are missing.*--accept-data-loss/s);
       expect(verifyCli(dataDir).status).to.equal(1);
-      const accepted = await startEmbeddedServer({ dataDir, acceptDataLoss: true });
+      const accepted = await startEmbeddedServer({ insecure: true, dataDir, acceptDataLoss: true });
       const after = connect(accepted.connectionString);
       try {
         await expect(collect(after.readStream(stream))).to.be.rejected;
@@ -199,7 +200,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
         await after.dispose();
         await accepted.close();
       }
-      const restarted = await startEmbeddedServer({ dataDir });
+      const restarted = await startEmbeddedServer({ insecure: true, dataDir });
       await restarted.close();
       expect(verifyCli(dataDir)).to.deep.include({ status: 0 });
     });
@@ -210,7 +211,7 @@ describe('embedded EventStoreDB server: SQLite durability', function () {
         type TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL, created INTEGER NOT NULL)`);
       db.prepare('INSERT INTO events VALUES (1, ?, 0, ?, ?, ?, ?, ?, ?)').run('old', randomUUID(), 'Old', 'application/json', Buffer.from('{"i":1}'), Buffer.alloc(0), 638_000_000_000_000_000n);
       db.close();
-      const server = await startEmbeddedServer({ dataDir });
+      const server = await startEmbeddedServer({ insecure: true, dataDir });
       const client = connect(server.connectionString);
       try {
         expect((await collect(client.readStream('old'))).map((e) => e.event!.data)).to.deep.equal([{ i: 1 }]);

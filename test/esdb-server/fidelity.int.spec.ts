@@ -52,7 +52,7 @@ describe('embedded EventStoreDB server: fidelity to EventStoreDB', function () {
   const servers: EmbeddedServer[] = [];
   const clients: EventStoreDBClient[] = [];
   const start = async (options: Parameters<typeof startEmbeddedServer>[0] = {}): Promise<EmbeddedServer> => {
-    const server = await startEmbeddedServer(options);
+    const server = await startEmbeddedServer({ ...(options.tls === undefined && options.users === undefined ? { insecure: true } : {}), ...options });
     servers.push(server);
     return server;
   };

@@ -49,7 +49,7 @@ describe('embedded EventStoreDB server: commits flushed off the event loop', fun
   beforeEach(async function () {
     dataDir = mkdtempSync(join(tmpdir(), 'opx-esdb-flush-'));
     engine = new HeldFlushEngine(dataDir);
-    server = await startEmbeddedServer({ engine });
+    server = await startEmbeddedServer({ insecure: true, engine });
   });
 
   afterEach(async function () {

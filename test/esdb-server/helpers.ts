@@ -1,16 +1,29 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EventStoreDBClient } from '@eventstore/db-client';
 
+import { makeLocalCertificates, writeLocalCertificates, type CertificateFiles } from '../../src/esdb-server/auth/certificates.js';
+import type { EmbeddedServer } from '../../src/esdb-server/server.js';
+
 /** Shared helpers for the embedded-server protocol suites (not a spec file). */
 
 export const freshStream = (prefix = 'esdb-test'): string => `${prefix}-${randomUUID()}`;
 
-export const connect = (connectionString: string): EventStoreDBClient => EventStoreDBClient.connectionString(connectionString);
+/**
+ * The official client for a connection string, or for an embedded server of this process (over
+ * TLS with the credentials it made, unless it was started insecure).
+ */
+export const connect = (target: string | Pick<EmbeddedServer, 'endpoint'>): EventStoreDBClient => {
+  if (typeof target === 'string') return EventStoreDBClient.connectionString(target);
+  const { host, port, tls, rootCertificate, credentials } = target.endpoint;
+  return new EventStoreDBClient(
+    { endpoint: { address: host, port } },
+    tls ? (rootCertificate === undefined ? {} : { rootCertificate: Buffer.from(rootCertificate) }) : { insecure: true },
+    credentials,
+  );
+};
 
 /** Collects everything an async iterable yields. */
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -44,12 +57,12 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
 }
 
 /**
- * The embedded server in a process of its own (`--memory` unless `args` say otherwise), so a test
+ * The embedded server in a process of its own, `--insecure` (`--memory` unless `args` say otherwise), so a test
  * can outlive a server whose thread is stuck; `stop()` kills it.
  */
 export async function spawnServer(args: readonly string[] = ['--memory']): Promise<{ connectionString: string; stop(): Promise<void> }> {
   const main = fileURLToPath(new URL('../../src/esdb-server/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [main, '--port', '0', '--insecure', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
   const listening = JSON.parse(String(first.value)) as { connectionString: string };
@@ -62,19 +75,5 @@ export async function spawnServer(args: readonly string[] = ['--memory']): Promi
   };
 }
 
-/**
- * A throwaway CA and a certificate for 127.0.0.1/localhost signed by it, made with the openssl
- * command line in `dir`: { caFile, certFile, keyFile }.
- */
-export function makeTestCerts(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const run = (args: string[]): void => {
-    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr}`);
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=opx-test-ca', '-days', '2']);
-  run(['req', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=localhost']);
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run(['x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '2', '-extfile', 'san.ext']);
-  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'node.crt'), keyFile: join(dir, 'node.key') };
-}
+/** A throwaway CA and a loopback server certificate signed by it, written to `dir`: { caFile, certFile, keyFile }. */
+export const makeTestCerts = (dir: string): CertificateFiles => writeLocalCertificates(dir, makeLocalCertificates({ now: new Date(), validDays: 2 }));

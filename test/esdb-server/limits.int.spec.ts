@@ -96,7 +96,7 @@ describe('embedded EventStoreDB server: limits and refusals', function () {
     let smallClient: EventStoreDBClient;
 
     before(async function () {
-      small = await startEmbeddedServer({ maxAppendSize: 1000 });
+      small = await startEmbeddedServer({ insecure: true, maxAppendSize: 1000 });
       smallClient = connect(small.connectionString);
     });
 
@@ -153,7 +153,7 @@ describe('embedded EventStoreDB server: limits and refusals', function () {
     let timed: EmbeddedServer;
 
     before(async function () {
-      timed = await startEmbeddedServer({ writeTimeoutMs: 300 });
+      timed = await startEmbeddedServer({ insecure: true, writeTimeoutMs: 300 });
     });
 
     after(async function () {

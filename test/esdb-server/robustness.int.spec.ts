@@ -45,7 +45,7 @@ describe('embedded EventStoreDB server: hostile clients', function () {
       beforeEach(async function () {
         dataDir = engine === 'sqlite' ? mkdtempSync(join(tmpdir(), 'opx-esdb-')) : undefined;
         log = recordingLog();
-        server = await startEmbeddedServer({ ...(dataDir === undefined ? {} : { dataDir }), log });
+        server = await startEmbeddedServer({ insecure: true, ...(dataDir === undefined ? {} : { dataDir }), log });
         client = connect(server.connectionString);
       });
 
@@ -96,7 +96,7 @@ describe('embedded EventStoreDB server: hostile clients', function () {
 
     before(async function () {
       log = recordingLog();
-      server = await startEmbeddedServer({ log });
+      server = await startEmbeddedServer({ insecure: true, log });
     });
 
     after(async function () {
@@ -150,6 +150,7 @@ describe('embedded EventStoreDB server: hostile clients', function () {
       let broken = false;
       const log = recordingLog();
       const server = await startEmbeddedServer({
+        insecure: true,
         engine: faultyEngine((method, args) => broken && method === 'readStreamForward' && args[0] === stream),
         log,
       });

@@ -53,7 +53,7 @@ describe('embedded EventStoreDB server: many short reads', function () {
   };
 
   it(`serves ${READS} reads that the official client cancels after their first event, with sessions recycled every second`, async function () {
-    const server = await startEmbeddedServer({ maxConnectionAgeMs: 1_000 });
+    const server = await startEmbeddedServer({ insecure: true, maxConnectionAgeMs: 1_000 });
     try {
       const { ok, failure } = await readAndCancel(server);
       expect(failure).to.equal(undefined);

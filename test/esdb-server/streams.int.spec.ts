@@ -339,7 +339,7 @@ describe('embedded EventStoreDB server: streams', function () {
 
     it('applies $maxAge against the injected server clock', async function () {
       let now = Date.UTC(2030, 0, 1);
-      const clocked = await startEmbeddedServer({ clock: { now: () => now } });
+      const clocked = await startEmbeddedServer({ insecure: true, clock: { now: () => now } });
       const local = connect(clocked.connectionString);
       try {
         const stream = freshStream();

@@ -26,7 +26,7 @@ describe(EmbeddedReader.name, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'opx-embedded-reader-'));
-    const server = await startEmbeddedServer({ dataDir: dir });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: dir });
     const client = EsdbEventStore.fromConnectionString(server.connectionString);
     await importHistory(client, lines);
     await client.setStreamMetadata('orchestration-x', { maxAge: 60, maxCount: 3 });
@@ -49,7 +49,7 @@ describe(EmbeddedReader.name, () => {
   });
 
   it("gives every event the position, revision and created time the server's own reads give it", async () => {
-    const server = await startEmbeddedServer({ dataDir: dir });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: dir });
     const client = EsdbEventStore.fromConnectionString(server.connectionString);
     try {
       const stamps = (events: readonly RecordedEvent[]) => events.map((e) => `${e.id} ${e.position} ${e.revision} ${e.created.getTime()}`);

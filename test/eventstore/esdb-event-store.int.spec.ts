@@ -72,7 +72,7 @@ describe(`${EsdbEventStore.name} paging through $all`, () => {
   let whole: EsdbEventStore;
 
   before(async () => {
-    server = await startEmbeddedServer();
+    server = await startEmbeddedServer({ insecure: true });
     whole = EsdbEventStore.fromConnectionString(server.connectionString);
     paged = EsdbEventStore.fromConnectionString(server.connectionString, { readAllPageSize: 2 });
     for (let i = 0; i < 11; i++) await whole.append(`${['alpha', 'beta', 'gamma'][i % 3] as string}-paging`, events(1), 'any');

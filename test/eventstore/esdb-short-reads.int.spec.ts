@@ -14,7 +14,7 @@ describe('EsdbEventStore: many short reads', function () {
   this.timeout(120_000);
 
   it('reads 3,000 candidates, half of them missing, leaving each read after its first event', async function () {
-    const server = await startEmbeddedServer({ maxConnectionAgeMs: 0 });
+    const server = await startEmbeddedServer({ insecure: true, maxConnectionAgeMs: 0 });
     const store = EsdbEventStore.fromConnectionString(server.connectionString);
     try {
       const prefix = `short-${randomUUID()}`;

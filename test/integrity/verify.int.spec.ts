@@ -149,7 +149,7 @@ describe('opx verify (a data dir edited underneath)', function () {
       const row = db.prepare("SELECT stream, revision, data FROM events WHERE type = 'IncidentOpened'").safeIntegers(true).get() as Row;
       db.prepare('UPDATE events SET data = ? WHERE stream = ? AND revision = ?').run(Buffer.from(row.data.toString('utf8').replace('"SEV1"', '"SEV2"')), row.stream, row.revision);
     });
-    const server = await startEmbeddedServer({ dataDir: dir });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: dir });
     try {
       const verify = await opx(['--connection', server.connectionString, '--json', 'verify'], { cwd });
       expect(verify.code).to.equal(1);

@@ -72,7 +72,7 @@ describe('opx and the policy lock', function () {
   });
 
   it('opx worker refuses to start under a changed policy (exit 1, naming it)', async () => {
-    const server = await startEmbeddedServer();
+    const server = await startEmbeddedServer({ insecure: true });
     try {
       const config = driftedConfigDir({ lock: true });
       const run = await opx(['--connection', server.connectionString, 'worker', '--http-port', '0'], { cwd: tempDir('lock-worker'), env: { OPX_CONFIG_DIR: config }, killAfterMs: 30_000 });
@@ -84,7 +84,7 @@ describe('opx and the policy lock', function () {
   });
 
   it('opx worker refuses to start, without a lock file, under a policy whose content differs from what history decided under', async () => {
-    const server = await startEmbeddedServer();
+    const server = await startEmbeddedServer({ insecure: true });
     const store = EsdbEventStore.fromConnectionString(server.connectionString);
     try {
       await importHistory(store, goldenHistoryLines());
@@ -99,7 +99,7 @@ describe('opx and the policy lock', function () {
   });
 
   it('opx serve refuses to start, without a lock file, under a policy whose content differs from what history decided under', async () => {
-    const server = await startEmbeddedServer();
+    const server = await startEmbeddedServer({ insecure: true });
     const store = EsdbEventStore.fromConnectionString(server.connectionString);
     try {
       await importHistory(store, goldenHistoryLines());

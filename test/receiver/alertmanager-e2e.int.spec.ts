@@ -33,7 +33,7 @@ describe('Prometheus -> Alertmanager -> opx serve (real peers, end to end)', fun
       console.log('    (prometheus and prometheus-alertmanager are not installed: apt-get install prometheus prometheus-alertmanager)');
       this.skip();
     }
-    store = await startEmbeddedServer();
+    store = await startEmbeddedServer({ insecure: true });
     const url = await new Promise<string>((resolve, reject) => {
       served = spawn(process.execPath, [OPX_BIN, '--connection', store.connectionString, '--json', 'serve', '--port', '0'], {
         env: { ...process.env, OPX_INGEST_TOKEN: token, OPX_LOG_LEVEL: 'warn' },

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/server.js';
 import { newToken } from '../../src/principals/principals.js';
 import { requestHandler } from '../../src/http/http-app.js';
 import { OPX_BIN, opx, tempDir } from '../cli/opx-cli.js';
+import { startSecureStore, type SecureStore } from '../support/secure-store.js';
 import { alert, webhook } from './support/receiver.js';
 
 interface Served {
@@ -61,17 +61,29 @@ function postJson(url: string, body: unknown, headers: Record<string, string>, o
   });
 }
 
-describe('opx serve (a process, real sockets)', function () {
+describe('opx serve (a process, real sockets) on a secure store', function () {
   this.timeout(60_000);
-  let store: EmbeddedServer;
+  let secure: SecureStore;
+  /** What the tests pass as --connection: the store over TLS, with the admin's credentials. */
+  let store: { connectionString: string };
   const token = newToken();
   const cwd = tempDir('serve');
 
   before(async () => {
-    store = await startEmbeddedServer();
+    secure = await startSecureStore();
+    store = { connectionString: secure.connectionString() };
   });
   after(async () => {
-    await store.close();
+    await secure.close();
+  });
+
+  it('refuses to start when the store refuses its credentials (exit 3, naming the refusal)', async () => {
+    const anonymous = await opx(['--connection', secure.connectionString(null), 'serve', '--port', '0'], { cwd, env: { OPX_INGEST_TOKEN: token } });
+    expect(anonymous.code).to.equal(3);
+    expect(anonymous.stderr).to.match(/credentials are required/);
+    const wrong = await opx(['--connection', secure.connectionString({ username: 'admin', password: 'not-the-password' }), 'serve', '--port', '0'], { cwd, env: { OPX_INGEST_TOKEN: token } });
+    expect(wrong.code).to.equal(3);
+    expect(wrong.stderr).to.match(/bad username or password/);
   });
 
   it('refuses to start with no credentials configured (exit 2, naming the ways to give one)', async () => {

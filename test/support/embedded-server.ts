@@ -12,7 +12,7 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/
 let shared: Promise<EmbeddedServer> | undefined;
 
 export function sharedEmbeddedServer(): Promise<EmbeddedServer> {
-  shared ??= startEmbeddedServer();
+  shared ??= startEmbeddedServer({ insecure: true });
   return shared;
 }
 

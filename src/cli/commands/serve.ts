@@ -179,9 +179,9 @@ async function openServeStore(ctx: CliContext): Promise<OpenedStore> {
   const selection = selectStore(ctx.options);
   if (selection.kind !== 'memory') return openStore(selection, 'opx serve');
   const { startEmbeddedServer } = await import('../../esdb-server/server.js');
-  const server = await startEmbeddedServer();
+  const server = await startEmbeddedServer(); // credentials made for this process (see openStore)
   const { EsdbEventStore } = await import('../../eventstore/esdb/esdb-event-store.js');
-  const store = EsdbEventStore.fromConnectionString(server.connectionString);
+  const store = EsdbEventStore.fromEndpoint(server.endpoint);
   return {
     store,
     description: 'throwaway in-memory store',

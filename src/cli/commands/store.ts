@@ -4,14 +4,22 @@ import { Command } from 'commander';
 
 import type { CliContext } from '../context.js';
 import { CliUsageError, EXIT, type ExitCode } from '../exit-codes.js';
+import { ADMIN_PASSWORD_ENV, SecurityConfigError } from '../../esdb-server/auth/server-security.js';
+import { UserStoreError } from '../../esdb-server/auth/users.js';
 import { sealHistory } from '../../integrity/sealer.js';
 import { createDataDir, lockDataDir, openStore, selectStore } from '../store-selection.js';
 import type { Action } from './action.js';
+import { usersCommand } from './store-users.js';
 
 interface ServeOptions {
   readonly port: number;
   readonly host: string;
   readonly acceptDataLoss?: boolean;
+  readonly insecure?: boolean;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
+  readonly adminPasswordFile?: string;
 }
 
 export function storeCommand(action: Action): Command {
@@ -21,13 +29,36 @@ export function storeCommand(action: Action): Command {
     .summary('run the embedded EventStoreDB-protocol server in the foreground')
     .description(
       'run the embedded EventStoreDB-protocol server in the foreground until SIGINT/SIGTERM: over a data dir ' +
-        '(--data DIR, SQLite; default ./.opx-data) or in memory (--memory). Other `opx` commands (and the official ' +
-        'client) talk to it with --connection esdb://HOST:PORT?tls=false.',
+        '(--data DIR, SQLite; default ./.opx-data) or in memory (--memory). Secure by default, like EventStoreDB: TLS ' +
+        '(--tls-cert/--tls-key; `opx store dev-certs` makes a pair for this machine) and users (the data dir\'s; the first ' +
+        `start makes \`admin\` with the password from env ${ADMIN_PASSWORD_ENV} or --admin-password-file, else prints a generated ` +
+        'one once), with EventStoreDB\'s ACLs. Other `opx` commands (and the official client) talk to it with ' +
+        '--connection \'esdb://USER:PASSWORD@localhost:PORT?tls=true&tlsCAFile=CA\'. --insecure turns TLS, authentication and ACLs off.',
     )
     .option('--port <port>', 'TCP port (0 = any free port)', (v) => port(v), 2113)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--tls-cert <file>', 'the server certificate (PEM), e.g. from `opx store dev-certs`')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM, unencrypted)')
+    .option('--tls-ca <file>', 'the CA that signed --tls-cert: checked, and named in the printed connection string')
+    .option('--admin-password-file <file>', `the initial admin's password on a first start (else env ${ADMIN_PASSWORD_ENV}, else generated and printed once)`)
+    .option('--insecure', 'plaintext with no authentication and no ACLs: anyone who can reach the port may do anything')
     .option('--accept-data-loss', 'start over a data dir that lost events it had acknowledged (its WAL lost or cut short), accepting the loss')
     .action(action<ServeOptions>(async (ctx, _args, o) => serveStore(ctx, o)));
+  store
+    .command('dev-certs')
+    .summary('make a local CA and a server certificate for this machine (development)')
+    .description(
+      'write ca.crt, node.crt and node.key (0600, EventStoreDB\'s names) to DIR (default ./.opx-certs): a CA made for this pair alone (its key ' +
+        'is discarded once it has signed) and a server certificate for localhost, 127.0.0.1 and ::1 (and --host names), ' +
+        'for `opx store serve --tls-cert DIR/node.crt --tls-key DIR/node.key --tls-ca DIR/ca.crt`; clients trust ' +
+        'DIR/ca.crt (tlsCAFile=). For development: in production use certificates from your own CA.',
+    )
+    .argument('[dir]', 'where to write them', DEFAULT_CERT_DIR)
+    .option('--host <name...>', 'more DNS names or IP addresses the certificate is for')
+    .option('--days <n>', 'days the certificates are valid', (v) => positive(v, '--days'), 365)
+    .option('--force', 'overwrite certificates in DIR')
+    .action(action<DevCertsOptions>(async (ctx, args, o) => devCerts(ctx, String(args[0] ?? DEFAULT_CERT_DIR), o)));
+  store.addCommand(usersCommand(action));
   store
     .command('verify')
     .summary('check every record of a data dir: checksums, continuity, acknowledged events')
@@ -48,6 +79,40 @@ export function storeCommand(action: Action): Command {
     .argument('<dir>')
     .action(action(async (ctx, [dir]) => initStore(ctx, dir as string)));
   return store;
+}
+
+const DEFAULT_CERT_DIR = './.opx-certs';
+
+interface DevCertsOptions {
+  readonly host?: readonly string[];
+  readonly days: number;
+  readonly force?: boolean;
+}
+
+function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliUsageError(`${flag} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+async function devCerts(ctx: CliContext, dir: string, o: DevCertsOptions): Promise<ExitCode> {
+  const { FileExists, LOOPBACK_HOSTS, makeLocalCertificates, writeLocalCertificates } = await import('../../esdb-server/auth/certificates.js');
+  const hosts = [...new Set([...LOOPBACK_HOSTS, ...(o.host ?? [])])];
+  // wall-clock time at an edge: the certificates' validity
+  const certificates = makeLocalCertificates({ now: new Date(), validDays: o.days, hosts });
+  let files: ReturnType<typeof writeLocalCertificates>;
+  try {
+    files = writeLocalCertificates(resolve(dir), certificates, { overwrite: o.force === true });
+  } catch (error) {
+    if (error instanceof FileExists) throw new CliUsageError(`${error.message} (--force to replace the certificates)`);
+    throw error;
+  }
+  ctx.output.result({ ...files, hosts, notAfter: certificates.notAfter.toISOString() }, () => [
+    `wrote ${files.caFile}, ${files.certFile} and ${files.keyFile} (for ${hosts.join(', ')}; valid until ${certificates.notAfter.toISOString()})`,
+    `  serve: opx store serve --tls-cert ${files.certFile} --tls-key ${files.keyFile} --tls-ca ${files.caFile}`,
+    `  connect: --connection 'esdb://USER:PASSWORD@localhost:2113?tls=true&tlsCAFile=${files.caFile}'`,
+  ]);
+  return EXIT.OK;
 }
 
 async function initStore(ctx: CliContext, dir: string): Promise<ExitCode> {
@@ -88,23 +153,56 @@ async function serveStore(ctx: CliContext, o: ServeOptions): Promise<ExitCode> {
     // The embedded server's own entry point; its `listening` JSON line is kept for --json.
     const { serve } = await import('../../esdb-server/main.js'); // the server only for the command that serves
     const server = await serve(
-      { port: o.port, host: o.host, ...(dataDir === undefined ? { memory: true } : { data: dataDir }), ...(o.acceptDataLoss === true ? { acceptDataLoss: true } : {}) },
+      {
+        port: o.port,
+        host: o.host,
+        ...(dataDir === undefined ? { memory: true } : { data: dataDir }),
+        ...(o.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
+        ...(o.insecure === true ? { insecure: true } : {}),
+        ...(o.tlsCert === undefined ? {} : { tlsCertFile: o.tlsCert }),
+        ...(o.tlsKey === undefined ? {} : { tlsKeyFile: o.tlsKey }),
+        ...(o.tlsCa === undefined ? {} : { tlsCaFile: o.tlsCa }),
+        ...(o.adminPasswordFile === undefined ? {} : { adminPasswordFile: o.adminPasswordFile }),
+      },
       () => undefined,
     );
-    const { connectionString } = server;
+    const { connectionString, security } = server;
     const close = (): Promise<void> => server.close();
     const where = dataDir === undefined ? 'in memory (lost on exit)' : `data dir ${resolve(dataDir)}`;
-    ctx.output.result({ event: 'listening', port: server.port, connectionString, dataDir: dataDir === undefined ? null : resolve(dataDir), pid: process.pid }, () => [
-      `opx store serving ${where}`,
-      `  ${connectionString}`,
-      `  e.g. opx --connection '${connectionString}' incidents list`,
-      'Ctrl-C to stop',
-    ]);
+    const admin = security.mode === 'secure' ? security.initialAdmin : undefined;
+    const example = security.mode === 'insecure' ? connectionString : connectionString.replace('esdb://', 'esdb://USER:PASSWORD@');
+    ctx.output.result(
+      {
+        event: 'listening',
+        port: server.port,
+        connectionString,
+        secure: security.mode === 'secure',
+        ...(admin === undefined ? {} : { initialAdmin: { username: admin.username, passwordFrom: admin.passwordFrom, ...(admin.generatedPassword === undefined ? {} : { password: admin.generatedPassword }) } }),
+        dataDir: dataDir === undefined ? null : resolve(dataDir),
+        pid: process.pid,
+      },
+      () => [
+        `opx store serving ${where}${security.mode === 'insecure' ? ' WITHOUT TLS, authentication or ACLs (--insecure)' : ' over TLS, with authentication'}`,
+        `  ${connectionString}`,
+        ...(admin === undefined
+          ? []
+          : admin.generatedPassword === undefined
+            ? [`  user '${admin.username}' (in $admins) made with the password from ${admin.passwordFrom === 'env' ? ADMIN_PASSWORD_ENV : '--admin-password-file'}`]
+            : [
+                `  user '${admin.username}' (in $admins) made with the password ${admin.generatedPassword}`,
+                `  it is shown this once${dataDir === undefined ? '' : ' and stored only hashed'}: keep it (change it with \`opx store users passwd ${admin.username}\`)`,
+              ]),
+        ...(security.mode === 'secure' && !connectionString.includes('tlsCAFile=') ? ['  clients that do not trust its CA already add &tlsCAFile=CA-FILE (or give --tls-ca)'] : []),
+        `  e.g. opx --connection '${example}' incidents list`,
+        'Ctrl-C to stop',
+      ],
+    );
     const signal = await stopped;
     await close();
     ctx.output.note(`opx store stopped (${signal})`);
     return EXIT.OK;
   } catch (error) {
+    if (error instanceof SecurityConfigError || error instanceof UserStoreError) throw new CliUsageError(error.message);
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use|No address added/i.test(String((error as Error).message))) {
       throw new CliUsageError(`port ${o.port} on ${o.host} is already in use: choose another with --port`);
     }

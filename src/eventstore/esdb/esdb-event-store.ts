@@ -5,20 +5,12 @@ import {
   EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
-  PersistentSubscriptionExistsError,
   START,
   STREAM_EXISTS,
   StreamNotFoundError,
   jsonEvent,
-  persistentSubscriptionToAllSettingsFromDefaults,
-  persistentSubscriptionToStreamSettingsFromDefaults,
-  eventTypeFilter,
-  streamNameFilter,
   type AllStreamResolvedEvent,
   type AppendExpectedRevision,
-  type Filter,
-  type PersistentSubscriptionToAllResolvedEvent,
-  type PersistentSubscriptionToStreamResolvedEvent,
   type Position,
   type ResolvedEvent,
 } from '@eventstore/db-client';
@@ -29,8 +21,6 @@ import type {
   EventStore,
   EventToAppend,
   ExpectedRevision,
-  NackAction,
-  PersistentDelivery,
   PersistentSubscription,
   PersistentSubscriptionSettings,
   PersistentSubscriptionTarget,
@@ -41,11 +31,11 @@ import type {
   StreamMetadata,
   SubscribeToAllOptions,
 } from '../event-store.js';
-import { InvalidInput } from '../../shared/errors.js';
 import { settlesWithin } from '../../shared/time-limit.js';
 import { closableStream, type ClosableIterable } from './closable-stream.js';
 import { toDomainError, type FailureContext } from './esdb-errors.js';
-import { parkedStreamOf, toRecordedEvent } from './esdb-mapping.js';
+import { toRecordedEvent } from './esdb-mapping.js';
+import { EsdbPersistentSubscriptions, call, prefixFilter } from './esdb-persistent.js';
 
 /**
  * Events fetched per `$all` read call by default; `readAll` pages through `$all` with calls of this
@@ -63,6 +53,18 @@ export const DEFAULT_READ_ALL_PAGE_SIZE = 4_096;
  */
 export const DEFAULT_DISPOSE_TIMEOUT_MS = 5_000;
 
+/** Where a server is and how to be let in, for {@link EsdbEventStore.fromEndpoint}. */
+export interface EsdbEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** TLS (false: plaintext, an insecure server). */
+  readonly tls: boolean;
+  /** The CA to trust (PEM) instead of the system's. */
+  readonly rootCertificate?: string | Buffer;
+  /** The user every call is made as. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+}
+
 export interface EsdbEventStoreOptions {
   /**
    * Events per `$all` read call (default {@link DEFAULT_READ_ALL_PAGE_SIZE}); at least 2, since
@@ -76,8 +78,6 @@ export interface EsdbEventStoreOptions {
 /** Reads of at most this many events are let finish when their reader leaves early (see closableStream). */
 const FINISH_RATHER_THAN_CANCEL_MAX_COUNT = 8;
 
-/** Names that do not start with `$`: the stream-name filter used when no prefixes are given. */
-const NON_SYSTEM_STREAMS = '^[^$]';
 
 /**
  * The EventStoreDB adapter: the only code that talks to `@eventstore/db-client`. It keeps every
@@ -90,6 +90,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
 
   private readonly readAllPageSize: number;
   private readonly disposeTimeoutMs: number;
+  private readonly persistent: EsdbPersistentSubscriptions;
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -97,6 +98,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
   ) {
     this.readAllPageSize = options.readAllPageSize ?? DEFAULT_READ_ALL_PAGE_SIZE;
     this.disposeTimeoutMs = options.disposeTimeoutMs ?? DEFAULT_DISPOSE_TIMEOUT_MS;
+    this.persistent = new EsdbPersistentSubscriptions(client, (open) => this.track(open));
     if (!Number.isInteger(this.readAllPageSize) || this.readAllPageSize < 2) {
       // A page of 1 would hold only the event the previous page ended on: the read would never move on.
       throw new RangeError(`readAllPageSize must be an integer of at least 2, got ${this.readAllPageSize}`);
@@ -111,13 +113,27 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString), options);
   }
 
+  /**
+   * A server reached without a connection string: an embedded server started in this process
+   * with credentials made for it, whose CA certificate and secret live in memory only (a
+   * connection string names its CA by file).
+   */
+  static fromEndpoint(endpoint: EsdbEndpoint, options: EsdbEventStoreOptions = {}): EsdbEventStore {
+    const client = new EventStoreDBClient(
+      { endpoint: { address: endpoint.host, port: endpoint.port } },
+      endpoint.tls ? (endpoint.rootCertificate === undefined ? {} : { rootCertificate: Buffer.from(endpoint.rootCertificate) }) : { insecure: true },
+      endpoint.credentials,
+    );
+    return new EsdbEventStore(client, options);
+  }
+
   async append(
     streamId: string,
     events: readonly EventToAppend[],
     expectedRevision: ExpectedRevision,
   ): Promise<AppendResult> {
     const context: FailureContext = { operation: 'append', streamId, expected: expectedRevision };
-    const result = await this.call(context, () =>
+    const result = await call(context, () =>
       this.client.appendToStream(
         streamId,
         events.map((event) =>
@@ -205,7 +221,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
   }
 
   async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
-    await this.call({ operation: 'setStreamMetadata', streamId }, () =>
+    await call({ operation: 'setStreamMetadata', streamId }, () =>
       this.client.setStreamMetadata(streamId, {
         ...(metadata.maxAge === undefined ? {} : { maxAge: metadata.maxAge }),
         ...(metadata.maxCount === undefined ? {} : { maxCount: metadata.maxCount }),
@@ -214,7 +230,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
   }
 
   async getStreamMetadata(streamId: string): Promise<StreamMetadata> {
-    const result = await this.call({ operation: 'getStreamMetadata', streamId }, () =>
+    const result = await call({ operation: 'getStreamMetadata', streamId }, () =>
       this.client.getStreamMetadata(streamId),
     );
     const { maxAge, maxCount } = result.metadata ?? {};
@@ -245,142 +261,20 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     );
   }
 
-  async ensureGroup(
-    target: PersistentSubscriptionTarget,
-    group: string,
-    settings: PersistentSubscriptionSettings,
-  ): Promise<void> {
-    const common = {
-      maxRetryCount: settings.maxRetryCount,
-      messageTimeout: settings.messageTimeoutMs,
-      consumerStrategyName: settings.consumerStrategy,
-      ...(settings.checkpointAfterMs === undefined ? {} : { checkPointAfter: settings.checkpointAfterMs }),
-      ...(settings.liveBufferSize === undefined ? {} : { liveBufferSize: settings.liveBufferSize }),
-    };
-    const startFrom = settings.startFrom === 'start' ? START : END;
-    try {
-      await this.call({ operation: `ensureGroup '${group}'`, ...streamOf(target) }, () =>
-        target.kind !== 'stream'
-          ? this.client.createPersistentSubscriptionToAll(
-              group,
-              persistentSubscriptionToAllSettingsFromDefaults({ ...common, startFrom }),
-              { filter: target.kind === 'all' ? prefixFilter(target.streamPrefixes) : eventTypeFilter({ prefixes: [...target.eventTypePrefixes] }) },
-            )
-          : this.client.createPersistentSubscriptionToStream(
-              target.streamId,
-              group,
-              persistentSubscriptionToStreamSettingsFromDefaults({ ...common, startFrom }),
-            ),
-      );
-    } catch (error) {
-      if (error instanceof PersistentSubscriptionExistsError) return;
-      throw error;
-    }
+  ensureGroup(target: PersistentSubscriptionTarget, group: string, settings: PersistentSubscriptionSettings): Promise<void> {
+    return this.persistent.ensureGroup(target, group, settings);
   }
 
-  subscribe(
-    target: PersistentSubscriptionTarget,
-    group: string,
-    options: { readonly bufferSize?: number } = {},
-  ): PersistentSubscription {
-    type Delivered = PersistentSubscriptionToAllResolvedEvent | PersistentSubscriptionToStreamResolvedEvent;
-    const clientOptions = options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize };
-    const subscription =
-      target.kind !== 'stream'
-        ? this.client.subscribeToPersistentSubscriptionToAll(group, clientOptions)
-        : this.client.subscribeToPersistentSubscriptionToStream(target.streamId, group, clientOptions);
-    const context: FailureContext = { operation: `persistent subscription '${group}'`, ...streamOf(target) };
-    // ack/nack name the delivered record (the link when a parked event is replayed).
-    const raw = new WeakMap<PersistentDelivery, Delivered>();
-    const rawOf = (delivery: PersistentDelivery): Delivered => {
-      const delivered = raw.get(delivery);
-      if (delivered === undefined) throw new Error('This delivery did not come from this subscription');
-      return delivered;
-    };
-
-    const deliveries = this.track((onFinished) =>
-      closableStream<Delivered, PersistentDelivery>(subscription, {
-        onFinished,
-        cancel: () => subscription.unsubscribe(),
-        transform: async (delivered) => {
-          if (delivered.event === undefined) {
-            // A link whose event is gone (deleted or scavenged): nothing to hand over; keep it visible.
-            await subscription.nack('park', 'link target not found', delivered);
-            return undefined;
-          }
-          let event: RecordedEvent;
-          try {
-            event = toRecordedEvent(delivered);
-          } catch (error) {
-            // Not decodable (data or metadata is not a JSON object): no handler can ever take it,
-            // so park this delivery and keep the subscription going. Throwing here would end the
-            // subscription instead, and the server would redeliver the event to the next one.
-            await subscription
-              .nack('park', `undecodable: ${error instanceof Error ? error.message : String(error)}`, delivered)
-              .catch(() => {
-                // The call is going away: the server retries (then parks) what this consumer held.
-              });
-            return undefined;
-          }
-          const delivery: PersistentDelivery = { event, retryCount: delivered.retryCount };
-          raw.set(delivery, delivered);
-          return delivery;
-        },
-        mapError: (error) => toDomainError(error, context),
-      }),
-    );
-    return {
-      [Symbol.asyncIterator]: () => deliveries[Symbol.asyncIterator](),
-      ack: (delivery) => this.call(context, () => subscription.ack(rawOf(delivery))),
-      nack: (delivery: PersistentDelivery, action: NackAction, reason: string) =>
-        this.call(context, () => subscription.nack(action, reason, rawOf(delivery))),
-      close: () => deliveries.close(),
-    };
+  subscribe(target: PersistentSubscriptionTarget, group: string, options: { readonly bufferSize?: number } = {}): PersistentSubscription {
+    return this.persistent.subscribe(target, group, options);
   }
 
-  async replayParked(
-    target: PersistentSubscriptionTarget,
-    group: string,
-    options: { readonly stopAt?: number } = {},
-  ): Promise<void> {
-    const context: FailureContext = { operation: `replayParked '${group}'`, ...streamOf(target) };
-    let replayOptions: { stopAt?: bigint } = {};
-    if (options.stopAt !== undefined) {
-      // The port's stopAt is a count; EventStoreDB's is the parked stream's revision to stop
-      // before (exclusive), read from revision 0 and then written as the stream's `$tb`. After
-      // an earlier replay has moved `$tb`, a small absolute stopAt would replay nothing and move
-      // `$tb` back. So: the first parked event still visible, plus the count.
-      const count = options.stopAt;
-      if (!Number.isSafeInteger(count) || count < 0) {
-        throw new InvalidInput(`replayParked '${group}'`, [`stopAt must be a non-negative integer, got ${count}`]);
-      }
-      if (count === 0) return;
-      const first = await this.firstParkedRevision(target, group, context);
-      if (first === undefined) return;
-      replayOptions = { stopAt: first + BigInt(count) };
-    }
-    await this.call(context, () =>
-      target.kind !== 'stream'
-        ? this.client.replayParkedMessagesToAll(group, replayOptions)
-        : this.client.replayParkedMessagesToStream(target.streamId, group, replayOptions),
-    );
+  replayParked(target: PersistentSubscriptionTarget, group: string, options: { readonly stopAt?: number } = {}): Promise<void> {
+    return this.persistent.replayParked(target, group, options);
   }
 
-  /** Parked events are links in the group's parked stream; they are resolved to the originals. */
-  async *readParked(target: PersistentSubscriptionTarget, group: string): AsyncIterable<RecordedEvent> {
-    const streamId = parkedStreamOf(target, group);
-    try {
-      const read = this.client.readStream(streamId, { resolveLinkTos: true });
-      yield* closableStream<ResolvedEvent, RecordedEvent>(read, {
-        cancel: () => read.cancel(),
-        // Parked events are often the ones that could not be decoded: list them anyway.
-        transform: (resolved) => (resolved.event === undefined ? undefined : toParkedEvent(resolved)),
-        mapError: (error) => error,
-      });
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return;
-      throw toDomainError(error, { operation: 'readParked', streamId });
-    }
+  readParked(target: PersistentSubscriptionTarget, group: string): AsyncIterable<RecordedEvent> {
+    return this.persistent.readParked(target, group);
   }
 
   async close(): Promise<void> {
@@ -388,35 +282,6 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
     this.open.clear();
     await Promise.allSettled(open.map((iterable) => iterable.close()));
     await settlesWithin(this.client.dispose(), this.disposeTimeoutMs);
-  }
-
-  private async call<T>(context: FailureContext, action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (error) {
-      throw toDomainError(error, context);
-    }
-  }
-
-  /** Revision of the oldest parked event not yet replayed (the parked stream honours `$tb`). */
-  private async firstParkedRevision(
-    target: PersistentSubscriptionTarget,
-    group: string,
-    context: FailureContext,
-  ): Promise<bigint | undefined> {
-    const streamId = parkedStreamOf(target, group);
-    try {
-      let first: bigint | undefined;
-      // Read to the end (one event at most) rather than breaking out: an abandoned read keeps
-      // its call open and `close()` would wait for it.
-      for await (const parked of this.client.readStream(streamId, { fromRevision: START, maxCount: 1 })) {
-        first ??= parked.event?.revision;
-      }
-      return first;
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return undefined;
-      throw toDomainError(error, context);
-    }
   }
 
   /** Commit position of the event at `revision` (-1 when the stream has none). */
@@ -453,13 +318,6 @@ function toClientExpectedRevision(expected: ExpectedRevision): AppendExpectedRev
   }
 }
 
-/** Server-side stream filter: the prefixes, or "not a system stream" when none are given. */
-function prefixFilter(prefixes: readonly string[] | undefined): Filter {
-  return prefixes === undefined || prefixes.length === 0
-    ? streamNameFilter({ regex: NON_SYSTEM_STREAMS })
-    : streamNameFilter({ prefixes: [...prefixes] });
-}
-
 /** The port's filter, also applied client-side (an empty prefix list matches nothing). */
 function matchesPrefixes(streamId: string, prefixes: readonly string[] | undefined): boolean {
   return !streamId.startsWith('$') && (prefixes === undefined || prefixes.some((p) => streamId.startsWith(p)));
@@ -467,19 +325,4 @@ function matchesPrefixes(streamId: string, prefixes: readonly string[] | undefin
 
 function isAfter(a: Position, b: Position): boolean {
   return a.commit > b.commit || (a.commit === b.commit && a.prepare > b.prepare);
-}
-
-/** A parked event as read, or, when its payload is not a JSON object, with `data.$undecodable` saying why. */
-function toParkedEvent(resolved: ResolvedEvent): RecordedEvent {
-  try {
-    return toRecordedEvent(resolved);
-  } catch (error) {
-    if (!(error instanceof InvalidInput)) throw error;
-    const event = resolved.event as NonNullable<ResolvedEvent['event']>;
-    return { ...toRecordedEvent({ ...resolved, event: { ...event, data: {}, metadata: {} } }), data: { $undecodable: error.message } };
-  }
-}
-
-function streamOf(target: PersistentSubscriptionTarget): { streamId?: string } {
-  return target.kind === 'stream' ? { streamId: target.streamId } : {};
 }

@@ -154,10 +154,11 @@ async function inProcess(): Promise<object> {
 }
 
 async function worker(): Promise<object> {
+  // secure by default: TLS and a user made for this process, handed over by the endpoint
   const server = await startEmbeddedServer();
   const logger = new HostLogger();
   const bus = new HostBus();
-  const container = hostContainer(esdbEventStoreModule(server.connectionString), logger, bus, true);
+  const container = hostContainer(esdbEventStoreModule(server.endpoint), logger, bus, true);
   const incident = new Promise<string>((resolve) => container.get(TOKENS.MessageBus).subscribe('IncidentCreated', (event) => resolve(event.incidentId)));
 
   const running = container.get(TOKENS.Worker);
@@ -180,7 +181,7 @@ async function worker(): Promise<object> {
 /** Installed without optional dependencies: an in-memory server runs, a data dir names what it needs. */
 async function withoutSqlite(): Promise<object> {
   try {
-    const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'opx-host-')) });
+    const server = await startEmbeddedServer({ insecure: true, dataDir: mkdtempSync(join(tmpdir(), 'opx-host-')) });
     await server.close();
     return { dataDir: 'opened' };
   } catch (error) {

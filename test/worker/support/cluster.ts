@@ -119,7 +119,7 @@ export interface StoreProcess {
 
 /** The embedded EventStoreDB-protocol server as its own process (`--data DIR` = SQLite). */
 export async function startStoreProcess(options: { readonly port: number; readonly dataDir?: string }): Promise<StoreProcess> {
-  const args = [SERVER_MAIN, '--port', String(options.port), ...(options.dataDir === undefined ? ['--memory'] : ['--data', options.dataDir])];
+  const args = [SERVER_MAIN, '--port', String(options.port), '--insecure', ...(options.dataDir === undefined ? ['--memory'] : ['--data', options.dataDir])];
   // The port may still be held briefly by the previous process: retry a few times.
   for (let attempt = 0; ; attempt++) {
     const child = new ManagedProcess(`store:${options.port}`, args);

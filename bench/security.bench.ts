@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+
+import { makeLocalCertificates, writeLocalCertificates } from '../src/esdb-server/auth/certificates.js';
+import { ADMINS, UserStore, hashPassword } from '../src/esdb-server/auth/users.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../src/esdb-server/server.js';
+import { describeMachineSpeed } from './machine-speed.js';
+
+/**
+ * What secure by default costs (printed, never asserted; issue 16's target: under 15%):
+ * - appends/s through the official client, 8 concurrent writers, 1 event per append, on a
+ *   server with TLS and authentication beside the same server plaintext and open (`insecure`),
+ *   in memory (the protocol's own cost, nothing hides it) and on SQLite with fsync (what a data
+ *   dir pays), rounds alternated so the machine's drift falls on both;
+ * - 3-event stream reads, sequential, p50 both ways;
+ * - one-off costs: making a process's CA and certificate, a server start with them and without,
+ *   a scrypt hash (paid once per user and process: successful checks are remembered).
+ * Run: node dist/bench/security.bench.js
+ */
+const WRITERS = 8;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 2) * 1000;
+const READS = 2_000;
+
+async function appendRate(client: EventStoreDBClient): Promise<number> {
+  const stop = Date.now() + DURATION_MS;
+  const started = Date.now();
+  let appends = 0;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      const stream = `bench-${randomUUID()}`;
+      let revision = -1n;
+      while (Date.now() < stop) {
+        const result = await client.appendToStream(stream, jsonEvent({ type: 'BenchEvent', data: { at: Number(revision) } }), { expectedRevision: revision < 0n ? 'no_stream' : revision });
+        revision = result.nextExpectedRevision;
+        appends += 1;
+      }
+    }),
+  );
+  return (appends * 1000) / (Date.now() - started);
+}
+
+async function readP50(client: EventStoreDBClient): Promise<number> {
+  const stream = `bench-read-${randomUUID()}`;
+  await client.appendToStream(stream, [0, 1, 2].map((i) => jsonEvent({ type: 'BenchEvent', data: { i } })));
+  const times: number[] = [];
+  for (let i = 0; i < READS; i++) {
+    const t0 = performance.now();
+    for await (const _ of client.readStream(stream)) void _;
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+interface Side {
+  readonly server: EmbeddedServer;
+  readonly client: EventStoreDBClient;
+}
+
+async function sides(dir: string, dataDir: boolean): Promise<{ plain: Side; secure: Side }> {
+  const files = writeLocalCertificates(join(dir, `certs-${randomUUID()}`), makeLocalCertificates({ now: new Date(), validDays: 1 }));
+  const users = new UserStore();
+  users.add('admin', 'bench-admin-password', [ADMINS]);
+  const data = (name: string): { dataDir?: string } => (dataDir ? { dataDir: join(dir, `${name}-${randomUUID()}`) } : {});
+  const plainServer = await startEmbeddedServer({ insecure: true, ...data('plain') });
+  const secureServer = await startEmbeddedServer({ tls: { certFile: files.certFile, keyFile: files.keyFile }, users, ...data('secure') });
+  return {
+    plain: { server: plainServer, client: EventStoreDBClient.connectionString(plainServer.connectionString) },
+    secure: {
+      server: secureServer,
+      client: EventStoreDBClient.connectionString(`esdb://admin:bench-admin-password@localhost:${secureServer.port}?tls=true&tlsCAFile=${encodeURIComponent(files.caFile)}`),
+    },
+  };
+}
+
+const cost = (plain: number, secure: number): string => `${(((plain - secure) / plain) * 100).toFixed(1)}%`;
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+export async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'opx-security-bench-'));
+  try {
+    console.log(`security bench: TLS + authentication beside plaintext and open, ${WRITERS} writers, 1 event/append, ${ROUNDS} alternated rounds of ${DURATION_MS / 1000}s (target: cost under 15%)`);
+    for (const dataDir of [false, true]) {
+      const { plain, secure } = await sides(dir, dataDir);
+      try {
+        // warm both connections (TLS handshake, first scrypt check) before anything is timed
+        await appendRate(plain.client);
+        await appendRate(secure.client);
+        const rates = { plain: [] as number[], secure: [] as number[] };
+        for (let round = 0; round < ROUNDS; round++) {
+          const order = round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const);
+          for (const side of order) rates[side].push(await appendRate(side === 'plain' ? plain.client : secure.client));
+        }
+        const p = median(rates.plain);
+        const s = median(rates.secure);
+        console.log(
+          `appends/s ${dataDir ? 'SQLite + fsync' : 'in memory     '}: plain ${Math.round(p)}, TLS+auth ${Math.round(s)}, cost ${cost(p, s)} (rounds: plain ${rates.plain.map(Math.round).join('/')}, secure ${rates.secure.map(Math.round).join('/')})`,
+        );
+        if (!dataDir) {
+          const rp = await readP50(plain.client);
+          const rs = await readP50(secure.client);
+          console.log(`readStream (3 events) p50: plain ${rp.toFixed(2)} ms, TLS+auth ${rs.toFixed(2)} ms, cost ${cost(1 / rp, 1 / rs)} of the read rate`);
+        }
+      } finally {
+        await Promise.all([plain.client.dispose(), secure.client.dispose()]);
+        await Promise.all([plain.server.close(), secure.server.close()]);
+      }
+    }
+
+    const timed = async <T>(work: () => Promise<T> | T): Promise<number> => {
+      const t0 = performance.now();
+      await work();
+      return performance.now() - t0;
+    };
+    const certificates = median(await Promise.all(Array.from({ length: 5 }, () => timed(() => makeLocalCertificates({ now: new Date(), validDays: 3650 })))));
+    const startOpen = median(await sequential(5, () => timed(async () => (await startEmbeddedServer({ insecure: true })).close())));
+    const startSecure = median(await sequential(5, () => timed(async () => (await startEmbeddedServer()).close())));
+    const scrypt = median(await sequential(5, () => timed(() => hashPassword('bench-admin-password'))));
+    console.log(
+      `one-off: a process's CA + certificate ${certificates.toFixed(1)} ms; an in-memory server start+close ${startOpen.toFixed(1)} ms insecure, ${startSecure.toFixed(1)} ms with process credentials; scrypt ${scrypt.toFixed(1)} ms (once per user and process)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function sequential<T>(n: number, work: () => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let i = 0; i < n; i++) results.push(await work());
+  return results;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(describeMachineSpeed());
+  run().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
