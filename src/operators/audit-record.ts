@@ -19,13 +19,13 @@ export interface AuditSummary {
 }
 
 export function summarize(report: HistoryAuditReport, ranAt: string, ranBy: string): AuditSummary {
-  const first = report.correlation.divergences[0] ?? report.divergences[0];
+  const first = report.correlation.divergences[0] ?? report.divergences[0] ?? report.autoResolution.divergences[0];
   return {
     verdict: report.verdict,
     ranAt,
     ranBy,
     eventsRead: report.eventsRead,
-    divergences: report.divergenceCount,
+    divergences: report.divergenceCount + report.autoResolution.divergenceCount,
     correlationDivergences: report.correlation.divergenceCount,
     policyDrift: report.policyDrift.map((d) => d.policy),
     ...(first === undefined ? {} : { first: { streamId: first.streamId, revision: first.revision, ...(first.path === undefined ? {} : { path: first.path }) } }),
