@@ -33,9 +33,20 @@ export class CorrelationService {
 
   /** From the last checkpoint to the end of `$all`; with `tick`, then releases what is still held. */
   async correlateOnce(options: { readonly tick: boolean } = { tick: true }): Promise<CorrelateOnceReport & { readonly autoResolution?: AutoResolverStats }> {
-    const report = await correlateOnce(this.store, this.newCorrelator(), { tick: options.tick, ruleSetVersion: this.rules.version });
+    const report = await this.correlateOnly(options);
     const resolver = this.newAutoResolver();
-    return resolver?.enabled === true ? { ...report, autoResolution: await resolver.runOnce() } : report;
+    if (resolver?.enabled !== true) return report;
+    const autoResolution = await resolver.runOnce();
+    if (autoResolution.resolved === 0) return { ...report, autoResolution };
+    // The incidents it resolved are inputs to correlation (their episodes close): taken now, as a live correlator would.
+    const closes = await this.correlateOnly(options);
+    const stats = { ...report.stats };
+    for (const key of Object.keys(stats) as Array<keyof typeof stats>) stats[key] += closes.stats[key];
+    return { eventsRead: report.eventsRead + closes.eventsRead, stats, held: closes.held, autoResolution };
+  }
+
+  private correlateOnly(options: { readonly tick: boolean }): Promise<CorrelateOnceReport> {
+    return correlateOnce(this.store, this.newCorrelator(), { tick: options.tick, ruleSetVersion: this.rules.version });
   }
 
   /** A live correlation, with the alert automation beside it (call start(), and stop() before closing the store). */

@@ -43,6 +43,20 @@ describe('the replay audit of the alert automation', function () {
     expect(report.autoResolution).to.include({ verdict: 'IDENTICAL', eventsCompared: 1, superseded: 0, pending: 0 });
   });
 
+  it('replays IDENTICAL right after the run that auto-resolved (that run correlated the close it recorded)', async () => {
+    const w = AlertWorld.create({ granted: true });
+    await w.send(webhook('firing', THREE));
+    await w.process();
+    await w.act('ACKNOWLEDGE_INCIDENT', 120);
+    await w.send(webhook('resolved', THREE.map((a) => ({ ...a, ended: 300 }))));
+    await w.process();
+    const report = await auditHistory(granting(), w.memory);
+
+    expect(w.automated()).to.have.length(1);
+    expect(report.correlation.divergences).to.deep.equal([]);
+    expect(report.verdict).to.equal('IDENTICAL');
+  });
+
   it('finds an auto-resolution whose time was edited', async () => {
     const { w, tampering } = await autoResolvedHistory();
     const [event] = w.automated();
