@@ -48,6 +48,8 @@ import { ingestCandidates, processCandidateInputs } from '../src/runtime/in-proc
 import { runScenario } from '../src/runtime/scenario.js';
 import { correlate } from '../src/correlation/correlator.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
+import { SIGNAL_STREAM_PREFIX } from '../src/signals/signal-events.js';
+import { CLOCK_STREAM } from '../src/correlation/correlation-events.js';
 import { GOLDEN_HISTORY_PATH } from '../test/support/golden.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -77,8 +79,11 @@ interface Measurement {
   readonly rawReadPerSecond: number;
 }
 
-/** The golden scenario yields ~3.2 recorded events per signal group. */
-const EVENTS_PER_GROUP = 3.15;
+/**
+ * Recorded events per signal group: ingest-first records each signal, its correlation and the
+ * candidate's outputs (~10); interleaved records the candidate's events only (~3.2).
+ */
+const EVENTS_PER_GROUP: Record<HistoryShape, number> = { 'ingest-first': 10, interleaved: 3.15 };
 
 /**
  * The recorded history to audit, as a file of history lines (cached per N in bench-results/).
@@ -94,7 +99,12 @@ async function historyFile(events: number, shape: HistoryShape): Promise<string>
   if (existsSync(cache)) return cache;
   const t0 = performance.now();
   const container = createOpxContainer();
-  const signals = generateSampleSignals({ groups: Math.ceil(events / EVENTS_PER_GROUP), seed: 7, start: '2026-01-01T00:00:00.000Z' });
+  // One fingerprint per group: the sample's 40 fingerprints would otherwise keep a few episodes open
+  // (a firing attaches to its open incident), and the history would be correlations of ~80 candidates.
+  const signals = generateSampleSignals({ groups: Math.ceil(events / EVENTS_PER_GROUP[shape]), seed: 7, start: '2026-01-01T00:00:00.000Z' }).map((signal) => ({
+    ...signal,
+    fingerprint: `${signal.fingerprint}:${signal.signalId.split('-')[1] ?? ''}`,
+  }));
   if (shape === 'ingest-first') await runScenario(container, signals, { manualPromotions: 50 });
   else {
     // As a worker keeps up with ingestion: each candidate decided right after it is recorded.
@@ -107,7 +117,8 @@ async function historyFile(events: number, shape: HistoryShape): Promise<string>
       position = (await processCandidateInputs(store, context, position)).position;
     }
   }
-  const lines = await exportHistory(container.get(TOKENS.EventStore), PROJECTED_STREAM_PREFIXES);
+  // the signals and the correlation clock too: the audit replays live correlation from them
+  const lines = await exportHistory(container.get(TOKENS.EventStore), [SIGNAL_STREAM_PREFIX, CLOCK_STREAM, ...PROJECTED_STREAM_PREFIXES]);
   const fd = openSync(cache, 'w');
   for (let i = 0; i < lines.length; i += 10_000) writeSync(fd, lines.slice(i, i + 10_000).join('\n') + '\n');
   closeSync(fd);

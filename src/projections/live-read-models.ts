@@ -1,5 +1,7 @@
-import type { CatchUpSubscription, EventStore } from '../eventstore/event-store.js';
+import type { CatchUpSubscription, EventStore, RecordedEvent } from '../eventstore/event-store.js';
+import { INCIDENT_STATES, type IncidentState } from '../incidents/incident-events.js';
 import type { Logger } from '../shared/logger.js';
+import { ArrivalIndex } from './arrival-index.js';
 import { projectOrReport, type PoisonEvent } from './live-projection.js';
 import { emptyReadModels, PROJECTED_STREAM_PREFIXES, type DeferredRow, type IncidentRow, type ReadModels } from './read-models.js';
 
@@ -10,16 +12,20 @@ export interface Page<T> {
   readonly total: number;
 }
 
+/** Called after each event the read models took in (or passed over as poison), in order. */
+export type ProjectedListener = (recorded: RecordedEvent, models: ReadModels) => void;
+
 /**
  * The read models held in memory and kept current by a catch-up subscription (what `opx serve`
  * answers the operator API and console from): the same fold as every other projection, an event
- * it cannot take passed over and reported, and the incident and deferred rows kept in arrival
- * order so the newest page is read from the end, never by sorting the whole set.
+ * it cannot take passed over and reported, and the incident (by state) and deferred rows indexed
+ * in arrival order, so a page newest first costs its own length, never a pass over the whole set.
  */
 export class LiveReadModels {
   private models: ReadModels = emptyReadModels();
-  private readonly incidentOrder: string[] = [];
-  private readonly deferredOrder: string[] = [];
+  private readonly incidentIndex = new ArrivalIndex<IncidentState>();
+  private readonly deferredIndex = new ArrivalIndex<'deferred'>();
+  private readonly listeners: ProjectedListener[] = [];
   private readonly poisoned: PoisonEvent[] = [];
   private subscription: CatchUpSubscription | undefined;
   private loop: Promise<void> | undefined;
@@ -65,14 +71,28 @@ export class LiveReadModels {
     return new Promise((resolve) => this.waiters.push({ position, resolve }));
   }
 
+  /**
+   * Tells `listener` of every event after the models took it in (the console's live view and its
+   * side indexes); returns the way to stop. A listener that throws is logged, never allowed to
+   * stop the projection.
+   */
+  onProjected(listener: ProjectedListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
+  }
+
   /** Incidents newest first, optionally in one state; `before` is the incident id the previous page ended with. */
   incidents(options: { readonly state?: string; readonly limit: number; readonly before?: string }): Page<IncidentRow> {
-    return page(this.incidentOrder, (id) => this.models.incidents[id], options, (row) => options.state === undefined || row.state === options.state);
+    const states = options.state === undefined ? INCIDENT_STATES : INCIDENT_STATES.filter((s) => s === options.state);
+    return page(this.incidentIndex, states, (id) => this.models.incidents[id], options);
   }
 
   /** Deferred candidates waiting for a human, newest first. */
   deferred(options: { readonly limit: number; readonly before?: string }): Page<DeferredRow> {
-    return page(this.deferredOrder, (id) => this.models.deferred[id], options, () => true);
+    return page(this.deferredIndex, ['deferred'], (id) => this.models.deferred[id], options);
   }
 
   private async run(): Promise<void> {
@@ -82,15 +102,12 @@ export class LiveReadModels {
         this.subscription = this.store.subscribeToAll({ streamPrefixes: PROJECTED_STREAM_PREFIXES, ...(this.lastPosition === undefined ? {} : { after: this.lastPosition }) });
         for await (const recorded of this.subscription) {
           attempt = 0;
-          const hadIncident = Object.prototype.hasOwnProperty.call(this.models.incidents, recorded.data['incidentId'] as string);
           this.models = projectOrReport(this.models, recorded, this.poisoned);
           if (this.poisoned.length > 1_000) this.poisoned.splice(0, this.poisoned.length - 1_000);
-          if (recorded.type === 'IncidentOpened' && !hadIncident && typeof recorded.data['incidentId'] === 'string' && this.models.incidents[recorded.data['incidentId']] !== undefined) {
-            this.incidentOrder.push(recorded.data['incidentId']);
-          }
-          if (recorded.type === 'PromotionDecided' && recorded.data['decision'] === 'DEFER' && typeof recorded.data['candidateId'] === 'string') this.deferredOrder.push(recorded.data['candidateId']);
+          this.reindex(recorded);
           this.eventsProjected++;
           this.lastPosition = recorded.position;
+          this.tell(recorded);
           this.wake();
         }
         if (this.stopped) return;
@@ -100,6 +117,31 @@ export class LiveReadModels {
       }
       attempt++;
       await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 200 * 2 ** Math.min(attempt, 6))));
+    }
+  }
+
+  /** The rows an event can add, move or remove are its incident's and its candidate's: their places follow the models. */
+  private reindex(recorded: RecordedEvent): void {
+    const data = recorded.data as Record<string, unknown> | null;
+    if (typeof data !== 'object' || data === null) return; // a poison event of no shape: nothing to place
+    const { incidentId, candidateId } = data;
+    if (typeof incidentId === 'string') {
+      const row = Object.prototype.hasOwnProperty.call(this.models.incidents, incidentId) ? this.models.incidents[incidentId] : undefined;
+      this.incidentIndex.place(incidentId, row?.state);
+    }
+    if (typeof candidateId === 'string') {
+      const deferred = Object.prototype.hasOwnProperty.call(this.models.deferred, candidateId);
+      this.deferredIndex.place(candidateId, deferred ? 'deferred' : undefined);
+    }
+  }
+
+  private tell(recorded: RecordedEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(recorded, this.models);
+      } catch (error) {
+        this.logger.warn({ err: error, streamId: recorded.streamId, revision: recorded.revision.toString() }, 'a read-model listener failed');
+      }
     }
   }
 
@@ -114,30 +156,10 @@ export class LiveReadModels {
   }
 }
 
-/**
- * From the end of `order` (newest), skipping ids whose row is gone (a deferred candidate promoted
- * since) and, with `before`, up to it. Ids are unique in `order`: one IncidentOpened per incident,
- * one automatic DEFER per candidate.
- */
-function page<T>(order: readonly string[], rowOf: (id: string) => T | undefined, options: { readonly limit: number; readonly before?: string }, keep: (row: T) => boolean): Page<T> {
-  const rows: T[] = [];
-  let i = order.length - 1;
-  if (options.before !== undefined) {
-    const at = order.lastIndexOf(options.before);
-    i = at < 0 ? -1 : at - 1;
-  }
-  let lastId: string | undefined;
-  for (; i >= 0 && rows.length < options.limit; i--) {
-    const id = order[i] as string;
-    const row = rowOf(id);
-    if (row === undefined || !keep(row)) continue;
-    rows.push(row);
-    lastId = id;
-  }
-  let total = 0;
-  for (const id of order) {
-    const row = rowOf(id);
-    if (row !== undefined && keep(row)) total++;
-  }
-  return { rows, total, ...(i >= 0 && lastId !== undefined ? { next: lastId } : {}) };
+/** A page of rows, newest first, from an index's subsets. */
+function page<K extends string, T>(index: ArrivalIndex<K>, subsets: readonly K[], rowOf: (id: string) => T | undefined, options: { readonly limit: number; readonly before?: string }): Page<T> {
+  const { ids, more } = index.page(subsets, options.limit, options.before);
+  const rows = ids.map((id) => rowOf(id) as T);
+  const last = ids.at(-1);
+  return { rows, total: index.size(subsets), ...(more && last !== undefined ? { next: last } : {}) };
 }

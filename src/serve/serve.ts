@@ -2,10 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Container } from 'inversify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
+import { ConsoleIndex } from '../console/console-api.js';
+import { OperatorConsole } from '../console/operator-console.js';
 import { TOKENS } from '../container/tokens.js';
 import type { LiveCorrelation } from '../correlation/correlation-runner.js';
 import { CORRELATION_TOKENS } from '../correlation/module.js';
 import { buildHttpApp, type HttpLimits } from '../http/http-app.js';
+import { AuditService } from '../operators/audit-service.js';
 import { HumanActs } from '../operators/human-acts.js';
 import { operatorApi } from '../operators/operator-api.js';
 import { LiveReadModels } from '../projections/live-read-models.js';
@@ -35,6 +38,8 @@ export interface ServeOptions extends HttpLimits {
   /** Hold time of live correlation (ms). */
   readonly correlationHoldMs?: number;
   readonly worker?: Partial<CandidateWorkerOptions>;
+  /** The console's sign-in sessions: lifetime and idle limit (defaults 8 h and 1 h). */
+  readonly sessions?: { readonly ttlMs?: number; readonly idleMs?: number };
 }
 
 export interface RunningServe {
@@ -73,6 +78,18 @@ export async function startServe(container: Container, options: ServeOptions, lo
   }
 
   const readModels = new LiveReadModels(store, logger.child({ component: 'read-models' }));
+  const consoleIndex = new ConsoleIndex(readModels);
+  const audits = new AuditService({ config, store, logger: logger.child({ component: 'audit' }), expectedEvents: () => consoleIndex.auditableEvents });
+  const operatorConsole = new OperatorConsole({
+    readModels,
+    index: consoleIndex,
+    audits,
+    principals: options.principals,
+    matrix: config.authorityMatrix,
+    secure: options.tls !== undefined,
+    logger: logger.child({ component: 'console' }),
+    ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
+  });
   const incidents = container.get(TOKENS.IncidentManager);
   const candidates = container.get(TOKENS.CandidateStore);
   const acts = new HumanActs(store, candidates, incidents, config.authorityMatrix, container.get(TOKENS.Clock));
@@ -82,6 +99,7 @@ export async function startServe(container: Container, options: ServeOptions, lo
     ...(worker === undefined ? {} : { worker: worker.health() }),
     ...(correlation === undefined ? {} : { correlation: correlation.status }),
     ...(subscriptions === undefined ? {} : { parked: await countParkedEvents(subscriptions, {}).catch(() => null) }),
+    audit: await lastAuditVerdict(audits),
   });
 
   const app = await buildHttpApp(
@@ -99,6 +117,8 @@ export async function startServe(container: Container, options: ServeOptions, lo
       }),
     },
     [
+      // First: its CSRF guard runs before every route registered after it.
+      operatorConsole.routes,
       (instance) =>
         receiverRoutes(instance, {
           recorder: container.get(CORRELATION_TOKENS.SignalRecorder),
@@ -118,6 +138,8 @@ export async function startServe(container: Container, options: ServeOptions, lo
           matrix: config.authorityMatrix,
           logger: logger.child({ component: 'operator-api' }),
           status,
+          authenticate: operatorConsole.authenticate,
+          extend: operatorConsole.extend,
           ...(subscriptions === undefined ? {} : { parked: { subscriptions, store, clock: container.get(TOKENS.Clock) } }),
         }),
     ],
@@ -140,11 +162,23 @@ export async function startServe(container: Container, options: ServeOptions, lo
     close: () =>
       (closing ??= (async () => {
         await app.close(); // stops taking requests; those in flight finish (their appends acknowledged) first
+        await audits.stop();
         await worker?.stop();
         await correlation?.stop();
         await readModels.stop();
         await container.get(TOKENS.OrchestrationStore).flush(); // the attempt log is written behind orchestration
       })()),
+  };
+}
+
+/** The last replay audit's verdict for status: recorded on the store, so it outlives this process. */
+async function lastAuditVerdict(audits: AuditService): Promise<Record<string, unknown> | null> {
+  const running = audits.current();
+  const last = await audits.last().catch(() => undefined);
+  if (last === undefined && running === undefined) return null;
+  return {
+    ...(last === undefined ? {} : { verdict: last.verdict, finishedAt: last.finishedAt, runId: last.runId, by: last.by, divergenceCount: last.divergenceCount + last.correlation.divergenceCount, policyDrift: last.policyDrift.length }),
+    ...(running === undefined ? {} : { running: { runId: running.runId, eventsRead: running.eventsRead } }),
   };
 }
 

@@ -13,6 +13,7 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../src/esdb-server/
 import type { EventStore } from '../../src/eventstore/event-store.js';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store.js';
 import { LIVE_PROJECTION_STREAM, loadLiveCheckpoint, writeSnapshot } from '../../src/projections/live-projection.js';
+import { recordAudit, type AuditSummary } from '../../src/operators/audit-record.js';
 import { importHistory, type HistoryLine } from '../../src/replay/history-file.js';
 import type { ReplayReport } from '../../src/replay/replay-audit.js';
 import type { WhatIfReport } from '../../src/replay/what-if.js';
@@ -21,6 +22,24 @@ import { goldenHistoryLines } from '../support/golden.js';
 import { opx, tempDir, withDataDir } from './opx-cli.js';
 
 const parse = (line: string): HistoryLine => JSON.parse(line) as HistoryLine;
+
+/** A replay audit's summary as opx serve records it: diverged once, one policy drifted. */
+const divergentAudit: AuditSummary = {
+  runId: 'audit-1',
+  verdict: 'DIVERGENT',
+  startedAt: '2026-04-01T12:00:00.000Z',
+  finishedAt: '2026-04-01T12:01:00.000Z',
+  by: 'alice',
+  eventsRead: 40,
+  eventsCompared: 30,
+  streamsChecked: 4,
+  divergentStreams: 1,
+  divergenceCount: 1,
+  divergences: [{ streamId: 'candidate-cand-x', revision: '2', kind: 'content', path: '/decision', recorded: '"PROMOTE"', replayed: '"DEFER"', message: 'the replayed decision differs' }],
+  policyDrift: [{ policy: 'standard-promotion@1.0.0', recordedHash: 'a'.repeat(64), currentHash: 'b'.repeat(64), firstCandidateId: 'cand-x', decisions: 2 }],
+  correlation: { verdict: 'IDENTICAL', inputs: 9, eventsCompared: 9, divergenceCount: 0, divergences: [] },
+  integrity: { verdict: 'TAMPERED', findingCount: 1, findings: [{ kind: 'changed', streamId: 'incident-inc-y', revision: '0', fields: ['data.severity'] }] },
+};
 
 /** Four candidates whose fate the bundled rules and policies make plain. */
 class SignalFixtures {
@@ -150,7 +169,7 @@ describe('opx (the operator CLI)', function () {
       expect(status.correlation.signalsNotCorrelated).to.equal(0);
       expect(status).to.deep.include({ decisions: { awaitingDecision: 0, promotionRequestsPending: 0 }, incidents: { OPEN: 2 }, deferred: 1 });
       const human = await opx(['status'], { cwd });
-      expect(human.stdout).to.include('done: nothing is waiting');
+      expect(human.stdout).to.include('done: nothing is waiting').and.include('last audit    none recorded');
       const deferredOnly = (await opx(['--json', 'candidates', 'list', '--decision', 'DEFER'], { cwd })).json<{ candidates: Array<{ candidateId: string; policy: string }> }>();
       expect(deferredOnly.candidates.map((c) => c.candidateId)).to.deep.equal([deferredId]);
       const byPolicy = (await opx(['--json', 'candidates', 'list', '--policy', 'standard-promotion@1.0.0', '--since', '2026-04-01T11:30:00Z'], { cwd })).json<{ matched: number }>();
@@ -160,6 +179,13 @@ describe('opx (the operator CLI)', function () {
       expect(replay.code).to.equal(1);
       expect(replay.stderr).to.include('--token');
       expect((await as('alice', ['--json', 'parked', 'replay', '--dry-run'])).json()).to.deep.include({ replayed: 0, parked: 0, dryRun: true });
+    });
+
+    it("shows in status the last replay audit opx serve recorded: verdict, when, by whom, where it diverged, the drifted policies", async () => {
+      await withDataDir(join(cwd, '.opx-data'), (store) => recordAudit(store, divergentAudit));
+      const audited = await opx(['status'], { cwd });
+      expect(audited.stdout).to.include('last audit    DIVERGENT at 2026-04-01T12:01:00.000Z by alice, 1 divergence (first: candidate-cand-x revision 2), policy drift: standard-promotion@1.0.0, integrity TAMPERED (first: changed incident-inc-y revision 0)');
+      expect((await opx(['--json', 'status'], { cwd })).json<{ lastAudit: unknown }>().lastAudit).to.deep.equal(divergentAudit);
     });
 
     it('refuses a promotion the authority matrix does not allow, or of a candidate that is not deferred (exit 1)', async () => {

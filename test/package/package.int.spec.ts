@@ -106,9 +106,9 @@ describe('the package, packed and installed into a host', function () {
     it('holds the library build with its declarations, the default config and the docs, and no tests, bench or source maps', () => {
       const paths = pack.files.map((f) => f.path);
 
-      expect(paths).to.include.members(['package.json', 'README.md', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js', 'config/authority-matrix.json', 'config/correlation-rules.json']);
+      expect(paths).to.include.members(['package.json', 'README.md', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js', 'config/authority-matrix.json', 'config/correlation-rules.json', 'dist/lib/console/assets/console.js', 'dist/lib/console/assets/console.css', 'dist/lib/console/assets/icon.svg']);
       expect(paths.filter((p) => p.startsWith('config/policies/'))).to.have.length.greaterThan(0);
-      const unexpected = paths.filter((p) => !/^(dist\/lib\/.+\.(js|d\.ts)|config\/.+\.json|samples\/signals\.jsonl|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(p));
+      const unexpected = paths.filter((p) => !/^(dist\/lib\/.+\.(js|d\.ts)|dist\/lib\/console\/assets\/console\.css|dist\/lib\/console\/assets\/icon\.svg|config\/.+\.json|samples\/signals\.jsonl|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(p));
       expect(unexpected).to.deep.equal([]);
       expect(paths.filter((p) => /(^|\/)(test|bench)\/|\.map$|tsbuildinfo|\.spec\./.test(p))).to.deep.equal([]);
       expect(pack.entryCount).to.be.lessThan(400); // a bound against a whole folder slipping in (the paths above are the real check)

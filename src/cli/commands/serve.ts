@@ -122,6 +122,7 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<ExitCode> {
       { event: 'listening', url: running.url, port: running.port, store: opened.description, correlation: flags.receiverOnly !== true && flags.correlation, orchestration: flags.receiverOnly !== true && flags.orchestration, pid: process.pid },
       () => [
         `opx serve on ${running.url} (${opened.description})`,
+        `  operator console      ${running.url}/ (sign in with a token of a principal with a human role)`,
         `  Alertmanager webhook  ${running.url}/api/v1/alerts/alertmanager`,
         `  signals               ${running.url}/api/v1/signals`,
         `  health, readiness     ${running.url}/healthz ${running.url}/readyz; metrics ${running.url}/metrics`,

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { readCheckpoint } from '../../correlation/live-correlator.js';
 import { CORRELATED_SIGNAL_TYPES, SIGNAL_STREAM_PREFIX } from '../../signals/signal-events.js';
 import type { EventStore, PersistentSubscriptions } from '../../eventstore/event-store.js';
-import { lastAudit } from '../../operators/audit-record.js';
+import { lastAudit, type AuditSummary } from '../../operators/audit-record.js';
 import { currentReadModels } from '../../projections/live-projection.js';
 import { countParkedEvents } from '../../worker/parked.js';
 import type { CliContext } from '../context.js';
@@ -56,10 +56,25 @@ async function status(ctx: CliContext): Promise<ExitCode> {
     `  incidents     ${Object.entries(byState).map(([state, n]) => `${n} ${state}`).join(', ') || 'none'}`,
     `  deferred      ${view.deferred} waiting for a human`,
     `  parked        ${parked === null ? 'n/a (no persistent subscriptions on this store)' : parked}`,
-    `  last audit    ${audit === undefined ? 'none recorded' : `${audit.verdict} at ${audit.ranAt} by ${audit.ranBy}${audit.divergences + audit.correlationDivergences > 0 ? `, ${audit.divergences + audit.correlationDivergences} divergences` : ''}`}`,
+    `  last audit    ${audit === undefined ? 'none recorded' : describeAudit(audit)}`,
     ...(uncorrelated === 0 && view.decisions.awaitingDecision === 0 && view.decisions.promotionRequestsPending === 0 ? ['  done: nothing is waiting to be correlated or decided'] : []),
   ]);
   return EXIT.OK;
 }
 
 const hasPersistentSubscriptions = (store: EventStore): store is EventStore & PersistentSubscriptions => typeof (store as Partial<PersistentSubscriptions>).readParked === 'function';
+
+/** One line for the last audit: its verdict, when, by whom, and where it first diverged or which policies drifted. */
+function describeAudit(audit: AuditSummary): string {
+  const divergences = audit.divergenceCount + audit.correlation.divergenceCount;
+  const first = audit.correlation.divergences[0] ?? audit.divergences[0];
+  return (
+    `${audit.verdict} at ${audit.finishedAt} by ${audit.by}` +
+    (divergences > 0 ? `, ${divergences} divergence${divergences === 1 ? '' : 's'}${first === undefined ? '' : ` (first: ${first.streamId} revision ${first.revision})`}` : '') +
+    (audit.policyDrift.length > 0 ? `, policy drift: ${audit.policyDrift.map((d) => d.policy).join(', ')}` : '') +
+    (audit.integrity === undefined ? '' : `, integrity ${audit.integrity.verdict}${integrityFirst(audit.integrity.findings[0])}`)
+  );
+}
+
+const integrityFirst = (finding: { readonly kind: string; readonly streamId?: string; readonly revision?: string } | undefined): string =>
+  finding === undefined ? '' : ` (first: ${finding.kind}${finding.streamId === undefined ? '' : ` ${finding.streamId} revision ${finding.revision ?? '?'}`})`;
