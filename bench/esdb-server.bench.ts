@@ -16,84 +16,24 @@ import { EventStoreCore } from '../src/esdb-server/store.js';
 
 /**
  * Embedded EventStoreDB-compatible server figures (printed, never asserted):
- * - appends/s through the official client over loopback, 8 concurrent writers, 1 event per
- *   append and batches of 10, beside the storage core's own append rate and their ratio;
  * - persistent-subscription deliveries/s (ack per event);
  * - readStream of a 3-event stream: sequential p50/p99 latency and 300 reads at once;
  * - RSS before/after a catch-up subscription to $all consumes BENCH_EVENTS events
  *   (default 200,000; BENCH_EVENTS=1000000 shows memory stays flat).
+ * Appends: bench/append.bench.ts.
  * Run: node dist/bench/esdb-server.bench.js
  */
-const WRITERS = 8;
 const READS = 300;
-const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 3) * 1000;
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const rate = (n: number, ms: number): number => Math.round((n * 1000) / ms);
 
-async function clientAppendRate(client: EventStoreDBClient, batch: number): Promise<number> {
-  const stop = Date.now() + DURATION_MS;
-  let appends = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: WRITERS }, async () => {
-      const stream = `bench-${randomUUID()}`;
-      let revision = -1n;
-      while (Date.now() < stop) {
-        const events = Array.from({ length: batch }, (_, i) => jsonEvent({ type: 'BenchEvent', data: { i, at: Number(revision) } }));
-        const result = await client.appendToStream(stream, events, {
-          expectedRevision: revision < 0n ? 'no_stream' : revision,
-        });
-        revision = result.nextExpectedRevision;
-        appends += 1;
-      }
-    }),
-  );
-  return rate(appends, Date.now() - started);
-}
-
-function engineAppendRate(dataDir: string, batch: number): number {
-  const core = new EventStoreCore(new SqliteEngine(dataDir), systemClock);
-  const payload = Buffer.from(JSON.stringify({ i: 0, at: 0 }));
-  const stop = Date.now() + DURATION_MS;
-  const started = Date.now();
-  let appends = 0;
-  const streams = Array.from({ length: WRITERS }, () => ({ id: `engine-${randomUUID()}`, revision: -1n }));
-  while (Date.now() < stop) {
-    const s = streams[appends % WRITERS]!;
-    const outcome = core.append(
-      s.id,
-      s.revision < 0n ? { kind: 'no_stream' } : { kind: 'revision', revision: s.revision },
-      Array.from({ length: batch }, () => ({
-        eventId: randomUUID(),
-        type: 'BenchEvent',
-        contentType: 'application/json',
-        data: payload,
-        metadata: new Uint8Array(0),
-      })),
-    );
-    if (outcome.kind === 'success') s.revision = outcome.currentRevision;
-    appends += 1;
-  }
-  const result = rate(appends, Date.now() - started);
-  core.engine.close();
-  return result;
-}
-
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'opx-esdb-bench-'));
   try {
-    console.log(`esdb-server bench: ${WRITERS} writers, ${DURATION_MS / 1000}s per figure, SQLite synchronous=FULL (WAL)`);
+    console.log('esdb-server bench: SQLite synchronous=FULL (WAL), server and client in this process');
     const server = await startEmbeddedServer({ dataDir: join(dir, 'server') });
     const client = EventStoreDBClient.connectionString(server.connectionString);
-    for (const batch of [1, 10]) {
-      const viaClient = await clientAppendRate(client, batch);
-      const engine = engineAppendRate(join(dir, `engine-${batch}`), batch);
-      console.log(
-        `appends/s (${batch} event${batch > 1 ? 's' : ''}/append): client ${viaClient}, engine ${engine}, client/engine ${(viaClient / engine).toFixed(2)}`,
-      );
-    }
-
     // persistent-subscription deliveries/s
     const psStream = `bench-ps-${randomUUID()}`;
     const psEvents = 20_000;

@@ -10,7 +10,7 @@ import { describeMachineSpeed } from './machine-speed.js';
 
 // Before and after: this VM's speed varies between sittings; figures compare only beside these.
 console.log(`${describeMachineSpeed()}\n`);
-const benches = ['core', 'correlation', 'receiver', 'esdb-server', 'worker', 'replay', 'console'];
+const benches = ['core', 'correlation', 'receiver', 'esdb-server', 'append', 'worker', 'replay', 'console'];
 let failed = 0;
 for (const name of benches) {
   const file = fileURLToPath(new URL(`./${name}.bench.js`, import.meta.url));

@@ -1,8 +1,10 @@
 import type { StorageEngine } from './storage/engine.js';
 import type { EventStoreCore } from './store.js';
 
-/** The longest a group commit waits for more writes to join it. */
+/** The longest a group commit waits for more writes to join it (engines that flush in the commit). */
 const MAX_COMMIT_HOLD_MS = 2;
+/** The longest a commit waits for the writers of the last one to come back (engines that flush off the event loop). */
+const MAX_FLUSH_HOLD_MS = 5;
 
 /**
  * Lets a reader sleep until the next committed write without missing one: `arm()` before a
@@ -41,25 +43,48 @@ export class AppendWaiter {
   }
 }
 
+interface Job {
+  readonly work: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
 /**
  * Group commit: writes requested during one event-loop turn run inside one engine transaction,
  * so with SQLite `synchronous=FULL` they share a single fsync. Each write still sees the effects
  * of the ones before it (same connection), and callers get their own outcome or error. An engine
  * without a flush to share (memory) commits in a microtask instead, so an append's response
- * does not wait for the check phase of the event loop.
+ * does not wait for the check phase of the event loop. An engine that flushes off the event loop
+ * ({@link StorageEngine.flush}) commits while no flush is under way, and the writes that arrive
+ * meanwhile wait for the next commit. Its writers are answered only once their commit is on
+ * disk; readers and subscriptions see a commit as soon as it is made, up to one fsync before
+ * that (anything written in reaction to it is committed after it, so never reaches the disk
+ * without it; only an effect outside the store, in that window before a power loss, could
+ * outlive the event).
  */
 export class CommitQueue {
-  #jobs: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
+  #jobs: Job[] = [];
   /** When the first job of the pending batch was queued, and how the last commit went (ms). */
   #firstQueuedAt = 0;
   #lastCommitEnd = Number.NEGATIVE_INFINITY;
   #lastCommitMs = 0;
   #lastBatchSize = 0;
+  /** A commit waiting for the disk, a check for the next commit scheduled, a hold under way. */
+  #flushing = false;
+  #scheduled = false;
+  #hold: NodeJS.Timeout | undefined;
 
   constructor(private readonly engine: StorageEngine) {}
 
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.engine.flush !== undefined) {
+        this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        this.#schedule();
+        return;
+      }
       if (this.#jobs.length === 0) {
         if (this.engine.groupCommit) {
           this.#firstQueuedAt = performance.now();
@@ -96,9 +121,72 @@ export class CommitQueue {
     const jobs = this.#jobs;
     this.#jobs = [];
     this.#lastBatchSize = jobs.length;
-    const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const results = this.#commit(jobs, (work) => this.engine.transaction(work));
+    if (results !== undefined) this.#settle(jobs, results);
+  }
+
+  /** At the end of this event-loop turn, commits what is queued if it is time (see {@link #commitWhenReady}). */
+  #schedule(): void {
+    if (this.#flushing || this.#scheduled || this.#jobs.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#commitWhenReady();
+    });
+  }
+
+  /**
+   * The writers acknowledged by the last commit send their next writes a round trip later. Were
+   * the first of them committed at once, the others would arrive during its flush and the
+   * batches would alternate between few and many writes; so, while fewer writes are queued than
+   * the last commit had, the commit waits for the rest, at most one flush's duration (capped).
+   * A lone writer, or the first write after a pause, is committed at once.
+   */
+  #commitWhenReady(): void {
+    if (this.#flushing || this.#jobs.length === 0) return;
+    const wait = Math.min(this.#lastCommitMs, MAX_FLUSH_HOLD_MS) - (performance.now() - this.#lastCommitEnd);
+    if (this.#jobs.length < this.#lastBatchSize && wait > 0) {
+      this.#hold ??= setTimeout(() => this.#commitThenFlush(), wait);
+      return;
+    }
+    this.#commitThenFlush();
+  }
+
+  /**
+   * Commits the writes queued so far and flushes them off the event loop; writes that arrive
+   * meanwhile queue for the next commit, which starts when this one is on disk (so one fsync
+   * serves every write that came while the last one ran). Outcomes are given only once on disk.
+   */
+  #commitThenFlush(): void {
+    clearTimeout(this.#hold);
+    this.#hold = undefined;
+    if (this.#flushing || this.#jobs.length === 0) return;
+    const jobs = this.#jobs;
+    this.#jobs = [];
+    this.#lastBatchSize = jobs.length;
+    const started = performance.now();
+    const results = this.#commit(jobs, (work) => this.engine.transactionBeforeFlush!(work));
+    if (results === undefined) return this.#schedule();
+    this.#flushing = true;
+    this.engine
+      .flush!()
+      .then(
+        () => this.#settle(jobs, results),
+        (error: unknown) => jobs.forEach((job) => job.reject(error)),
+      )
+      .finally(() => {
+        this.#flushing = false;
+        this.#lastCommitEnd = performance.now();
+        this.#lastCommitMs = this.#lastCommitEnd - started;
+        this.#schedule();
+      });
+  }
+
+  /** Runs the jobs in one transaction: their outcomes, or undefined (all rejected) when it failed. */
+  #commit(jobs: Job[], transaction: (work: () => void) => void): Outcome[] | undefined {
+    const results: Outcome[] = [];
     try {
-      this.engine.transaction(() => {
+      transaction(() => {
         for (const job of jobs) {
           try {
             results.push({ ok: true, value: job.work() });
@@ -109,8 +197,12 @@ export class CommitQueue {
       });
     } catch (error) {
       for (const job of jobs) job.reject(error);
-      return;
+      return undefined;
     }
+    return results;
+  }
+
+  #settle(jobs: Job[], results: Outcome[]): void {
     jobs.forEach((job, i) => {
       const result = results[i]!;
       if (result.ok) job.resolve(result.value);

@@ -6,6 +6,8 @@ import { systemClock, type Clock } from './clock.js';
 import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
 import { coalescingInterceptor, guardedImplementation, tolerantService } from './rpc.js';
+import { writeEpochInformation } from './services/epoch.js';
+import { gossipDefinition, gossipImplementation } from './services/gossip.js';
 import { PersistentSubscriptionsService } from './services/persistent.js';
 import { serverFeaturesImplementation } from './services/server-features.js';
 import { StreamsService } from './services/streams.js';
@@ -98,6 +100,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
           ...(options.acceptDataLoss === true ? { acceptDataLoss: true } : {}),
         }));
   const store = new EventStoreCore(engine, clock);
+  const epoch = writeEpochInformation(store, clock);
   const log = options.log ?? silentLog;
   const gate = options.users === undefined ? openGate : gateOf(new AccessControl(options.users, store));
   const persistent = new PersistentSubscriptionsService(store, clock, log, gate);
@@ -122,6 +125,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     tolerantService(persistentGrpc.PersistentSubscriptionsService as unknown as grpc.ServiceDefinition),
     guardedImplementation('PersistentSubscriptions', persistent.implementation(), log),
   );
+  server.addService(tolerantService(gossipDefinition), guardedImplementation('Gossip', gossipImplementation(clock, epoch.instanceId), log));
   server.addService(
     tolerantService(serverFeaturesGrpc.ServerFeaturesService as unknown as grpc.ServiceDefinition),
     guardedImplementation('ServerFeatures', serverFeaturesImplementation(), log),

@@ -6,6 +6,18 @@ import type { GroupFilter } from './settings.js';
 
 const PAGE_SIZE = 256;
 
+const ALL_GROUPS_PREFIX = '$persistentsubscription-$all::';
+
+/**
+ * What a `$all` group without a filter is given, EventStoreDB's DefaultAllFilterStrategy: every
+ * event except `$epoch-information` and the checkpoints and parked messages of `$all` groups
+ * (a group would otherwise be handed its own checkpoints and parked messages).
+ */
+export const defaultAllowed = (streamId: string): boolean =>
+  !streamId.startsWith('$') ||
+  (streamId !== '$epoch-information' &&
+    !(streamId.startsWith(ALL_GROUPS_PREFIX) && (streamId.endsWith('-checkpoint') || streamId.endsWith('-parked'))));
+
 /**
  * Reads a group's source after its cursor: a stream by revision, or `$all` by position through
  * the group's filter, resolving links when the group asks for it. Each message read carries the
@@ -54,7 +66,7 @@ export class SourceReader {
       for (const row of this.store.readAllForward(this.#cursor + 1n, PAGE_SIZE)) {
         const prev = this.#cursor;
         this.#cursor = row.position;
-        if (this.#filter !== undefined && !this.#filter.matches(row)) continue;
+        if (this.#filter === undefined ? !defaultAllowed(row.streamId) : !this.#filter.matches(row)) continue;
         this.#enqueue(into, row, prev);
       }
     } else {

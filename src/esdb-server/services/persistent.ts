@@ -11,6 +11,8 @@ import { GroupConsumers } from './persistent/consumers.js';
 import { GroupManagement } from './persistent/management.js';
 import { groupKey, GroupRegistry } from './persistent/registry.js';
 import { unary } from './persistent/requests.js';
+import { usernameOf } from './persistent/consumers.js';
+import { writeCheckpointEvent, writeSubscriptionConfig } from './persistent/system-streams.js';
 
 type CreateReq = InstanceType<typeof persistentPb.CreateReq>;
 type UpdateReq = InstanceType<typeof persistentPb.UpdateReq>;
@@ -38,10 +40,13 @@ export class PersistentSubscriptionsService {
     private readonly log: ServerLog = silentLog,
     private readonly gate: Gate = openGate,
   ) {
-    this.#management = new GroupManagement(store, this.#groups, (source, group, definition, checkpoint) =>
-      this.#newGroup(source, group, definition, checkpoint),
+    this.#consumers = new GroupConsumers(this.#groups, gate, clock);
+    this.#management = new GroupManagement(
+      store,
+      this.#groups,
+      (source, group, definition, checkpoint) => this.#newGroup(source, group, definition, checkpoint),
+      (consumer) => this.#consumers.detailsOf(consumer),
     );
-    this.#consumers = new GroupConsumers(this.#groups, gate);
   }
 
   /** Loads the groups and checkpoints saved by the engine and starts ticking. */
@@ -79,10 +84,16 @@ export class PersistentSubscriptionsService {
   }
 
   #newGroup(source: string, group: string, definition: GroupDefinition, checkpoint: bigint | undefined): SubscriptionGroup {
-    return new SubscriptionGroup(source, group, definition, checkpoint, this.store, this.clock, (value) =>
-      this.store.engine.saveCheckpoint({ source, group, checkpoint: value.toString() }),
-      this.log,
-    );
+    const save = (value: bigint): void => {
+      this.store.engine.saveCheckpoint({ source, group, checkpoint: value.toString() });
+      writeCheckpointEvent(this.store, source, group, value);
+    };
+    return new SubscriptionGroup(source, group, definition, checkpoint, this.store, this.clock, save, this.log);
+  }
+
+  /** After a create, update or delete: the configuration as EventStoreDB records it. */
+  #configChanged(call: { readonly metadata: grpc.Metadata }): void {
+    writeSubscriptionConfig(this.store, this.#groups.values(), usernameOf(call.metadata), this.clock.now());
   }
 
   implementation(): ServiceHandlers {
@@ -91,16 +102,19 @@ export class PersistentSubscriptionsService {
       create: unary((request: CreateReq, call) => {
         this.gate.manage(call.metadata);
         management.create(request);
+        this.#configChanged(call);
         return new persistentPb.CreateResp();
       }),
       update: unary((request: UpdateReq, call) => {
         this.gate.manage(call.metadata);
         management.update(request);
+        this.#configChanged(call);
         return new persistentPb.UpdateResp();
       }),
       delete: unary((request: DeleteReq, call) => {
         this.gate.manage(call.metadata);
         management.delete(request);
+        this.#configChanged(call);
         return new persistentPb.DeleteResp();
       }),
       getInfo: unary((request: GetInfoReq, call) => {

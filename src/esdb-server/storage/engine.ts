@@ -66,6 +66,14 @@ export interface StorageEngine {
    * the event-loop turn to commit together; otherwise each commits as soon as it is received.
    */
   readonly groupCommit: boolean;
+  /**
+   * Optional, with {@link flush}: {@link transaction} whose commit is not yet on disk when it
+   * returns, so the server can go on serving reads while the disk flushes. Nothing it wrote may
+   * be acknowledged before {@link flush} resolves.
+   */
+  transactionBeforeFlush?<T>(work: () => T): T;
+  /** Resolves once every commit made so far is on disk. */
+  flush?(): Promise<void>;
 
   loadGroups(): GroupRecord[];
   saveGroup(record: GroupRecord): void;

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type {
@@ -19,6 +19,11 @@ declare namespace Database {
   type Statement = BetterSqlite3.Statement;
 }
 import { CorruptRecord, recordChecksum } from './record-checksum.js';
+import { createSchema } from './sqlite-schema.js';
+import { WalSync } from './wal-sync.js';
+import { checkWatermark, Watermark, WATERMARK_FILE_NAME } from './watermark.js';
+
+export { AcknowledgedDataMissing, WATERMARK_FILE_NAME } from './watermark.js';
 
 export const SQLITE_FILE_NAME = 'opx-store.sqlite';
 
@@ -78,83 +83,6 @@ const verify = (row: EventRow): void => {
   if (Number(row.checksum) !== expected) throw new CorruptRecord(row.position, 'checksum mismatch');
 };
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  position     INTEGER PRIMARY KEY,  -- global position in $all (rowid: $all reads use it)
-  stream       TEXT    NOT NULL,
-  revision     INTEGER NOT NULL,
-  event_id     TEXT    NOT NULL,
-  type         TEXT    NOT NULL,
-  content_type TEXT    NOT NULL,
-  data         BLOB    NOT NULL,
-  metadata     BLOB    NOT NULL,
-  created      INTEGER NOT NULL,     -- .NET ticks since the Unix epoch
-  checksum     INTEGER               -- recordChecksum() of the row, verified on every read
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events (stream, revision);
-CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id);
-CREATE TABLE IF NOT EXISTS subscription_groups (
-  source     TEXT NOT NULL,
-  group_name TEXT NOT NULL,
-  settings   TEXT NOT NULL,
-  PRIMARY KEY (source, group_name)
-);
-CREATE TABLE IF NOT EXISTS subscription_checkpoints (
-  source     TEXT NOT NULL,
-  group_name TEXT NOT NULL,
-  checkpoint TEXT NOT NULL,
-  PRIMARY KEY (source, group_name)
-);
-`;
-
-/**
- * A file beside the database holding the last position acknowledged to a writer, rewritten after
- * every commit. It is not in the WAL: when the WAL is lost or cut short after a crash, the database
- * opens without the commits it held, and this file tells (EventStoreDB likewise refuses to start
- * on a checksum mismatch). It is written without an fsync of its own, so it guards against a lost
- * or damaged WAL after a process crash, not against every power loss.
- */
-export const WATERMARK_FILE_NAME = 'opx-store.acknowledged';
-
-/** Refuses a database that ends before the acknowledged position, unless told to accept the loss. */
-const checkWatermark = (file: string, lastPosition: bigint, acceptDataLoss: boolean): void => {
-  if (!existsSync(file)) return;
-  const text = readFileSync(file, 'utf8').trim();
-  const acknowledged = /^\d+$/.test(text) ? BigInt(text) : undefined;
-  if (acknowledged !== undefined && acknowledged <= lastPosition) return;
-  if (!acceptDataLoss) {
-    throw new AcknowledgedDataMissing(
-      acknowledged === undefined
-        ? `the acknowledged-position file ${file} is unreadable ('${text.slice(0, 40)}')`
-        : `events up to position ${acknowledged} were acknowledged, but the database ends at position ${lastPosition}: ${acknowledged - lastPosition} acknowledged events are missing (was the WAL file, opx-store.sqlite-wal, lost or cut short?)`,
-    );
-  }
-  writeFileSync(file, lastPosition.toString());
-};
-
-/** A data dir that lost events it had acknowledged; it opens only when told to accept the loss. */
-export class AcknowledgedDataMissing extends Error {
-  readonly code = 'opx.store.acknowledged_data_missing';
-
-  constructor(detail: string) {
-    super(`${detail}. Refusing to start; to start anyway and accept the loss, pass --accept-data-loss.`);
-    this.name = 'AcknowledgedDataMissing';
-  }
-}
-
-/** Gives the rows of a database made before checksums theirs, once. */
-const addChecksums = (db: Database.Database): void => {
-  const columns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
-  if (columns.some((c) => c.name === 'checksum')) return;
-  db.transaction(() => {
-    db.exec('ALTER TABLE events ADD COLUMN checksum INTEGER');
-    const rows = db.prepare(`SELECT position, stream, revision, event_id, type, content_type, data, metadata, created FROM events`).safeIntegers(true).iterate() as IterableIterator<Omit<EventRow, 'checksum'>>;
-    const update = db.prepare('UPDATE events SET checksum = ? WHERE position = ?');
-    const all = [...rows];
-    for (const r of all) update.run(recordChecksum(r.position, r.stream, r.revision, r.event_id, r.type, r.content_type, r.created, r.data, r.metadata), r.position);
-  })();
-};
-
 /** Streams whose last revision is kept in memory before the cache starts over. */
 const DEFAULT_LAST_REVISION_CACHE_SIZE = 100_000;
 
@@ -162,7 +90,11 @@ const COLUMNS = 'position, stream, revision, event_id, type, content_type, data,
 
 /** Durable engine: one SQLite file in WAL mode at `<dataDir>/opx-store.sqlite`. */
 export class SqliteEngine implements StorageEngine {
-  /** Each commit fsyncs the WAL (synchronous=FULL): writes of one event-loop turn share it. */
+  /**
+   * Each commit fsyncs the WAL (synchronous=FULL), so writes share commits. The server commits
+   * through {@link transactionBeforeFlush} and {@link flush}, the fsync off the event loop; every
+   * other write (and {@link transaction}) fsyncs inside its commit, as SQLite does with FULL.
+   */
   readonly groupCommit = true;
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
@@ -176,13 +108,25 @@ export class SqliteEngine implements StorageEngine {
   readonly #findInStream: Database.Statement;
   readonly #appendTx: (events: readonly NewEvent[]) => StoredEvent[];
   #position: bigint;
-  readonly #watermark: string;
+  readonly #watermark: Watermark;
+  /** Flushes the WAL after a commit made without one ({@link transactionBeforeFlush}); undefined with synchronous=NORMAL. */
+  readonly #walSync: WalSync | undefined;
+  readonly #deferSync: Database.Statement;
+  readonly #restoreSync: Database.Statement;
   /**
    * Last revision per stream (undefined = no event), read on every append and stream read.
    * Updated after each successful insert; cleared when a transaction rolls back.
    */
   readonly #lastRevisions = new Map<string, bigint | undefined>();
   readonly #lastRevisionCacheSize: number;
+  /** A commit was made without an fsync and no flush has started since. */
+  #unflushed = false;
+  /**
+   * Why a flush failed, if one did. Which of the commits since the last good flush reached the
+   * disk is then unknown, and a later fsync may report success without them (the kernel drops
+   * the failed pages), so nothing more is written: a restart finds out what the disk holds.
+   */
+  #flushFailure: Error | undefined;
 
   constructor(dataDir: string, options: SqliteEngineOptions = {}) {
     this.#lastRevisionCacheSize = options.lastRevisionCacheSize ?? DEFAULT_LAST_REVISION_CACHE_SIZE;
@@ -194,9 +138,9 @@ export class SqliteEngine implements StorageEngine {
     chmodSync(file, 0o600);
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.#db.exec(SCHEMA);
-    addChecksums(this.#db);
+    const synchronous = options.synchronous ?? 'FULL';
+    this.#db.pragma(`synchronous = ${synchronous}`);
+    createSchema(this.#db);
     const prepare = (sql: string): Database.Statement => this.#db.prepare(sql).safeIntegers(true);
     this.#insert = prepare(
       `INSERT INTO events (${COLUMNS}) VALUES (@position, @stream, @revision, @event_id, @type, @content_type, @data, @metadata, @created, @checksum)`,
@@ -220,8 +164,12 @@ export class SqliteEngine implements StorageEngine {
     this.#allBackward = prepare(`SELECT ${COLUMNS} FROM events WHERE position <= ? ORDER BY position DESC LIMIT ?`);
     this.#findInStream = prepare(`SELECT ${COLUMNS} FROM events WHERE event_id = ? AND stream = ? LIMIT 1`);
     this.#position = (this.#lastPosition.get() as { p: bigint }).p;
-    this.#watermark = join(dataDir, WATERMARK_FILE_NAME);
-    checkWatermark(this.#watermark, this.#position, options.acceptDataLoss === true);
+    const watermark = join(dataDir, WATERMARK_FILE_NAME);
+    checkWatermark(watermark, this.#position, options.acceptDataLoss === true);
+    this.#watermark = new Watermark(watermark, this.#position);
+    this.#walSync = synchronous === 'FULL' ? new WalSync(`${file}-wal`) : undefined;
+    this.#deferSync = this.#db.prepare('PRAGMA synchronous = NORMAL');
+    this.#restoreSync = this.#db.prepare(`PRAGMA synchronous = ${synchronous}`);
     this.#appendTx = this.#db.transaction((events: readonly NewEvent[]): StoredEvent[] => {
       const stored: StoredEvent[] = [];
       let position = this.#position;
@@ -266,10 +214,11 @@ export class SqliteEngine implements StorageEngine {
 
   /** Records the last position acknowledged to a writer, outside the database (see checkWatermark). */
   #markCommitted(): void {
-    if (!this.#db.inTransaction) writeFileSync(this.#watermark, this.#position.toString());
+    if (!this.#db.inTransaction) this.#watermark.write(this.#position);
   }
 
   append(events: readonly NewEvent[]): StoredEvent[] {
+    this.#writable();
     let stored: StoredEvent[];
     try {
       stored = this.#appendTx(events);
@@ -332,6 +281,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   transaction<T>(work: () => T): T {
+    this.#writable();
     try {
       const result = this.#db.transaction(work)();
       this.#markCommitted();
@@ -340,6 +290,44 @@ export class SqliteEngine implements StorageEngine {
       this.#rolledBack();
       throw error;
     }
+  }
+
+  /**
+   * {@link transaction} without the fsync: the commit is in the WAL (it survives a process crash)
+   * but not yet on disk; {@link flush} puts it there. Nothing may be acknowledged before then.
+   */
+  transactionBeforeFlush<T>(work: () => T): T {
+    if (this.#walSync === undefined) return this.transaction(work);
+    this.#writable();
+    this.#deferSync.run();
+    try {
+      const result = this.#db.transaction(work)();
+      this.#unflushed = true;
+      return result;
+    } catch (error) {
+      this.#rolledBack();
+      throw error;
+    } finally {
+      this.#restoreSync.run();
+    }
+  }
+
+  /** Resolves once every commit made so far is on disk (an fsync of the WAL off the event loop). */
+  async flush(): Promise<void> {
+    if (this.#walSync === undefined || !this.#unflushed) return;
+    this.#unflushed = false;
+    const position = this.#position;
+    try {
+      await this.#walSync.later();
+    } catch (error) {
+      this.#flushFailure = new Error(`the event store's write-ahead log could not be flushed to disk; the store takes no more writes until restarted: ${String(error)}`, { cause: error });
+      throw this.#flushFailure;
+    }
+    if (this.#db.open) this.#watermark.write(position);
+  }
+
+  #writable(): void {
+    if (this.#flushFailure !== undefined) throw this.#flushFailure;
   }
 
   loadGroups(): GroupRecord[] {
@@ -353,6 +341,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   saveGroup(record: GroupRecord): void {
+    this.#writable();
     this.#db
       .prepare(
         `INSERT INTO subscription_groups (source, group_name, settings) VALUES (?, ?, ?)
@@ -362,6 +351,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   deleteGroup(source: string, group: string): void {
+    this.#writable();
     this.#db.transaction(() => {
       this.#db.prepare('DELETE FROM subscription_groups WHERE source = ? AND group_name = ?').run(source, group);
       this.#db.prepare('DELETE FROM subscription_checkpoints WHERE source = ? AND group_name = ?').run(source, group);
@@ -379,6 +369,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   saveCheckpoint(record: CheckpointRecord): void {
+    this.#writable();
     this.#db
       .prepare(
         `INSERT INTO subscription_checkpoints (source, group_name, checkpoint) VALUES (?, ?, ?)
@@ -388,6 +379,9 @@ export class SqliteEngine implements StorageEngine {
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    this.#db.close();
+    this.#watermark.close();
+    this.#walSync?.close();
   }
 }

@@ -5,18 +5,44 @@ import { persistentPb } from '../../proto.js';
 import { Exceptions, isMalformed, parseUuid, toRpcError } from '../../rpc.js';
 import { encodeReadEventResp } from '../../wire/read-resp-encoder.js';
 import type { Gate } from '../../auth/access.js';
+import type { Clock } from '../../clock.js';
 import type { GroupRegistry } from './registry.js';
 import { requireGroupName, sourceOf } from './requests.js';
+import { ConsumerTimings } from './timings.js';
 
 type ReadReq = InstanceType<typeof persistentPb.ReadReq>;
 type ReadResp = InstanceType<typeof persistentPb.ReadResp>;
 
+/** What GetInfo reports of a connection beyond the group's view of it. */
+export interface ConsumerDetails {
+  /** The user the call authenticated as ('' without credentials). */
+  readonly username: string;
+  /** Present when the group has extraStatistics on. */
+  readonly timings: ConsumerTimings | undefined;
+}
+
+/** The user name in a call's basic credentials (the gate has checked them), '' without any. */
+export const usernameOf = (metadata: grpc.Metadata): string => {
+  const header = metadata.get('authorization')[0];
+  if (typeof header !== 'string' || !header.startsWith('Basic ')) return '';
+  const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? decoded : decoded.slice(0, colon);
+};
+
 /** PersistentSubscriptions.Read: a consumer joins a group, receives deliveries, acks and nacks them. */
 export class GroupConsumers {
+  readonly #details = new WeakMap<Consumer, ConsumerDetails>();
+
   constructor(
     private readonly groups: GroupRegistry,
     private readonly gate: Gate,
+    private readonly clock: Clock,
   ) {}
+
+  detailsOf(consumer: Consumer): ConsumerDetails | undefined {
+    return this.#details.get(consumer);
+  }
 
   read(call: grpc.ServerDuplexStream<ReadReq, ReadResp | Uint8Array>): void {
     let consumer: Consumer | undefined;
@@ -53,6 +79,7 @@ export class GroupConsumers {
             options.getUuidOption()?.getContentCase() === persistentPb.ReadReq.Options.UUIDOption.ContentCase.STRUCTURED;
           group = found;
           const metadataName = call.metadata.get('connection-name')[0];
+          const timings = found.settings.extraStatistics ? new ConsumerTimings(this.clock) : undefined;
           const joined: Consumer = {
             id: randomUUID(),
             connectionName: typeof metadataName === 'string' ? metadataName : '<unknown>',
@@ -63,6 +90,8 @@ export class GroupConsumers {
             totalItems: 0,
             send: (delivery) => {
               if (ended || call.cancelled) return;
+              const sent = delivery.link ?? delivery.event;
+              if (timings !== undefined && sent !== undefined) timings.start(sent.eventId);
               // Flow control: a consumer that does not read holds what its connection buffers, not
               // what its buffer size asks for (2^31-1 pushed a whole stream into memory).
               if (call.write(this.#toReadResp(delivery, structured))) return;
@@ -78,6 +107,7 @@ export class GroupConsumers {
             },
           };
           consumer = joined;
+          this.#details.set(joined, { username: usernameOf(call.metadata), timings });
           call.write(
             new persistentPb.ReadResp().setSubscriptionConfirmation(
               new persistentPb.ReadResp.SubscriptionConfirmation().setSubscriptionId(`${source}::${name}`),
@@ -88,17 +118,19 @@ export class GroupConsumers {
         }
         if (consumer === undefined) return;
         switch (req.getContentCase()) {
-          case ContentCase.ACK:
-            group.ack(
-              consumer,
-              req.getAck()!.getIdsList().map((id) => parseUuid(id, 'ack.ids')),
-            );
+          case ContentCase.ACK: {
+            const ids = req.getAck()!.getIdsList().map((id) => parseUuid(id, 'ack.ids'));
+            this.#completed(consumer, ids);
+            group.ack(consumer, ids);
             return;
+          }
           case ContentCase.NACK: {
             const nack = req.getNack()!;
+            const ids = nack.getIdsList().map((id) => parseUuid(id, 'nack.ids'));
+            this.#completed(consumer, ids);
             group.nack(
               consumer,
-              nack.getIdsList().map((id) => parseUuid(id, 'nack.ids')),
+              ids,
               this.#nackAction(nack.getAction()),
               nack.getReason(),
             );
@@ -126,6 +158,11 @@ export class GroupConsumers {
       ended = true;
       leave();
     });
+  }
+
+  #completed(consumer: Consumer, ids: readonly string[]): void {
+    const timings = this.#details.get(consumer)?.timings;
+    if (timings !== undefined) for (const id of ids) timings.end(id);
   }
 
   #nackAction(action: ReturnType<InstanceType<typeof persistentPb.ReadReq.Nack>['getAction']>): NackAction {

@@ -1,10 +1,11 @@
-import type { SubscriptionGroup } from '../../persistent/group.js';
+import type { Consumer, SubscriptionGroup } from '../../persistent/group.js';
+import type { ConsumerDetails } from './consumers.js';
 import { persistentPb } from '../../proto.js';
 
 type SubscriptionInfo = InstanceType<typeof persistentPb.SubscriptionInfo>;
 
 /** A group as GetInfo and List describe it, cursors in EventStoreDB's text forms. */
-export const subscriptionInfo = (group: SubscriptionGroup): SubscriptionInfo => {
+export const subscriptionInfo = (group: SubscriptionGroup, detailsOf: (consumer: Consumer) => ConsumerDetails | undefined): SubscriptionInfo => {
   const s = group.settings;
   const stats = group.stats();
   const isAll = group.isAll;
@@ -28,17 +29,22 @@ export const subscriptionInfo = (group: SubscriptionGroup): SubscriptionInfo => 
       return never;
     }
   }
-  const connections = group.consumers.map((c) =>
-    new persistentPb.SubscriptionInfo.ConnectionInfo()
+  const connections = group.consumers.map((c) => {
+    const details = detailsOf(c);
+    const measurements = (details?.timings?.measurements() ?? []).map(({ key, value }) =>
+      new persistentPb.SubscriptionInfo.Measurement().setKey(key).setValue(String(value)),
+    );
+    return new persistentPb.SubscriptionInfo.ConnectionInfo()
       .setFrom(c.from)
-      .setUsername('')
+      .setUsername(details?.username ?? '')
       .setAverageItemsPerSecond(0)
       .setTotalItems(String(c.totalItems))
       .setCountSinceLastMeasurement('0')
       .setAvailableSlots(Math.max(0, c.bufferSize - c.inFlight))
       .setInFlightMessages(c.inFlight)
-      .setConnectionName(c.connectionName),
-  );
+      .setConnectionName(c.connectionName)
+      .setObservedMeasurementsList(measurements);
+  });
   return new persistentPb.SubscriptionInfo()
     .setEventSource(group.source)
     .setGroupName(group.group)

@@ -1,10 +1,12 @@
 import { createFilter } from '../../filters.js';
-import { parkedStreamOf, type SubscriptionGroup } from '../../persistent/group.js';
+import { parkedStreamOf, type Consumer, type SubscriptionGroup } from '../../persistent/group.js';
 import { serializeDefinition, type GroupDefinition, type GroupFilter, type GroupSettings, type StartFrom } from '../../persistent/settings.js';
 import { persistentPb } from '../../proto.js';
 import { Exceptions, MAX_STREAM_NAME_BYTES, parseStreamName, parseUint64 } from '../../rpc.js';
 import { ALL_STREAM, DELETED_STREAM, type EventStoreCore } from '../../store.js';
+import type { ConsumerDetails } from './consumers.js';
 import { subscriptionInfo } from './info.js';
+import { deleteCheckpointStream } from './system-streams.js';
 import type { GroupRegistry } from './registry.js';
 import { parseAllStart, parseSettings, parseStreamSource, requireGroupName, sourceOf } from './requests.js';
 
@@ -35,6 +37,7 @@ export class GroupManagement {
     private readonly store: EventStoreCore,
     private readonly groups: GroupRegistry,
     private readonly newGroup: (source: string, group: string, definition: GroupDefinition, checkpoint: bigint | undefined) => SubscriptionGroup,
+    private readonly detailsOf: (consumer: Consumer) => ConsumerDetails | undefined,
   ) {}
 
   #resolveInitialCursor(source: string, startFrom: StartFrom): bigint {
@@ -150,6 +153,7 @@ export class GroupManagement {
     const parked = parkedStreamOf(source, group);
     const last = this.store.streamLastRevision(parked);
     if (last !== undefined && last !== DELETED_STREAM) this.store.delete(parked, { kind: 'any' }, false);
+    deleteCheckpointStream(this.store, source, group);
   }
 
   getInfo(request: GetInfoReq): InstanceType<typeof persistentPb.GetInfoResp> {
@@ -157,7 +161,7 @@ export class GroupManagement {
     if (options === undefined) throw Exceptions.invalidArgument("'options' is required");
     const source = sourceOf(options);
     const existing = this.groups.existing(source, requireGroupName(options.getGroupName()));
-    return new persistentPb.GetInfoResp().setSubscriptionInfo(subscriptionInfo(existing));
+    return new persistentPb.GetInfoResp().setSubscriptionInfo(subscriptionInfo(existing, this.detailsOf));
   }
 
   list(request: ListReq): InstanceType<typeof persistentPb.ListResp> {
@@ -172,7 +176,7 @@ export class GroupManagement {
     } else if (!options.hasListAllSubscriptions()) {
       throw Exceptions.invalidArgument('list option is required');
     }
-    return new persistentPb.ListResp().setSubscriptionsList(groups.map((g) => subscriptionInfo(g)));
+    return new persistentPb.ListResp().setSubscriptionsList(groups.map((g) => subscriptionInfo(g, this.detailsOf)));
   }
 
   replayParked(request: ReplayParkedReq): void {

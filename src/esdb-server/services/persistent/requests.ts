@@ -58,10 +58,9 @@ export const parseSettings = (settings: SettingsPb | undefined, startFrom: Start
     else throw Exceptions.invalidArgument(`Unknown consumer strategy '${named}'`);
   } else strategy = STRATEGY_BY_ENUM[settings.getNamedConsumerStrategy()];
   if (strategy === undefined) throw Exceptions.invalidArgument('Unknown named consumer strategy');
+  // EventStoreDB accepts a lower bound above the upper one (the upper then checkpoints first).
   const minCheckpointCount = nonNegative(settings.getMinCheckpointCount(), 'min_checkpoint_count');
   const maxCheckpointCount = nonNegative(settings.getMaxCheckpointCount(), 'max_checkpoint_count');
-  if (minCheckpointCount > maxCheckpointCount)
-    throw Exceptions.invalidArgument('min_checkpoint_count must not exceed max_checkpoint_count');
   return {
     resolveLinks: settings.getResolveLinks(),
     extraStatistics: settings.getExtraStatistics(),
