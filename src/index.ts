@@ -104,7 +104,7 @@ export { validateAs } from './shared/validation.js';
 
 // Authority (Decision 3: every automatic decision runs as AUTO_ENGINE)
 export type { AuthorityContext, AuthorityType, Action } from './authority/authority.js';
-export { AUTO_ENGINE_ID, AUTO_ENGINE_JUSTIFICATION, AUTHORITY_TYPES, ACTIONS, autoEngineAuthority } from './authority/authority.js';
+export { AUTO_ENGINE_ID, AUTO_ENGINE_JUSTIFICATION, AUTHORITY_TYPES, ACTIONS, autoEngineAuthority, ALERT_AUTOMATION_ID, alertAutomationAuthority } from './authority/authority.js';
 
 // Errors: one base with a stable string code; OpxError.is() holds across two copies of the package
 export { OpxError, InvalidInput, WrongExpectedVersion, StreamDeleted, StoreUnavailable } from './shared/errors.js';
@@ -148,6 +148,9 @@ export { correlationModule, CORRELATION_TOKENS } from './correlation/module.js';
 export type { CorrelationService } from './correlation/correlation-service.js';
 export type { LiveCorrelation, LiveCorrelationOptions, CorrelateOnceReport } from './correlation/correlation-runner.js';
 export type { CorrelatorStats } from './correlation/live-correlator.js';
+// The alert automation (ALERT_AUTOMATION resolves an incident whose alerts all resolved, when granted)
+export type { AutoResolver, AutoResolverStats } from './auto-resolution/auto-resolver.js';
+export type { AutoResolutionAuditReport, AutoResolutionDivergence } from './auto-resolution/auto-resolution-audit.js';
 export type { CorrelationRule, CorrelationRuleSet } from './correlation/correlation-rule.js';
 export type { SignalRecorder, RecordReport, RecordedInput, RecordOutcome, RecordEdge } from './signals/signal-recorder.js';
 export type { SignalFact, SignalStatus } from './signals/signal-events.js';

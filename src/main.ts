@@ -58,7 +58,7 @@ async function main(): Promise<number> {
 
   const report = await auditHistory(container.get(TOKENS.Config), store);
   out.push(
-    `replay audit: ${report.verdict} — correlation ${report.correlation.inputs} inputs, ${report.correlation.eventsCompared} outputs compared; orchestration ${report.streamsChecked} streams, ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared; ${report.divergenceCount + report.correlation.divergenceCount} divergences; integrity ${report.integrity.verdict} (${report.integrity.eventsVerified} events read as sealed)`,
+    `replay audit: ${report.verdict} — correlation ${report.correlation.inputs} inputs, ${report.correlation.eventsCompared} outputs compared; orchestration ${report.streamsChecked} streams, ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared; alert automation ${report.autoResolution.eventsCompared} re-derived; ${report.divergenceCount + report.correlation.divergenceCount + report.autoResolution.divergenceCount} divergences; integrity ${report.integrity.verdict} (${report.integrity.eventsVerified} events read as sealed)`,
   );
   process.stdout.write(out.join('\n') + '\n');
   await store.close();

@@ -190,13 +190,17 @@ export class EventMetadataSchema {
   @IsInt() @Min(1) schemaVersion!: number;
 }
 
-/** Who did a human act and how it was proven (recorded on every human act since principals; absent on older ones). */
+/**
+ * Who did a human act and how it was proven (recorded on every human act since principals; absent
+ * on older ones). `automation`: no person; the process itself acted under an automation authority
+ * the matrix grants (ALERT_AUTOMATION), never a method a person can present.
+ */
 export interface AuthenticatedBy {
   readonly principal: string;
-  readonly method: 'bearer' | 'basic' | 'env-token' | 'session' | 'cli-token';
+  readonly method: 'bearer' | 'basic' | 'env-token' | 'session' | 'cli-token' | 'automation';
 }
 
-export const AUTHENTICATION_METHODS = ['bearer', 'basic', 'env-token', 'session', 'cli-token'] as const;
+export const AUTHENTICATION_METHODS = ['bearer', 'basic', 'env-token', 'session', 'cli-token', 'automation'] as const;
 
 class AuthenticatedBySchema {
   @IsString() @Length(1, 200) principal!: string;

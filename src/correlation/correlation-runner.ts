@@ -58,6 +58,11 @@ export interface LiveCorrelationOptions {
   /** How often a checkpoint is written while running. Default 5,000 ms. */
   readonly checkpointEveryMs?: number;
   readonly ruleSetVersion: string;
+  /**
+   * Runs beside it, started and stopped with it: the alert automation (src/auto-resolution), which
+   * consumes what correlation records, so every runtime that correlates live runs it too.
+   */
+  readonly companion?: { start(): void; stop(): Promise<void>; readonly status: object };
 }
 
 export type LiveCorrelationState = 'idle' | 'running' | 'reconnecting' | 'stopping' | 'stopped';
@@ -89,19 +94,21 @@ export class LiveCorrelation {
     this.checkpointEveryMs = options.checkpointEveryMs ?? 5_000;
   }
 
-  get status(): { readonly state: LiveCorrelationState; readonly held: number; readonly stats?: CorrelatorStats; readonly lastError?: string } {
+  get status(): { readonly state: LiveCorrelationState; readonly held: number; readonly stats?: CorrelatorStats; readonly lastError?: string; readonly autoResolution?: object } {
     const correlator = this.current?.correlator;
     return {
       state: this.state,
       held: correlator?.holding.count ?? 0,
       ...(correlator === undefined ? {} : { stats: { ...correlator.stats } }),
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      ...(this.options.companion === undefined ? {} : { autoResolution: this.options.companion.status }),
     };
   }
 
   start(): void {
     if (this.loop !== undefined) throw new Error('LiveCorrelation already started');
     this.loop = this.run();
+    this.options.companion?.start();
   }
 
   async stop(): Promise<void> {
@@ -109,6 +116,7 @@ export class LiveCorrelation {
     this.stop$.abort();
     await this.current?.close();
     await this.loop;
+    await this.options.companion?.stop();
     this.state = 'stopped';
   }
 

@@ -13,7 +13,7 @@ export const CORRELATION_TOKENS = {
 /**
  * Signals in and Phase 2.2 correlation: the recorder every source goes through (CLI, receiver, a
  * host) and the correlation service every runtime runs. Needs the orchestration module's store,
- * CP-5, config, clock and logger.
+ * CP-5, CP-7 (the alert automation resolves through it), config, clock and logger.
  */
 export function correlationModule(): ContainerModule {
   return new ContainerModule(({ bind }) => {
@@ -21,13 +21,10 @@ export function correlationModule(): ContainerModule {
       .toResolvedValue((store, clock) => new SignalRecorder(store, clock), [TOKENS.EventStore, TOKENS.Clock])
       .inSingletonScope();
     bind(CORRELATION_TOKENS.Correlation)
-      .toResolvedValue((store, candidates, config, clock, logger) => new CorrelationService(store, candidates, config.correlationRules, clock, logger), [
-        TOKENS.EventStore,
-        TOKENS.CandidateStore,
-        TOKENS.Config,
-        TOKENS.Clock,
-        TOKENS.Logger,
-      ])
+      .toResolvedValue(
+        (store, candidates, config, clock, logger, incidents, matrix) => new CorrelationService(store, candidates, config.correlationRules, clock, logger, { incidents, matrix }),
+        [TOKENS.EventStore, TOKENS.CandidateStore, TOKENS.Config, TOKENS.Clock, TOKENS.Logger, TOKENS.IncidentManager, TOKENS.AuthorityMatrix],
+      )
       .inSingletonScope();
   });
 }

@@ -30,16 +30,18 @@ export interface CandidateSignals {
 
 /**
  * The signals recorded on a live-correlated candidate: those counted into the window that opened
- * it, those attached to it while it was open, their resolutions. Undefined for a candidate of the
- * batch correlation (its signal ids are all it has).
+ * it, those attached to it while it was open, their resolutions; with `throughRevision`, as the
+ * group stream stood at that revision. Undefined for a candidate of the batch correlation (its
+ * signal ids are all it has).
  */
-export async function candidateSignals(reader: EventReader, candidate: Candidate): Promise<CandidateSignals | undefined> {
+export async function candidateSignals(reader: EventReader, candidate: Candidate, options: { readonly throughRevision?: bigint } = {}): Promise<CandidateSignals | undefined> {
   if (candidate.context === undefined) return undefined;
   const groupStream = groupStreamId(groupIdOf(candidate.correlationRuleId, candidate.correlationRuleVersion, candidate.groupKey));
   const opening = new Set(candidate.signalIds);
   const entries: TrailEntry[] = [];
   const firing = new Map<string, boolean>();
-  for await (const recorded of reader.readStream(groupStream)) {
+  const read = options.throughRevision === undefined ? {} : { maxCount: Number(options.throughRevision) + 1 };
+  for await (const recorded of reader.readStream(groupStream, read)) {
     const event = groupCodec.decode(recorded);
     if (event.type !== 'SignalCorrelated') continue;
     const d = event.data;

@@ -2,11 +2,11 @@ import type { AuthorityMatrix } from '../authority/authority-matrix.js';
 import { candidateCodec } from '../candidates/candidate-codec.js';
 import { candidateStreamId, incidentCreatedEventOf, type IncidentCreatedEvent } from '../candidates/candidate-events.js';
 import type { CandidateStore } from '../candidates/candidate-store.js';
-import type { EventStore } from '../eventstore/event-store.js';
+import type { EventReader, EventStore, EventToAppend } from '../eventstore/event-store.js';
 import type { PromotionDecision } from '../promotion/promotion-engine.js';
 import { OpxError, WrongExpectedVersion } from '../shared/errors.js';
 import { domainId, eventId } from '../shared/ids.js';
-import { incidentCodec, incidentStreamId } from './incident-events.js';
+import { incidentCodec, incidentStreamId, type IncidentStateChangedData } from './incident-events.js';
 import { decideTransition, evolveIncident, type Incident, type TransitionCommand } from './incident-state-machine.js';
 
 /** The incident CP-7 created (or found): `alreadyRecorded` is true when it was found. */
@@ -139,18 +139,10 @@ export class IncidentManager {
    */
   async transition(incidentId: string, command: TransitionCommand): Promise<Incident> {
     this.authorityMatrix.assertAllowed(command.authority, command.action);
-    const { incident, revision, correlationId, lastEventId } = await this.loadWithRevision(incidentId);
+    const read = await this.loadWithRevision(incidentId);
+    const { incident, revision } = read;
     if (command.expectedRevision !== undefined && command.expectedRevision !== revision) throw new StaleIncident(incidentId, command.expectedRevision, revision, incident.state);
-    const change = decideTransition(incident, command);
-    const id = eventId(`IncidentStateChanged:${incidentId}:${revision + 1n}:${command.action}:${command.authority.authorityType}:${command.authority.authorityId}:${command.at}`);
-    const event = incidentCodec.encode(
-      {
-        type: 'IncidentStateChanged',
-        data: change,
-        metadata: { $correlationId: correlationId, $causationId: lastEventId, schemaVersion: 1, ...(command.authenticatedBy === undefined ? {} : { authenticatedBy: command.authenticatedBy }) },
-      },
-      id,
-    );
+    const { change, event } = transitionEvent(read, command);
     try {
       await this.store.append(incidentStreamId(incidentId), [event], revision);
     } catch (error) {
@@ -164,19 +156,57 @@ export class IncidentManager {
     return evolveIncident(incident, { type: 'IncidentStateChanged', data: change, metadata: event.metadata as never });
   }
 
-  private async loadWithRevision(incidentId: string): Promise<{ incident: Incident; revision: bigint; correlationId: string; lastEventId: string }> {
-    let incident: Incident | undefined;
-    let revision = -1n;
-    let correlationId = '';
-    let lastEventId = '';
-    for await (const recorded of this.store.readStream(incidentStreamId(incidentId))) {
-      const event = incidentCodec.decode(recorded);
-      incident = evolveIncident(incident, event);
-      revision = recorded.revision;
-      correlationId = event.metadata.$correlationId;
-      lastEventId = recorded.id;
-    }
-    if (incident === undefined) throw new IncidentNotFound(incidentId);
-    return { incident, revision, correlationId, lastEventId };
+  private async loadWithRevision(incidentId: string): Promise<IncidentAt> {
+    const read = await readIncidentAt(this.store, incidentId);
+    if (read === undefined) throw new IncidentNotFound(incidentId);
+    return read;
   }
+}
+
+/** An incident as its stream stood at one revision, with what the next event's metadata names. */
+export interface IncidentAt {
+  readonly incident: Incident;
+  readonly revision: bigint;
+  readonly correlationId: string;
+  readonly lastEventId: string;
+}
+
+/**
+ * The fold of an incident stream, of its events before `beforePosition` in `$all` when given (the
+ * incident as it stood when a later event was recorded); undefined when there were none.
+ */
+export async function readIncidentAt(reader: EventReader, incidentId: string, beforePosition?: bigint): Promise<IncidentAt | undefined> {
+  let incident: Incident | undefined;
+  let revision = -1n;
+  let correlationId = '';
+  let lastEventId = '';
+  for await (const recorded of reader.readStream(incidentStreamId(incidentId))) {
+    if (beforePosition !== undefined && recorded.position >= beforePosition) break;
+    const event = incidentCodec.decode(recorded);
+    incident = evolveIncident(incident, event);
+    revision = recorded.revision;
+    correlationId = event.metadata.$correlationId;
+    lastEventId = recorded.id;
+  }
+  return incident === undefined ? undefined : { incident, revision, correlationId, lastEventId };
+}
+
+/**
+ * The event a lifecycle transition appends at the revision after `at` (pure: the decider, then a
+ * deterministic id of incident, revision, action, authority and time, so the same act re-appended
+ * is a no-op, and a replay derives the same bytes).
+ */
+export function transitionEvent(at: IncidentAt, command: TransitionCommand): { readonly change: IncidentStateChangedData; readonly event: EventToAppend } {
+  const { incident, revision, correlationId, lastEventId } = at;
+  const change = decideTransition(incident, command);
+  const id = eventId(`IncidentStateChanged:${incident.incidentId}:${revision + 1n}:${command.action}:${command.authority.authorityType}:${command.authority.authorityId}:${command.at}`);
+  const event = incidentCodec.encode(
+    {
+      type: 'IncidentStateChanged',
+      data: change,
+      metadata: { $correlationId: correlationId, $causationId: lastEventId, schemaVersion: 1, ...(command.authenticatedBy === undefined ? {} : { authenticatedBy: command.authenticatedBy }) },
+    },
+    id,
+  );
+  return { change, event };
 }

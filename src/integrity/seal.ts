@@ -31,6 +31,7 @@ export const INTEGRITY_EXCLUDED_PREFIXES: readonly string[] = Object.freeze([
   'orchestration-', // the attempt log: $maxAge 90 days (Decision 4)
   'opx-processor-checkpoint', // $maxCount 5
   'correlation-checkpoint', // $maxCount 10
+  'opx-auto-resolution-checkpoint', // $maxCount 10
   'opx-projection-readmodels', // the live projection's snapshots: $maxCount
   'opx-policy-record', // the policy hashes history recorded, a derived summary: $maxCount
 ]);

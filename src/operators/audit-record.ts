@@ -1,3 +1,4 @@
+import type { AutoResolutionDivergence } from '../auto-resolution/auto-resolution-audit.js';
 import type { CorrelationDivergence } from '../correlation/correlation-audit.js';
 import type { EventReader, EventStore, RecordedEvent } from '../eventstore/event-store.js';
 import type { HistoryAuditReport } from '../replay/history-audit.js';
@@ -45,6 +46,8 @@ export interface AuditSummary {
   readonly divergences: readonly AuditDivergence[];
   readonly policyDrift: ReadonlyArray<{ readonly policy: string; readonly recordedHash: string; readonly currentHash: string | null; readonly firstCandidateId: string; readonly decisions: number }>;
   readonly correlation: { readonly verdict: 'IDENTICAL' | 'DIVERGENT'; readonly inputs: number; readonly eventsCompared: number; readonly divergenceCount: number; readonly divergences: readonly AuditDivergence[] };
+  /** The alert automation's transitions, re-derived (absent from summaries recorded before it existed). */
+  readonly autoResolution?: { readonly verdict: 'IDENTICAL' | 'DIVERGENT'; readonly eventsCompared: number; readonly superseded: number; readonly pending: number; readonly divergenceCount: number; readonly divergences: readonly AuditDivergence[] };
   /** The integrity chain's verdict (absent from summaries recorded before the chain existed). */
   readonly integrity?: {
     readonly verdict: 'INTACT' | 'TAMPERED' | 'UNSEALED';
@@ -66,7 +69,7 @@ const clip = (value: unknown): string | undefined => {
   return text.length > VALUE_CHARS ? `${text.slice(0, VALUE_CHARS - 1)}…` : text;
 };
 
-const divergenceOf = (d: Divergence | CorrelationDivergence): AuditDivergence => {
+const divergenceOf = (d: Divergence | CorrelationDivergence | AutoResolutionDivergence): AuditDivergence => {
   const recorded = clip(d.recorded);
   const replayed = clip(d.replayed);
   return {
@@ -83,6 +86,7 @@ const divergenceOf = (d: Divergence | CorrelationDivergence): AuditDivergence =>
 /** The report as it is kept and shown: counts, the first divergences and drifts, values cut short. */
 export function summarize(report: HistoryAuditReport, run: AuditRun, finishedAt: string): AuditSummary {
   const c = report.correlation;
+  const a = report.autoResolution;
   return {
     runId: run.runId,
     verdict: report.verdict,
@@ -102,6 +106,14 @@ export function summarize(report: HistoryAuditReport, run: AuditRun, finishedAt:
       eventsCompared: c.eventsCompared,
       divergenceCount: c.divergenceCount,
       divergences: c.divergences.slice(0, KEPT).map(divergenceOf),
+    },
+    autoResolution: {
+      verdict: a.verdict,
+      eventsCompared: a.eventsCompared,
+      superseded: a.superseded,
+      pending: a.pending,
+      divergenceCount: a.divergenceCount,
+      divergences: a.divergences.slice(0, KEPT).map(divergenceOf),
     },
     integrity: {
       verdict: report.integrity.verdict,

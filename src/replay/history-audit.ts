@@ -1,3 +1,4 @@
+import { auditAutoResolution, type AutoResolutionAuditReport } from '../auto-resolution/auto-resolution-audit.js';
 import type { OpxConfig } from '../container/config.js';
 import { auditCorrelation, type CorrelationAuditReport } from '../correlation/correlation-audit.js';
 import type { EventReader } from '../eventstore/event-store.js';
@@ -7,6 +8,11 @@ import { ReplayAudit, type ReplayOptions, type ReplayReport } from './replay-aud
 /** The audit of a whole history: correlation (signals -> candidates), then orchestration (candidates -> decisions -> incidents), and the integrity chain. */
 export interface HistoryAuditReport extends ReplayReport {
   readonly correlation: CorrelationAuditReport;
+  /**
+   * The alert automation's transitions (ALERT_AUTOMATION resolving an incident whose alerts all
+   * resolved): outputs of neither replayed process, re-derived from the recorded facts and compared.
+   */
+  readonly autoResolution: AutoResolutionAuditReport;
   /** Whether every recorded event, input or output, still reads as it was sealed (see src/integrity). */
   readonly integrity: IntegrityReport;
 }
@@ -19,7 +25,8 @@ export interface HistoryAuditOptions extends ReplayOptions {
 /**
  * Replays recorded history in both stages and proves each byte-identical: correlation's outputs
  * from the recorded signal facts, ticks and incident closes; then the orchestration's from the
- * recorded candidates and human requests. A replay proves outputs follow from inputs, not that the
+ * recorded candidates and human requests; then the alert automation's transitions, which neither
+ * stage replays (to both they are inputs), re-derived from the recorded resolutions. A replay proves outputs follow from inputs, not that the
  * inputs are what was recorded: the integrity chain checks that (every event, inputs included,
  * against its seal). IDENTICAL only when both stages are and nothing sealed was changed; history
  * not sealed yet (or recorded before the chain existed) is reported, not counted against it.
@@ -27,7 +34,8 @@ export interface HistoryAuditOptions extends ReplayOptions {
 export async function auditHistory(config: OpxConfig, source: EventReader, options: HistoryAuditOptions = {}): Promise<HistoryAuditReport> {
   const correlation = await auditCorrelation(source, config.correlationRules);
   const orchestration = await new ReplayAudit(config).run(source, options);
+  const autoResolution = await auditAutoResolution(source, config.authorityMatrix);
   const integrity = await verifyHistory(source, options.anchor === undefined ? {} : { anchor: options.anchor });
-  const identical = orchestration.verdict === 'IDENTICAL' && correlation.verdict === 'IDENTICAL' && integrity.verdict !== 'TAMPERED';
-  return { ...orchestration, verdict: identical ? 'IDENTICAL' : 'DIVERGENT', correlation, integrity };
+  const identical = orchestration.verdict === 'IDENTICAL' && correlation.verdict === 'IDENTICAL' && autoResolution.verdict === 'IDENTICAL' && integrity.verdict !== 'TAMPERED';
+  return { ...orchestration, verdict: identical ? 'IDENTICAL' : 'DIVERGENT', correlation, autoResolution, integrity };
 }

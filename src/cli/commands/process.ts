@@ -45,6 +45,8 @@ export interface ProcessReport {
   readonly projection: { readonly outcome: string; readonly eventsApplied: number; readonly position: string | null };
   readonly incidents: number;
   readonly deferred: number;
+  /** Incidents the alert automation resolved in this run (present only when the authority matrix grants it). */
+  readonly autoResolution?: { readonly resolved: number; readonly superseded: number };
   /** The policies checked against the lock file and history before anything was decided. */
   readonly policies: PolicyGuardReport;
   /** The integrity chain after the run: events sealed by it (what others recorded since the last seal, and its own) and the head. */
@@ -58,6 +60,7 @@ export async function processInputs(ctx: CliContext, fromStart: boolean): Promis
     `correlated ${c.inputs} signal fact${c.inputs === 1 ? '' : 's'}: ${c.candidatesOpened} new candidate${c.candidatesOpened === 1 ? '' : 's'}, ${c.uncorrelated} taken by no rule${c.late > 0 ? `, ${c.late} late` : ''}${c.poison > 0 ? `, ${c.poison} unreadable (passed over)` : ''}`,
     `processed ${report.handled} input${report.handled === 1 ? '' : 's'} (from ${report.from})`,
     ...(report.failed.length > 0 ? [`${report.failed.length} input${report.failed.length === 1 ? '' : 's'} refused (passed over; fix or re-run with --from-start):`, ...report.failed.slice(0, 20).map((f) => `  ${f.streamId}@${f.revision} ${f.type}: ${f.error}`)] : []),
+    ...(report.autoResolution === undefined ? [] : [`alert automation: ${report.autoResolution.resolved} incident${report.autoResolution.resolved === 1 ? '' : 's'} resolved (every alert resolved)`]),
     `live projection: ${report.projection.outcome}, ${report.projection.eventsApplied} events applied; ${report.incidents} incidents, ${report.deferred} deferred`,
     `integrity chain: ${report.integrity.eventsSealed} event${report.integrity.eventsSealed === 1 ? '' : 's'} sealed, head ${report.integrity.head}`,
   ]);
@@ -91,6 +94,7 @@ export async function runProcess(ctx: CliContext, fromStart: boolean): Promise<P
     projection: { outcome: projection.outcome, eventsApplied: projection.applied, position: projection.state.position?.toString() ?? null },
     incidents: Object.keys(models.incidents).length,
     deferred: Object.keys(models.deferred).length,
+    ...(correlation.autoResolution === undefined ? {} : { autoResolution: { resolved: correlation.autoResolution.resolved, superseded: correlation.autoResolution.superseded } }),
     policies,
     integrity: { eventsSealed: sealedBefore.eventsSealed + sealedAfter.eventsSealed, head: sealedAfter.head, sealedThrough: sealedAfter.sealedThrough },
   };

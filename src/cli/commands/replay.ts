@@ -69,6 +69,16 @@ async function audit(ctx: CliContext, reportTarget: ReportTarget | undefined, li
   return report.verdict === 'IDENTICAL' && report.policyDrift.length === 0 ? EXIT.OK : EXIT.REFUSED;
 }
 
+/** The alert automation's transitions are outputs of no replayed process: the audit says so, and re-derives them. */
+function describeAutoResolution(a: HistoryAuditReport['autoResolution']): string {
+  return (
+    `${a.verdict}: not replayed by either stage (inputs to both); ${a.eventsCompared} re-derived from the recorded resolutions and compared byte for byte` +
+    (a.superseded > 0 ? `; ${a.superseded} overtaken by a person's act` : '') +
+    (a.pending > 0 ? `; ${a.pending} not made yet (pending)` : '') +
+    (a.divergenceCount > 0 ? `; ${a.divergenceCount} divergences` : '')
+  );
+}
+
 export function describeReport(report: HistoryAuditReport, reportFile?: string): string[] {
   const c = report.correlation;
   const lines = [
@@ -80,10 +90,11 @@ export function describeReport(report: HistoryAuditReport, reportFile?: string):
     `  streams checked  ${report.streamsChecked} (${report.identicalStreams} identical, ${report.divergentStreams} divergent)`,
     `  events read      ${report.eventsRead}; ${report.inputsReplayed} inputs replayed, ${report.eventsCompared} outputs compared byte for byte` +
       (report.inputsPending > 0 ? `; ${report.inputsPending} inputs not handled yet (pending)` : ''),
+    `  alert automation ${describeAutoResolution(report.autoResolution)}`,
     `  divergences      ${report.divergenceCount}`,
     `  integrity        ${describeIntegrity(report.integrity)}`,
   ];
-  const first = c.divergences[0] ?? report.divergences[0];
+  const first = c.divergences[0] ?? report.divergences[0] ?? report.autoResolution.divergences[0];
   if (first !== undefined) {
     lines.push(`first divergence: ${first.streamId} revision ${first.revision} (${first.kind})`);
     if (first.path !== undefined) {

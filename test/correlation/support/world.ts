@@ -1,5 +1,6 @@
 import type { Container } from 'inversify';
 
+import type { AuthorityMatrix } from '../../../src/authority/authority-matrix.js';
 import { loadConfig } from '../../../src/container/config.js';
 import { createOpxContainer } from '../../../src/container/modules.js';
 import { TOKENS } from '../../../src/container/tokens.js';
@@ -35,9 +36,13 @@ export class CorrelationWorld {
     readonly memory: InMemoryEventStore,
   ) {}
 
-  static create(options: { readonly rules?: CorrelationRuleSet; readonly memory?: InMemoryEventStore } = {}): CorrelationWorld {
+  static create(options: { readonly rules?: CorrelationRuleSet; readonly memory?: InMemoryEventStore; readonly authorityMatrix?: AuthorityMatrix } = {}): CorrelationWorld {
     const base = loadConfig();
-    const config = options.rules === undefined ? base : { ...base, correlationRules: options.rules };
+    const config = {
+      ...base,
+      ...(options.rules === undefined ? {} : { correlationRules: options.rules }),
+      ...(options.authorityMatrix === undefined ? {} : { authorityMatrix: options.authorityMatrix }),
+    };
     const container = createOpxContainer({ config });
     const memory = options.memory ?? new InMemoryEventStore(() => new Date('2026-06-01T12:00:00.000Z'));
     const world = new CorrelationWorld(container, memory);
