@@ -80,7 +80,7 @@ describe('opx serve (a process, real sockets) on a secure store', function () {
   it('refuses to start when the store refuses its credentials (exit 3, naming the refusal)', async () => {
     const anonymous = await opx(['--connection', secure.connectionString(null), 'serve', '--port', '0'], { cwd, env: { OPX_INGEST_TOKEN: token } });
     expect(anonymous.code).to.equal(3);
-    expect(anonymous.stderr).to.match(/credentials are required/);
+    expect(anonymous.stderr).to.match(/credentials are required/).and.include('EventStoreDB refused').and.include('esdb://USER:PASSWORD@');
     const wrong = await opx(['--connection', secure.connectionString({ username: 'admin', password: 'not-the-password' }), 'serve', '--port', '0'], { cwd, env: { OPX_INGEST_TOKEN: token } });
     expect(wrong.code).to.equal(3);
     expect(wrong.stderr).to.match(/bad username or password/);

@@ -44,12 +44,29 @@ export function toDomainError(failure: unknown, context: FailureContext): unknow
   if (error instanceof StreamDeletedError) {
     return new StreamDeleted(context.streamId ?? error.streamName, { cause: error });
   }
+  if (isRefusedCredentials(error)) {
+    const where = context.streamId === undefined ? '' : ` on stream '${context.streamId}'`;
+    return new StoreUnavailable(
+      `EventStoreDB refused ${context.operation}${where}: ${(error as Error).message || 'access denied'}; ` +
+        'give a user who may do it in the connection string (esdb://USER:PASSWORD@host:2113?tls=true&tlsCAFile=CA.crt; see docs/security.md)',
+      { cause: error },
+    );
+  }
   if (isUnavailable(error)) {
     const where = context.streamId === undefined ? '' : ` on stream '${context.streamId}'`;
     const reason = error instanceof Error && error.message !== '' ? `: ${error.message}` : '';
     return new StoreUnavailable(`EventStoreDB ${context.operation}${where} failed${reason}`, { cause: error });
   }
   return error;
+}
+
+/** gRPC UNAUTHENTICATED (no or wrong credentials) and PERMISSION_DENIED (a user without the right). */
+const REFUSED_STATUS = new Set([16, 7]);
+
+function isRefusedCredentials(error: unknown): boolean {
+  if (error instanceof AccessDeniedError) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && REFUSED_STATUS.has(code);
 }
 
 function isUnavailable(error: unknown): boolean {
