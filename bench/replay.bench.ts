@@ -43,7 +43,8 @@ import type { HistoryLine } from '../src/replay/history-file.js';
 import { CANDIDATE_STREAM_PREFIX } from '../src/candidates/candidate-events.js';
 import { INCIDENT_STREAM_PREFIX } from '../src/incidents/incident-events.js';
 import { exportHistory, importHistory } from '../src/replay/history-file.js';
-import { ReplayAudit, type ReplayReport } from '../src/replay/replay-audit.js';
+import type { ReplayReport } from '../src/replay/replay-audit.js';
+import { auditHistory } from '../src/replay/history-audit.js';
 import { ingestCandidates, processCandidateInputs } from '../src/runtime/in-process.js';
 import { runScenario } from '../src/runtime/scenario.js';
 import { correlate } from '../src/correlation/correlator.js';
@@ -236,7 +237,10 @@ async function rawClientRead(connectionString: string): Promise<number> {
   }
 }
 
-/** The audit of a history file from an in-memory store (imported first, untimed): one run, as `opx replay` makes one. */
+/**
+ * The audit of a history file from an in-memory store (imported first, untimed): one run of the
+ * same stages `opx replay` runs (correlation, orchestration, alert automation, integrity).
+ */
 async function inMemoryReplay(file: string): Promise<{ readonly events: number; readonly eventsPerSecond: number; readonly verdict: string }> {
   const source = new InMemoryEventStore();
   const lines: string[] = [];
@@ -244,7 +248,7 @@ async function inMemoryReplay(file: string): Promise<{ readonly events: number; 
   await importHistory(source, lines);
   lines.length = 0;
   const t0 = performance.now();
-  const report = await new ReplayAudit(loadConfig()).run(source);
+  const report = await auditHistory(loadConfig(), source);
   return { events: report.eventsRead, eventsPerSecond: report.eventsRead / ((performance.now() - t0) / 1000), verdict: report.verdict };
 }
 
