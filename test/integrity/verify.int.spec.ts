@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 
 import { startEmbeddedServer } from '../../src/esdb-server/server.js';
-import { recordChecksum } from '../../src/esdb-server/storage/record-checksum.js';
+import { rowChecksum, type UncheckedRow } from '../../src/esdb-server/storage/sqlite-schema.js';
 import type { HistoryAuditReport } from '../../src/replay/history-audit.js';
 import { importHistory } from '../../src/replay/history-file.js';
 import type { IntegrityReport } from '../../src/integrity/verify.js';
@@ -30,26 +30,15 @@ function editRow(dataDir: string, edit: (db: Database.Database) => void, { resig
   try {
     edit(db);
     if (resign) {
-      const rows = db.prepare('SELECT position, stream, revision, event_id, type, content_type, data, metadata, created FROM events').safeIntegers(true).all() as StoredRow[];
+      const rows = db.prepare('SELECT position, stream, revision, event_id, type, content_type, data, metadata, created FROM events').safeIntegers(true).all() as UncheckedRow[];
       const update = db.prepare('UPDATE events SET checksum = ? WHERE position = ?');
-      for (const r of rows) update.run(recordChecksum(r.position, r.stream, r.revision, r.event_id, r.type, r.content_type, r.created, r.data, r.metadata), r.position);
+      for (const r of rows) update.run(rowChecksum(r), r.position);
     }
   } finally {
     db.close();
   }
 }
 
-interface StoredRow {
-  position: bigint;
-  stream: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  content_type: string;
-  data: Buffer;
-  metadata: Buffer;
-  created: bigint;
-}
 
 interface Row {
   stream: string;

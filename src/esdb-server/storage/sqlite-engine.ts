@@ -19,7 +19,7 @@ declare namespace Database {
   type Statement = BetterSqlite3.Statement;
 }
 import { CorruptRecord, recordChecksum } from './record-checksum.js';
-import { createSchema } from './sqlite-schema.js';
+import { createSchema, rowChecksum, type UncheckedRow } from './sqlite-schema.js';
 import { WalSync } from './wal-sync.js';
 import { checkWatermark, Watermark, WATERMARK_FILE_NAME } from './watermark.js';
 
@@ -46,16 +46,7 @@ export interface SqliteEngineOptions {
   readonly acceptDataLoss?: boolean;
 }
 
-interface EventRow {
-  position: bigint;
-  stream: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  content_type: string;
-  data: Buffer;
-  metadata: Buffer;
-  created: bigint;
+interface EventRow extends UncheckedRow {
   checksum: bigint | null;
 }
 
@@ -79,7 +70,7 @@ const toStored = (row: EventRow): StoredEvent => {
 
 const verify = (row: EventRow): void => {
   if (row.checksum === null) throw new CorruptRecord(row.position, 'it has no checksum');
-  const expected = recordChecksum(row.position, row.stream, row.revision, row.event_id, row.type, row.content_type, row.created, row.data, row.metadata);
+  const expected = rowChecksum(row);
   if (Number(row.checksum) !== expected) throw new CorruptRecord(row.position, 'checksum mismatch');
 };
 

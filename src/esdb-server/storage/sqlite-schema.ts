@@ -1,8 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { recordChecksum } from './record-checksum.js';
 
-/** A row of the events table before it is checked (the columns of {@link SCHEMA}). */
-interface UncheckedRow {
+/** A row of the events table before it is checked (the columns of {@link SCHEMA} but its checksum). */
+export interface UncheckedRow {
   position: bigint;
   stream: string;
   revision: bigint;
@@ -52,7 +52,7 @@ const addChecksums = (db: BetterSqlite3.Database): void => {
     const rows = db.prepare(`SELECT position, stream, revision, event_id, type, content_type, data, metadata, created FROM events`).safeIntegers(true).iterate() as IterableIterator<UncheckedRow>;
     const update = db.prepare('UPDATE events SET checksum = ? WHERE position = ?');
     const all = [...rows];
-    for (const r of all) update.run(recordChecksum(r.position, r.stream, r.revision, r.event_id, r.type, r.content_type, r.created, r.data, r.metadata), r.position);
+    for (const r of all) update.run(rowChecksum(r), r.position);
   })();
 };
 
@@ -61,3 +61,7 @@ export const createSchema = (db: BetterSqlite3.Database): void => {
   db.exec(SCHEMA);
   addChecksums(db);
 };
+
+/** {@link recordChecksum} of a row as the events table holds it. */
+export const rowChecksum = (r: UncheckedRow): number =>
+  recordChecksum(r.position, r.stream, r.revision, r.event_id, r.type, r.content_type, r.created, r.data, r.metadata);

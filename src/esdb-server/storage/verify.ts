@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { recordChecksum } from './record-checksum.js';
+import { rowChecksum, type UncheckedRow } from './sqlite-schema.js';
 import { SQLITE_FILE_NAME, WATERMARK_FILE_NAME } from './sqlite-engine.js';
 
 /** What `opx store verify DIR` finds in a data dir. */
@@ -33,18 +33,7 @@ export function verifyDataDir(dataDir: string): VerifyReport {
     const rows = db
       .prepare(`SELECT position, stream, revision, event_id, type, content_type, data, metadata, created${hasChecksum ? ', checksum' : ''} FROM events ORDER BY position`)
       .safeIntegers(true)
-      .iterate() as IterableIterator<{
-      position: bigint;
-      stream: string;
-      revision: bigint;
-      event_id: string;
-      type: string;
-      content_type: string;
-      data: Buffer;
-      metadata: Buffer;
-      created: bigint;
-      checksum?: bigint | null;
-    }>;
+      .iterate() as IterableIterator<UncheckedRow & { checksum?: bigint | null }>;
     const corrupt: { position: number; detail: string }[] = [];
     let records = 0;
     let expected = 1n;
@@ -60,7 +49,7 @@ export function verifyDataDir(dataDir: string): VerifyReport {
       const detail =
         checksum === null
           ? 'no checksum'
-          : Number(checksum) !== recordChecksum(row.position, row.stream, row.revision, row.event_id, row.type, row.content_type, row.created, row.data, row.metadata)
+          : Number(checksum) !== rowChecksum(row)
             ? 'checksum mismatch'
             : undefined;
       if (detail !== undefined) {
