@@ -129,6 +129,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   let ops: OpsServer | undefined;
   if (command.httpPort > 0) ops = await startOpsServer({ port: command.httpPort, host: command.httpHost, registry, health: () => worker.health() });
 
+  // made before the signal handlers that stop it (a signal may come before it starts)
+  const sealer = command.seal ? new HistorySealer(container.get(TOKENS.EventStore), { logger }) : undefined;
   let stopping = false;
   let stopped: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (stopped = resolve));
@@ -158,7 +160,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   const correlation = command.correlation ? container.get(CORRELATION_TOKENS.Correlation).live() : undefined;
   correlation?.start();
-  const sealer = command.seal ? new HistorySealer(container.get(TOKENS.EventStore), { logger }) : undefined;
   sealer?.start();
   worker.start();
   logger.info(
