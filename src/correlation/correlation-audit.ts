@@ -110,18 +110,36 @@ class ComparingOutputs implements CorrelationOutputs {
       }
       if (recorded.type !== 'CandidateCreated' || recorded.revision !== 0n) continue;
       if ((recorded.metadata as { schemaVersion?: unknown }).schemaVersion === 1) this.batchCandidates++;
-      else if (!this.created.has(recorded.streamId)) this.diverge({ streamId: recorded.streamId, revision: '0', kind: 'not-reproduced', message: 'a live-correlated candidate the replayed correlation did not open' });
+      else if (!this.created.has(recorded.streamId))
+        this.diverge({
+          streamId: recorded.streamId,
+          revision: '0',
+          kind: 'not-reproduced',
+          message: 'a live-correlated candidate the replayed correlation did not open',
+        });
     }
     for (const [streamId, last] of groups) {
       const replayed = this.replayed.get(streamId) ?? 0;
-      if (Number(last) + 1 > replayed) this.diverge({ streamId, revision: String(replayed), kind: 'not-reproduced', message: `the group records ${Number(last) + 1} events; the replayed correlation derived ${replayed}` });
+      if (Number(last) + 1 > replayed)
+        this.diverge({
+          streamId,
+          revision: String(replayed),
+          kind: 'not-reproduced',
+          message: `the group records ${Number(last) + 1} events; the replayed correlation derived ${replayed}`,
+        });
     }
   }
 
   private compare(streamId: string, revision: bigint, replayed: EventToAppend, recorded: RecordedEvent | undefined): void {
     this.compared++;
     if (recorded === undefined) {
-      this.diverge({ streamId, revision: revision.toString(), kind: 'not-recorded', replayed: { type: replayed.type, id: replayed.id }, message: 'the replayed correlation derived an event history does not hold' });
+      this.diverge({
+        streamId,
+        revision: revision.toString(),
+        kind: 'not-recorded',
+        replayed: { type: replayed.type, id: replayed.id },
+        message: 'the replayed correlation derived an event history does not hold',
+      });
       return;
     }
     for (const [path, a, b] of [
@@ -132,7 +150,15 @@ class ComparingOutputs implements CorrelationOutputs {
     ] as const) {
       if (sameCanonicalJson(a, b)) continue;
       const field = firstDifferentField(a, b, path);
-      this.diverge({ streamId, revision: revision.toString(), kind: 'different', path: field.path, recorded: field.recorded, replayed: field.replayed, message: `${recorded.type} differs from what correlation derives from the recorded inputs` });
+      this.diverge({
+        streamId,
+        revision: revision.toString(),
+        kind: 'different',
+        path: field.path,
+        recorded: field.recorded,
+        replayed: field.replayed,
+        message: `${recorded.type} differs from what correlation derives from the recorded inputs`,
+      });
       return;
     }
   }

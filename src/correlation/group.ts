@@ -1,6 +1,6 @@
 import type { SignalFact } from '../signals/signal-events.js';
 import { domainId } from '../shared/ids.js';
-import type { EpisodeClosedData, GroupEvent, Outcome, SignalCorrelatedData } from './correlation-events.js';
+import { groupStreamId, type EpisodeClosedData, type GroupEvent, type Outcome, type SignalCorrelatedData } from './correlation-events.js';
 import type { CorrelationRule } from './correlation-rule.js';
 import { MAX_SIGNAL_IDS, type Candidate, type CandidateContext } from './correlator.js';
 import { windowStartMs } from './rule-match.js';
@@ -35,11 +35,16 @@ export class GroupState {
   private lastWindow = Number.NaN;
   private lastWindowIso = '';
 
+  /** `correlation-<groupId>`, formed once. */
+  readonly streamId: string;
+
   constructor(
     readonly groupId: string,
     readonly rule: CorrelationRule,
     readonly groupKey: string,
-  ) {}
+  ) {
+    this.streamId = groupStreamId(groupId);
+  }
 
   windowIso(window: number): string {
     if (window !== this.lastWindow) {
@@ -77,29 +82,13 @@ const ms = (iso: string): number => Date.parse(iso);
 export function decideSignal(state: GroupState, released: ReleasedSignal): SignalDecision {
   const { fact } = released;
   const rule = state.rule;
-  const time = ms(fact.status === 'resolved' && fact.endsAt !== undefined ? fact.endsAt : fact.observedAt);
+  const observed = ms(fact.observedAt);
+  const time = fact.status === 'resolved' && fact.endsAt !== undefined ? ms(fact.endsAt) : observed;
   if (!released.late) forgetWindowsEndedBy(state, time);
-  const window = windowStartMs(ms(fact.observedAt), rule.windowSeconds);
+  const window = windowStartMs(observed, rule.windowSeconds);
   const episode = state.episode;
-  const event = (outcome: Outcome, candidateId?: string): SignalCorrelatedData => ({
-    groupId: state.groupId,
-    ruleId: rule.id,
-    ruleVersion: rule.version,
-    groupKey: state.groupKey,
-    signalStream: released.signalStream,
-    signalId: fact.signalId,
-    status: fact.status,
-    fingerprint: fact.fingerprint,
-    service: fact.service,
-    severity: fact.severity,
-    observedAt: fact.observedAt,
-    ...(fact.endsAt === undefined ? {} : { endsAt: fact.endsAt }),
-    ...(fact.labels['alertname'] === undefined ? {} : { alertname: fact.labels['alertname'] }),
-    windowStart: state.windowIso(window),
-    outcome,
-    ...(candidateId === undefined ? {} : { candidateId }),
-    late: released.late,
-  });
+  const event = (outcome: Outcome, candidateId?: string): SignalCorrelatedData =>
+    correlatedData(state, released, state.windowIso(window), outcome, candidateId);
 
   if (fact.status === 'resolved') {
     if (episode?.signals.get(fact.signalId) === false) return { event: event('resolved', episode.candidateId) };
@@ -114,6 +103,41 @@ export function decideSignal(state: GroupState, released: ReleasedSignal): Signa
   return { event: event('opened', candidate.candidateId), candidate };
 }
 
+/**
+ * The SignalCorrelated payload, its optional fields set in place in the one order every recorded
+ * payload has (the order is part of the recorded bytes), without a spread per optional field.
+ */
+function correlatedData(
+  state: GroupState,
+  released: ReleasedSignal,
+  windowStart: string,
+  outcome: Outcome,
+  candidateId: string | undefined,
+): SignalCorrelatedData {
+  const { fact } = released;
+  const data: { -readonly [K in keyof SignalCorrelatedData]: SignalCorrelatedData[K] } = {
+    groupId: state.groupId,
+    ruleId: state.rule.id,
+    ruleVersion: state.rule.version,
+    groupKey: state.groupKey,
+    signalStream: released.signalStream,
+    signalId: fact.signalId,
+    status: fact.status,
+    fingerprint: fact.fingerprint,
+    service: fact.service,
+    severity: fact.severity,
+    observedAt: fact.observedAt,
+  } as SignalCorrelatedData;
+  if (fact.endsAt !== undefined) data.endsAt = fact.endsAt;
+  const alertname = fact.labels['alertname'];
+  if (alertname !== undefined) data.alertname = alertname;
+  data.windowStart = windowStart;
+  data.outcome = outcome;
+  if (candidateId !== undefined) data.candidateId = candidateId;
+  data.late = released.late;
+  return data;
+}
+
 /** Decide: the group records the close of its open episode when that candidate's incident is resolved or closed. */
 export function decideClose(state: GroupState, close: EpisodeClosedData): EpisodeClosedData | undefined {
   return state.episode?.candidateId === close.candidateId ? close : undefined;
@@ -125,18 +149,24 @@ export function evolveGroup(state: GroupState, event: GroupEvent): GroupState {
   switch (event.type) {
     case 'SignalCorrelated': {
       const data = event.data;
-      const window = ms(data.windowStart);
       switch (data.outcome) {
         case 'counted': {
+          const window = ms(data.windowStart);
           const counted = state.windows.get(window);
-          const signal: CountedSignal = { signalId: data.signalId, time: ms(data.observedAt), observedAt: data.observedAt, severity: data.severity, service: data.service };
+          const signal: CountedSignal = {
+            signalId: data.signalId,
+            time: ms(data.observedAt),
+            observedAt: data.observedAt,
+            severity: data.severity,
+            service: data.service,
+          };
           if (counted === undefined) state.windows.set(window, [signal]);
           else counted.push(signal);
           return state;
         }
         case 'opened': {
           const signals = new Map<string, boolean>();
-          for (const counted of state.windows.get(window) ?? []) signals.set(counted.signalId, false);
+          for (const counted of state.windows.get(ms(data.windowStart)) ?? []) signals.set(counted.signalId, false);
           signals.set(data.signalId, false);
           state.episode = { candidateId: data.candidateId ?? '', signals };
           state.windows.clear();
@@ -206,7 +236,10 @@ function candidateOf(state: GroupState, signals: readonly CountedSignal[], windo
     groupKey: state.groupKey,
     windowStart,
     windowEnd: new Date(window + rule.windowSeconds * 1000).toISOString(),
-    signalIds: ordered.map((s) => s.signalId).sort().slice(0, MAX_SIGNAL_IDS),
+    signalIds: ordered
+      .map((s) => s.signalId)
+      .sort()
+      .slice(0, MAX_SIGNAL_IDS),
     title: titleOf(opener),
     context: contextOf(opener),
   };

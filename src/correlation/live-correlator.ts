@@ -12,7 +12,6 @@ import {
   groupCodec,
   groupEventId,
   groupIdOf,
-  groupStreamId,
   type EpisodeClosedData,
   type GroupEvent,
 } from './correlation-events.js';
@@ -27,6 +26,7 @@ import { groupKeyOf, ruleFor } from './rule-match.js';
 export const CORRELATION_INPUT_PREFIXES = [SIGNAL_STREAM_PREFIX, CLOCK_STREAM, INCIDENT_STREAM_PREFIX] as const;
 
 const SIGNAL_TYPES = new Set<string>(CORRELATED_SIGNAL_TYPES);
+const MAX_REMEMBERED_SERVICES = 10_000;
 const CLOSING_STATES = new Set(['RESOLVED', 'CLOSED']);
 
 type Input =
@@ -88,8 +88,10 @@ export class LiveCorrelator {
   /** After a restore: events at or before it were handled by the run that checkpointed. */
   private handledThrough: bigint | undefined;
   private readonly groups = new Map<string, GroupState>();
-  /** The same groups by rule and group key (`<priority>\u0000<key>`): a group met again needs no id hashed. */
-  private readonly groupsByKey = new Map<string, GroupState>();
+  /** The same groups by rule priority, then group key: a group met again needs no id hashed. */
+  private readonly groupsByKey = new Map<number, Map<string, GroupState>>();
+  /** The rule that takes a signal, by service then severity (all a rule's match reads). */
+  private readonly ruleMemo = new Map<string, Map<string, CorrelationRule | null>>();
   /** Group event ids found recorded when a group was rebuilt, until its first step not among them. */
   private readonly recorded = new Map<string, Set<string>>();
   private readonly writes = new Map<string, { readonly expected: bigint; readonly events: EventToAppend[] }>();
@@ -198,18 +200,30 @@ export class LiveCorrelator {
   /** One input released to its group; returns a promise only when it must read (a group not in memory, an incident close). */
   private step(input: Input, late: boolean): Promise<void> | undefined {
     if (input.kind === 'close') return this.close(input);
-    const rule = ruleFor(this.rules, input.fact);
+    const rule = this.ruleOf(input.fact);
     if (rule === undefined) {
       this.stats.uncorrelated++;
       return undefined;
     }
     const groupKey = groupKeyOf(rule, input.fact);
-    const known = this.groupsByKey.get(`${rule.priority}\u0000${groupKey}`);
+    const known = this.groupsByKey.get(rule.priority)?.get(groupKey);
     if (known !== undefined) {
       this.stepSignal(known, input, late);
       return undefined;
     }
     return this.group(groupIdOf(rule.id, rule.version, groupKey), rule, groupKey).then((group) => this.stepSignal(group, input, late));
+  }
+
+  /** {@link ruleFor}, remembered by service and severity: the rules never change under a correlator. */
+  private ruleOf(fact: SignalFact): CorrelationRule | undefined {
+    let bySeverity = this.ruleMemo.get(fact.service);
+    if (bySeverity === undefined) {
+      if (this.ruleMemo.size >= MAX_REMEMBERED_SERVICES) this.ruleMemo.clear(); // bounded whatever the services
+      this.ruleMemo.set(fact.service, (bySeverity = new Map<string, CorrelationRule | null>()));
+    }
+    let rule = bySeverity.get(fact.severity);
+    if (rule === undefined) bySeverity.set(fact.severity, (rule = ruleFor(this.rules, fact) ?? null));
+    return rule ?? undefined;
   }
 
   private stepSignal(group: GroupState, input: Extract<Input, { kind: 'signal' }>, late: boolean): void {
@@ -229,13 +243,19 @@ export class LiveCorrelator {
     const group = await this.group(target.groupId, target.rule, target.groupKey);
     const id = groupEventId('EpisodeClosed', group.groupId, input.eventId);
     if (this.alreadyRecorded(group.groupId, id)) return;
-    const close: EpisodeClosedData = { groupId: group.groupId, candidateId: target.candidateId, incidentId: input.incidentId, state: input.state, closedAt: input.changedAt };
+    const close: EpisodeClosedData = {
+      groupId: group.groupId,
+      candidateId: target.candidateId,
+      incidentId: input.incidentId,
+      state: input.state,
+      closedAt: input.changedAt,
+    };
     const decided = decideClose(group, close);
     if (decided !== undefined) this.write(group, { type: 'EpisodeClosed', data: decided, metadata: metadataOf(input.eventId) }, id);
   }
 
   private write(group: GroupState, event: GroupEvent, id: string): void {
-    const streamId = groupStreamId(group.groupId);
+    const streamId = group.streamId;
     const pending = this.writes.get(streamId);
     const toAppend = groupCodec.encodeTrusted(event, id);
     if (pending === undefined) this.writes.set(streamId, { expected: group.revision, events: [toAppend] });
@@ -257,13 +277,15 @@ export class LiveCorrelator {
     if (known !== undefined) return known;
     const state = new GroupState(groupId, rule, groupKey);
     const ids = new Set<string>();
-    for await (const recorded of this.outputs.readGroup(groupStreamId(groupId))) {
+    for await (const recorded of this.outputs.readGroup(state.streamId)) {
       evolveGroup(state, groupCodec.decode(recorded));
       ids.add(recorded.id);
     }
     if (ids.size > 0) this.recorded.set(groupId, ids);
     this.groups.set(groupId, state);
-    this.groupsByKey.set(`${rule.priority}\u0000${groupKey}`, state);
+    let byKey = this.groupsByKey.get(rule.priority);
+    if (byKey === undefined) this.groupsByKey.set(rule.priority, (byKey = new Map<string, GroupState>()));
+    byKey.set(groupKey, state);
     return state;
   }
 
@@ -272,7 +294,7 @@ export class LiveCorrelator {
     for (const groupId of this.groups.keys()) {
       if (this.groups.size <= this.maxGroups) return;
       const state = this.groups.get(groupId);
-      if (state !== undefined) this.groupsByKey.delete(`${state.rule.priority}\u0000${state.groupKey}`);
+      if (state !== undefined) this.groupsByKey.get(state.rule.priority)?.delete(state.groupKey);
       this.groups.delete(groupId);
       this.recorded.delete(groupId);
     }
@@ -316,7 +338,10 @@ export class LiveCorrelator {
     } catch (error) {
       if (!OpxError.is(error)) throw error;
       this.stats.poison++;
-      this.logger.warn({ streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, err: error }, 'correlation passed over an event it cannot read');
+      this.logger.warn(
+        { streamId: recorded.streamId, revision: recorded.revision.toString(), type: recorded.type, err: error },
+        'correlation passed over an event it cannot read',
+      );
       return undefined;
     }
   }
