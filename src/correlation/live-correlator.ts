@@ -2,7 +2,8 @@ import { candidateCodec } from '../candidates/candidate-codec.js';
 import { candidateStreamId } from '../candidates/candidate-events.js';
 import type { EventReader, EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventstore/event-store.js';
 import { incidentCodec, incidentStreamId, INCIDENT_STREAM_PREFIX } from '../incidents/incident-events.js';
-import { CORRELATED_SIGNAL_TYPES, factTime, signalCodec, SIGNAL_STREAM_PREFIX, type SignalFact } from '../signals/signal-events.js';
+import { decodeCorrelatedSignal } from '../signals/signal-check.js';
+import { CORRELATED_SIGNAL_TYPES, factTime, SIGNAL_STREAM_PREFIX, type SignalFact } from '../signals/signal-events.js';
 import { OpxError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import {
@@ -319,7 +320,7 @@ export class LiveCorrelator {
   private inputOf(recorded: RecordedEvent): Input | undefined {
     if (recorded.streamId.startsWith(SIGNAL_STREAM_PREFIX)) {
       if (!SIGNAL_TYPES.has(recorded.type)) return undefined;
-      const event = this.decode(recorded, () => signalCodec.decode(recorded));
+      const event = this.decode(recorded, () => decodeCorrelatedSignal(recorded));
       if (event === undefined || (event.type !== 'SignalFired' && event.type !== 'SignalResolved')) return undefined;
       return { kind: 'signal', eventId: recorded.id, streamId: recorded.streamId, fact: event.data };
     }
