@@ -87,20 +87,24 @@ export function decideSignal(state: GroupState, released: ReleasedSignal): Signa
   if (!released.late) forgetWindowsEndedBy(state, time);
   const window = windowStartMs(observed, rule.windowSeconds);
   const episode = state.episode;
-  const event = (outcome: Outcome, candidateId?: string): SignalCorrelatedData =>
-    correlatedData(state, released, state.windowIso(window), outcome, candidateId);
 
   if (fact.status === 'resolved') {
-    if (episode?.signals.get(fact.signalId) === false) return { event: event('resolved', episode.candidateId) };
-    return { event: event(episode?.signals.get(fact.signalId) === true ? 'repeated' : 'resolved') };
+    const resolved = episode?.signals.get(fact.signalId);
+    if (resolved === false) return decided(state, released, window, 'resolved', (episode as Episode).candidateId);
+    return decided(state, released, window, resolved === true ? 'repeated' : 'resolved');
   }
-  if (episode !== undefined) return { event: event(episode.signals.has(fact.signalId) ? 'repeated' : 'attached', episode.candidateId) };
+  if (episode !== undefined) return decided(state, released, window, episode.signals.has(fact.signalId) ? 'repeated' : 'attached', episode.candidateId);
   const counted = state.windows.get(window) ?? [];
-  if (counted.some((s) => s.signalId === fact.signalId)) return { event: event('repeated') };
-  if (counted.length + 1 < rule.threshold) return { event: event('counted') };
+  if (counted.some((s) => s.signalId === fact.signalId)) return decided(state, released, window, 'repeated');
+  if (counted.length + 1 < rule.threshold) return decided(state, released, window, 'counted');
   const current: CountedSignal = { signalId: fact.signalId, time, observedAt: fact.observedAt, severity: fact.severity, service: fact.service };
   const candidate = candidateOf(state, [...counted, current], window, fact);
-  return { event: event('opened', candidate.candidateId), candidate };
+  return decided(state, released, window, 'opened', candidate.candidateId, candidate);
+}
+
+function decided(state: GroupState, released: ReleasedSignal, window: number, outcome: Outcome, candidateId?: string, candidate?: Candidate): SignalDecision {
+  const event = correlatedData(state, released, state.windowIso(window), outcome, candidateId);
+  return candidate === undefined ? { event } : { event, candidate };
 }
 
 /**
@@ -201,6 +205,7 @@ export function evolveGroup(state: GroupState, event: GroupEvent): GroupState {
 }
 
 function forgetWindowsEndedBy(state: GroupState, time: number): void {
+  if (state.windows.size === 0) return; // a group with an open episode counts no windows
   const size = state.rule.windowSeconds * 1000;
   for (const start of state.windows.keys()) if (start + size <= time) state.windows.delete(start);
 }

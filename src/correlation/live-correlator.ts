@@ -147,7 +147,7 @@ export class LiveCorrelator {
     this.position = recorded.position;
     if (recorded.streamId === CLOCK_STREAM) {
       if (this.handledThrough !== undefined && recorded.position <= this.handledThrough) return undefined;
-      const tick = this.decode(recorded, () => clockCodec.decode(recorded));
+      const tick = this.decode(recorded, (r) => clockCodec.decode(r));
       if (tick !== undefined) this.flushedThrough = Math.max(this.flushedThrough, Date.parse(tick.data.through));
       return this.release();
     }
@@ -305,11 +305,11 @@ export class LiveCorrelator {
   private async groupOfIncident(incidentId: string): Promise<{ groupId: string; rule: CorrelationRule; groupKey: string; candidateId: string } | undefined> {
     const opened = await firstEvent(this.reader, incidentStreamId(incidentId));
     if (opened === undefined) return undefined;
-    const incident = this.decode(opened, () => incidentCodec.decode(opened));
+    const incident = this.decode(opened, (r) => incidentCodec.decode(r));
     if (incident?.type !== 'IncidentOpened') return undefined;
     const created = await firstEvent(this.reader, candidateStreamId(incident.data.candidateId));
     if (created === undefined) return undefined;
-    const candidate = this.decode(created, () => candidateCodec.decode(created));
+    const candidate = this.decode(created, (r) => candidateCodec.decode(r));
     if (candidate?.type !== 'CandidateCreated') return undefined;
     const rule = this.rules.rules.find((r) => r.id === candidate.data.correlationRuleId && r.version === candidate.data.correlationRuleVersion);
     if (rule === undefined) return undefined; // a rule no longer configured: its groups take no new signals
@@ -320,12 +320,12 @@ export class LiveCorrelator {
   private inputOf(recorded: RecordedEvent): Input | undefined {
     if (recorded.streamId.startsWith(SIGNAL_STREAM_PREFIX)) {
       if (!SIGNAL_TYPES.has(recorded.type)) return undefined;
-      const event = this.decode(recorded, () => decodeCorrelatedSignal(recorded));
+      const event = this.decode(recorded, decodeCorrelatedSignal);
       if (event === undefined || (event.type !== 'SignalFired' && event.type !== 'SignalResolved')) return undefined;
       return { kind: 'signal', eventId: recorded.id, streamId: recorded.streamId, fact: event.data };
     }
     if (recorded.streamId.startsWith(INCIDENT_STREAM_PREFIX) && recorded.type === 'IncidentStateChanged') {
-      const event = this.decode(recorded, () => incidentCodec.decode(recorded));
+      const event = this.decode(recorded, (r) => incidentCodec.decode(r));
       if (event?.type !== 'IncidentStateChanged' || !CLOSING_STATES.has(event.data.to)) return undefined;
       return { kind: 'close', eventId: recorded.id, incidentId: event.data.incidentId, state: event.data.to, changedAt: event.data.changedAt };
     }
@@ -333,9 +333,9 @@ export class LiveCorrelator {
   }
 
   /** A malformed input never stops correlation: it is reported with its stream and revision, and passed over. */
-  private decode<T>(recorded: RecordedEvent, decode: () => T): T | undefined {
+  private decode<T>(recorded: RecordedEvent, decode: (recorded: RecordedEvent) => T): T | undefined {
     try {
-      return decode();
+      return decode(recorded);
     } catch (error) {
       if (!OpxError.is(error)) throw error;
       this.stats.poison++;
