@@ -8,7 +8,7 @@ import { GROUP_STREAM_PREFIX } from './correlation-events.js';
 import type { CorrelationOutputs } from './correlation-outputs.js';
 import type { CorrelationRuleSet } from './correlation-rule.js';
 import type { Candidate } from './correlator.js';
-import { CORRELATION_INPUT_PREFIXES, LiveCorrelator } from './live-correlator.js';
+import { CORRELATION_INPUT_PREFIXES, LiveCorrelator, readCheckpoint } from './live-correlator.js';
 
 /** One place where replayed correlation did not reproduce history (the same shape as the orchestration audit's). */
 export interface CorrelationDivergence {
@@ -29,6 +29,11 @@ export interface CorrelationAuditReport {
   readonly eventsCompared: number;
   /** Inputs still held when history ends (never released in it either): not a divergence. */
   readonly inputsHeld: number;
+  /**
+   * Outputs not recorded yet, derived from inputs past the last correlation checkpoint (a live
+   * correlator had not confirmed handling them when the audit looked): not a divergence.
+   */
+  readonly outputsPending: number;
   /** CandidateCreated events of the batch correlation that came before (schema 1): inputs, not outputs. */
   readonly batchCandidates: number;
   readonly divergenceCount: number;
@@ -46,6 +51,9 @@ export const CORRELATION_AUDIT_PREFIXES: readonly string[] = [...CORRELATION_INP
  * derives compared byte for byte (type, id, data, metadata) with what is recorded: the group
  * streams and the candidates live correlation made. Nothing is written. A candidate recorded by the
  * batch correlation before (schema 1) is an input of the orchestration audit, not an output here.
+ * An output not recorded is pending, not a divergence, when an input it may follow from lies past
+ * the last correlation checkpoint: a live correlator records outputs before the checkpoint that
+ * covers their inputs, so only outputs of inputs it has confirmed must be there.
  * One pass over `events` (the streams of {@link CORRELATION_AUDIT_PREFIXES} in `$all` order; a
  * shared scan gives them, see auditHistory): inputs go to the correlator, recorded outputs are
  * noted so those it did not derive are found at the end.
@@ -64,6 +72,7 @@ export async function auditCorrelation(
       continue;
     }
     await correlator.handle(recorded);
+    outputs.derivedThrough = recorded.position;
     inputs++;
     if (inputs % 1_024 === 0) await correlator.commit();
   }
@@ -75,6 +84,7 @@ export async function auditCorrelation(
     inputs: correlator.stats.inputs,
     eventsCompared: outputs.compared,
     inputsHeld: correlator.holding.count,
+    outputsPending: outputs.pending,
     batchCandidates: outputs.batchCandidates,
     divergenceCount: outputs.divergenceCount,
     divergences,
@@ -91,7 +101,10 @@ class ComparingOutputs implements CorrelationOutputs {
   readonly divergences: CorrelationDivergence[] = [];
   divergenceCount = 0;
   compared = 0;
+  pending = 0;
   batchCandidates = 0;
+  /** The position of the last input handled: outputs compared now follow from inputs up to it. */
+  derivedThrough: bigint | undefined;
   /** Events replayed per group stream (what a rebuilt group may read back: history agreed up to there). */
   private readonly replayed = new Map<string, number>();
   /** Candidates the replay created that the scan has not met recorded yet (its candidate comes after its inputs). */
@@ -109,19 +122,29 @@ class ComparingOutputs implements CorrelationOutputs {
     const event = candidateCodec.encodeTrusted(candidateCreated(candidate), candidateCreatedEventId(candidate));
     const recorded = await firstEvent(this.source, streamId);
     if (recorded !== undefined && recorded.type === 'CandidateCreated' && (recorded.metadata as { schemaVersion?: unknown }).schemaVersion === 1) return;
-    this.compare(streamId, 0n, event, recorded);
+    if (recorded === undefined && (await this.notHandledYet())) this.pending++;
+    else this.compare(streamId, 0n, event, recorded);
   }
 
   async appendGroup(streamId: string, events: readonly EventToAppend[], expected: bigint): Promise<void> {
     const recorded: RecordedEvent[] = [];
     for await (const event of this.source.readStream(streamId, { fromRevision: expected + 1n, maxCount: events.length })) recorded.push(event);
-    events.forEach((event, i) => this.compare(streamId, expected + 1n + BigInt(i), event, recorded[i]));
+    const comparable = recorded.length < events.length && (await this.notHandledYet()) ? events.slice(0, recorded.length) : events;
+    this.pending += events.length - comparable.length;
+    comparable.forEach((event, i) => this.compare(streamId, expected + 1n + BigInt(i), event, recorded[i]));
     this.replayed.set(streamId, Number(expected) + 1 + events.length);
   }
 
   async *readGroup(streamId: string): AsyncIterable<RecordedEvent> {
     const count = this.replayed.get(streamId) ?? 0;
     if (count > 0) yield* this.source.readStream(streamId, { maxCount: count });
+  }
+
+  /** Whether the inputs outputs are derived from now may not have been handled by a live correlator yet (past its last checkpoint). */
+  private async notHandledYet(): Promise<boolean> {
+    if (this.derivedThrough === undefined) return false;
+    const checkpoint = await readCheckpoint(this.source);
+    return checkpoint === undefined || checkpoint.position < this.derivedThrough;
   }
 
   /** Notes a recorded output as the scan meets it: group streams' lengths, live candidates. */
