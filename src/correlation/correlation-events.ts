@@ -75,11 +75,7 @@ export interface ClockTickedData {
 export type SignalCorrelated = { readonly type: 'SignalCorrelated'; readonly data: SignalCorrelatedData; readonly metadata: EventMetadata };
 export type EpisodeClosed = { readonly type: 'EpisodeClosed'; readonly data: EpisodeClosedData; readonly metadata: EventMetadata };
 export type GroupEvent = SignalCorrelated | EpisodeClosed;
-export type CorrelationClockTicked = {
-  readonly type: 'CorrelationClockTicked';
-  readonly data: ClockTickedData;
-  readonly metadata: { readonly schemaVersion: number };
-};
+export type CorrelationClockTicked = { readonly type: 'CorrelationClockTicked'; readonly data: ClockTickedData; readonly metadata: { readonly schemaVersion: number } };
 
 /** A group event's id: one per (group, input), so redoing a step re-appends the same id. */
 export const groupEventId = (type: GroupEvent['type'], groupId: string, inputEventId: string): string => eventId(`${type}:${groupId}:${inputEventId}`);

@@ -19,10 +19,7 @@ export class CorrelationConflict extends OpxError {
   static readonly code = 'opx.correlation.conflict';
 
   constructor(streamId: string, detail: string) {
-    super(
-      CorrelationConflict.code,
-      `Correlation output conflicts with what ${streamId} holds: ${detail} (two correlators with different rules, or a rule changed under the same version?)`,
-    );
+    super(CorrelationConflict.code, `Correlation output conflicts with what ${streamId} holds: ${detail} (two correlators with different rules, or a rule changed under the same version?)`);
   }
 }
 
@@ -69,8 +66,7 @@ export class StoreCorrelationOutputs implements CorrelationOutputs {
         let matched = 0;
         for await (const recorded of this.store.readStream(streamId, { fromRevision: at + 1n, maxCount: rest.length })) {
           const mine = rest[matched];
-          if (mine === undefined || recorded.id !== mine.id)
-            throw new CorrelationConflict(streamId, `revision ${recorded.revision} holds event ${recorded.id}, not ${mine?.id ?? '(nothing more)'}`);
+          if (mine === undefined || recorded.id !== mine.id) throw new CorrelationConflict(streamId, `revision ${recorded.revision} holds event ${recorded.id}, not ${mine?.id ?? '(nothing more)'}`);
           matched++;
         }
         if (matched === 0) throw error;

@@ -1,6 +1,20 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsDefined, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested, IsObject } from 'class-validator';
+import {
+  IsDefined,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+  IsObject,
+} from 'class-validator';
 
 import { InvalidInput } from '../shared/errors.js';
 import { validateAs } from '../shared/validation.js';
@@ -83,8 +97,7 @@ export function parseCorrelationRules(raw: unknown): CorrelationRuleSet {
     if (seen.has(key)) problems.push(`rule ${key} is defined twice`);
     seen.add(key);
     const other = priorities.get(rule.priority);
-    if (other !== undefined)
-      problems.push(`rules ${other} and ${key} both have priority ${rule.priority}: precedence must be explicit, give each rule its own`);
+    if (other !== undefined) problems.push(`rules ${other} and ${key} both have priority ${rule.priority}: precedence must be explicit, give each rule its own`);
     priorities.set(rule.priority, key);
     for (const field of rule.groupBy) {
       if (!GROUP_FIELDS.has(field) && !field.startsWith('labels.')) {
@@ -93,9 +106,5 @@ export function parseCorrelationRules(raw: unknown): CorrelationRuleSet {
     }
   }
   if (problems.length > 0) throw new InvalidInput('correlation rules', problems);
-  return {
-    version: set.version,
-    rules: [...set.rules].sort((a, b) => a.priority - b.priority),
-    latenessSeconds: set.latenessSeconds ?? DEFAULT_LATENESS_SECONDS,
-  };
+  return { version: set.version, rules: [...set.rules].sort((a, b) => a.priority - b.priority), latenessSeconds: set.latenessSeconds ?? DEFAULT_LATENESS_SECONDS };
 }

@@ -20,11 +20,7 @@ const COMMIT_EVERY = 1_024;
  * inputs are still held and `tick` is set, a clock tick through the latest input time ("the input
  * so far is complete"), recorded, and read back like any input; then a checkpoint.
  */
-export async function correlateOnce(
-  store: EventStore,
-  correlator: LiveCorrelator,
-  options: { readonly tick: boolean; readonly ruleSetVersion: string },
-): Promise<CorrelateOnceReport> {
+export async function correlateOnce(store: EventStore, correlator: LiveCorrelator, options: { readonly tick: boolean; readonly ruleSetVersion: string }): Promise<CorrelateOnceReport> {
   let eventsRead = 0;
   const readFrom = async (after: bigint | undefined): Promise<void> => {
     let uncommitted = 0;
@@ -53,11 +49,7 @@ export async function correlateOnce(
 /** Records "every input up to `through` has arrived". */
 export async function appendTick(store: EventStore, through: string): Promise<void> {
   const data: ClockTickedData = { through };
-  await store.append(
-    CLOCK_STREAM,
-    [{ id: clockTickEventId(through), type: 'CorrelationClockTicked', data: { ...data }, metadata: { schemaVersion: 1 } }],
-    'any',
-  );
+  await store.append(CLOCK_STREAM, [{ id: clockTickEventId(through), type: 'CorrelationClockTicked', data: { ...data }, metadata: { schemaVersion: 1 } }], 'any');
 }
 
 export interface LiveCorrelationOptions {
@@ -102,13 +94,7 @@ export class LiveCorrelation {
     this.checkpointEveryMs = options.checkpointEveryMs ?? 5_000;
   }
 
-  get status(): {
-    readonly state: LiveCorrelationState;
-    readonly held: number;
-    readonly stats?: CorrelatorStats;
-    readonly lastError?: string;
-    readonly autoResolution?: object;
-  } {
+  get status(): { readonly state: LiveCorrelationState; readonly held: number; readonly stats?: CorrelatorStats; readonly lastError?: string; readonly autoResolution?: object } {
     const correlator = this.current?.correlator;
     return {
       state: this.state,

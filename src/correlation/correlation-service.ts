@@ -53,11 +53,7 @@ export class CorrelationService {
   live(options: Omit<LiveCorrelationOptions, 'ruleSetVersion' | 'companion'> = {}): LiveCorrelation {
     const logger = this.logger.child({ component: 'alert-automation' });
     const companion = this.automation === undefined ? undefined : new LiveAutoResolution(this.store, () => this.newAutoResolver() as AutoResolver, logger);
-    return new LiveCorrelation(this.store, () => this.newCorrelator(), this.clock, this.logger, {
-      ...options,
-      ruleSetVersion: this.rules.version,
-      ...(companion === undefined ? {} : { companion }),
-    });
+    return new LiveCorrelation(this.store, () => this.newCorrelator(), this.clock, this.logger, { ...options, ruleSetVersion: this.rules.version, ...(companion === undefined ? {} : { companion }) });
   }
 
   /** The alert automation's consumer (undefined in a container without CP-7). */

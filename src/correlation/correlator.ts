@@ -85,10 +85,7 @@ function toCandidate(rule: CorrelationRule, group: readonly Signal[]): Candidate
     groupKey,
     windowStart,
     windowEnd: new Date(Date.parse(windowStart) + rule.windowSeconds * 1000).toISOString(),
-    signalIds: ordered
-      .map((s) => s.signalId)
-      .sort(compare)
-      .slice(0, MAX_SIGNAL_IDS),
+    signalIds: ordered.map((s) => s.signalId).sort(compare).slice(0, MAX_SIGNAL_IDS),
   };
 }
 

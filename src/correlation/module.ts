@@ -22,8 +22,7 @@ export function correlationModule(): ContainerModule {
       .inSingletonScope();
     bind(CORRELATION_TOKENS.Correlation)
       .toResolvedValue(
-        (store, candidates, config, clock, logger, incidents, matrix) =>
-          new CorrelationService(store, candidates, config.correlationRules, clock, logger, { incidents, matrix }),
+        (store, candidates, config, clock, logger, incidents, matrix) => new CorrelationService(store, candidates, config.correlationRules, clock, logger, { incidents, matrix }),
         [TOKENS.EventStore, TOKENS.CandidateStore, TOKENS.Config, TOKENS.Clock, TOKENS.Logger, TOKENS.IncidentManager, TOKENS.AuthorityMatrix],
       )
       .inSingletonScope();

@@ -34,11 +34,7 @@ export interface CandidateSignals {
  * group stream stood at that revision. Undefined for a candidate of the batch correlation (its
  * signal ids are all it has).
  */
-export async function candidateSignals(
-  reader: EventReader,
-  candidate: Candidate,
-  options: { readonly throughRevision?: bigint } = {},
-): Promise<CandidateSignals | undefined> {
+export async function candidateSignals(reader: EventReader, candidate: Candidate, options: { readonly throughRevision?: bigint } = {}): Promise<CandidateSignals | undefined> {
   if (candidate.context === undefined) return undefined;
   const groupStream = groupStreamId(groupIdOf(candidate.correlationRuleId, candidate.correlationRuleVersion, candidate.groupKey));
   const opening = new Set(candidate.signalIds);
@@ -62,13 +58,7 @@ export async function candidateSignals(
 /** Every recorded fact of one alert (by fingerprint), and what correlation did with each. */
 export interface FingerprintTrail {
   readonly fingerprint: string;
-  readonly facts: ReadonlyArray<{
-    readonly streamId: string;
-    readonly type: string;
-    readonly fact: SignalFact;
-    readonly rule?: string;
-    readonly correlated?: TrailEntry & { readonly candidateId?: string };
-  }>;
+  readonly facts: ReadonlyArray<{ readonly streamId: string; readonly type: string; readonly fact: SignalFact; readonly rule?: string; readonly correlated?: TrailEntry & { readonly candidateId?: string } }>;
 }
 
 /**
@@ -102,13 +92,7 @@ export async function fingerprintTrail(reader: EventReader, rules: CorrelationRu
       groups.set(stream, recorded);
     }
     const correlated = recorded.get(item.streamId);
-    out.push({
-      ...item,
-      rule: `${rule.id}@${rule.version}`,
-      ...(correlated === undefined
-        ? {}
-        : { correlated: { ...entryOf(correlated), ...(correlated.candidateId === undefined ? {} : { candidateId: correlated.candidateId }) } }),
-    });
+    out.push({ ...item, rule: `${rule.id}@${rule.version}`, ...(correlated === undefined ? {} : { correlated: { ...entryOf(correlated), ...(correlated.candidateId === undefined ? {} : { candidateId: correlated.candidateId }) } }) });
   }
   return { fingerprint, facts: out };
 }

@@ -23,9 +23,7 @@ export interface Signal {
 
 export class SignalSchema {
   @IsString() @Length(1, 200) signalId!: string;
-  @IsString()
-  @Length(1, 200)
-  @Matches(/^[A-Za-z0-9._:/-]+$/, { message: 'service may only contain letters, digits and . _ : / -' })
+  @IsString() @Length(1, 200) @Matches(/^[A-Za-z0-9._:/-]+$/, { message: 'service may only contain letters, digits and . _ : / -' })
   service!: string;
   @IsIn(SEVERITIES) severity!: Severity;
   @IsString() @Length(1, 500) fingerprint!: string;
@@ -39,9 +37,7 @@ export class SignalSchema {
 export function parseSignal(raw: unknown, subject = 'signal'): Signal {
   const signal = validateAs(SignalSchema, raw, subject);
   const labels = signal.labels ?? {};
-  const bad = Object.entries(labels)
-    .filter(([, value]) => typeof value !== 'string')
-    .map(([key]) => `labels.${key} must be a string`);
+  const bad = Object.entries(labels).filter(([, value]) => typeof value !== 'string').map(([key]) => `labels.${key} must be a string`);
   if (Object.keys(labels).length > 64) bad.push('labels has more than 64 entries');
   if (bad.length > 0) throw new InvalidInput(subject, bad);
   if (Number.isNaN(Date.parse(signal.observedAt))) throw new InvalidInput(subject, ['observedAt is not a real date']);
