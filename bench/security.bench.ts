@@ -21,7 +21,8 @@ import { describeMachineSpeed } from './machine-speed.js';
  *   runs seconds apart, so the machine's drift between rounds cancels; the spread is printed),
  *   beside the cost of the two sides' median rates. With 3 rounds compared as two medians the
  *   figure swapped between 8%/27% and 30%/11% (memory/SQLite) from one run to the next on a
- *   loaded machine;
+ *   loaded machine; and this process's CPU per append both ways (client and server), which a
+ *   loaded machine moves far less than a rate: where the CPU is the limit, the rate follows it;
  * - 3-event stream reads, sequential, p50 both ways;
  * - one-off costs: making a process's CA and certificate, a server start with them and without,
  *   a scrypt hash (paid once per user and process: successful checks are remembered).
@@ -32,9 +33,11 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 8);
 const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 1.5) * 1000;
 const READS = 2_000;
 
-async function appendRate(client: EventStoreDBClient): Promise<number> {
+/** Appends/s of 8 writers for DURATION_MS, and this process's CPU (client and server) per append in ms. */
+async function appendRate(client: EventStoreDBClient): Promise<{ rate: number; cpuMs: number }> {
   const stop = Date.now() + DURATION_MS;
   const started = Date.now();
+  const cpuBefore = process.cpuUsage();
   let appends = 0;
   await Promise.all(
     Array.from({ length: WRITERS }, async () => {
@@ -47,7 +50,8 @@ async function appendRate(client: EventStoreDBClient): Promise<number> {
       }
     }),
   );
-  return (appends * 1000) / (Date.now() - started);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { rate: (appends * 1000) / (Date.now() - started), cpuMs: (cpu.user + cpu.system) / 1000 / appends };
 }
 
 async function readP50(client: EventStoreDBClient): Promise<number> {
@@ -104,16 +108,25 @@ export async function run(): Promise<void> {
         await appendRate(plain.client);
         await appendRate(secure.client);
         const rates = { plain: [] as number[], secure: [] as number[] };
+        const cpuMs = { plain: [] as number[], secure: [] as number[] };
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const);
-          for (const side of order) rates[side].push(await appendRate(side === 'plain' ? plain.client : secure.client));
+          for (const side of order) {
+            const measured = await appendRate(side === 'plain' ? plain.client : secure.client);
+            rates[side].push(measured.rate);
+            cpuMs[side].push(measured.cpuMs);
+          }
         }
+        const cpuCosts = cpuMs.secure.map((secureCpu, i) => secureCpu / cpuMs.plain[i]! - 1).sort((a, b) => a - b);
         const p = median(rates.plain);
         const s = median(rates.secure);
         const costs = rates.plain.map((plainRate, i) => (plainRate - rates.secure[i]!) / plainRate).sort((a, b) => a - b);
         const percent = (fraction: number): string => `${(fraction * 100).toFixed(1)}%`;
         console.log(
           `appends/s ${dataDir ? 'SQLite + fsync' : 'in memory     '}: cost ${percent(median(costs))} (median of ${ROUNDS} rounds' costs; quartiles ${percent(quartile(costs, 0.25))}-${percent(quartile(costs, 0.75))}); medians plain ${Math.round(p)}, TLS+auth ${Math.round(s)}, ${cost(p, s)} (rounds: plain ${rates.plain.map(Math.round).join('/')}, secure ${rates.secure.map(Math.round).join('/')})`,
+        );
+        console.log(
+          `  CPU per append (client and server, this process): plain ${median(cpuMs.plain).toFixed(3)} ms, TLS+auth ${median(cpuMs.secure).toFixed(3)} ms, +${percent(median(cpuCosts))} (median of the rounds' ratios; quartiles ${percent(quartile(cpuCosts, 0.25))}-${percent(quartile(cpuCosts, 0.75))})`,
         );
         if (!dataDir) {
           const rp = await readP50(plain.client);
