@@ -128,6 +128,13 @@ export async function run(): Promise<void> {
         console.log(
           `  CPU per append (client and server, this process): plain ${median(cpuMs.plain).toFixed(3)} ms, TLS+auth ${median(cpuMs.secure).toFixed(3)} ms, +${percent(median(cpuCosts))} (median of the rounds' ratios; quartiles ${percent(quartile(cpuCosts, 0.25))}-${percent(quartile(cpuCosts, 0.75))})`,
         );
+        if (dataDir) {
+          const perCommit = (side: Side): string => {
+            const stats = side.server.commitStats();
+            return (stats.writes / stats.commits).toFixed(2);
+          };
+          console.log(`  writes per commit and fsync (every round and the warm-up): plain ${perCommit(plain)}, TLS+auth ${perCommit(secure)}`);
+        }
         if (!dataDir) {
           const rp = await readP50(plain.client);
           const rs = await readP50(secure.client);

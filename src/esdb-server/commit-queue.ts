@@ -45,7 +45,7 @@ export class AppendWaiter {
 
 interface Job {
   readonly work: () => unknown;
-  /** When the job was queued (ms, performance.now), for {@link CommitStats}; 0 when not kept. */
+  /** When the job was queued (ms, performance.now), for {@link CommitStats}; absent when not counted. */
   readonly queuedAt?: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -184,7 +184,7 @@ export class CommitQueue {
    * queued behind it), the commit waits for the rest, at most one commit's duration (capped).
    * Counting only the last commit's writes instead kept 8 writers in two halves of 4 for good:
    * each half arrived during the other's flush, so a commit never waited for the other half
-   * (4.6-5.4 writes per fsync; 5.6-6.7 with this count, +19% appends/s, bench/append.bench.ts).
+   * (4.6-5.4 writes per fsync; 5.6-6.7 with this count, +17-19% appends/s at load ~9; docs/performance.md).
    * A lone writer, or the first write after a pause, is committed at once.
    */
   #commitWhenReady(): void {
