@@ -7,6 +7,7 @@ import { EventStoreDBClient, jsonEvent, NO_STREAM, START, streamNameFilter, type
 import { systemClock } from '../src/esdb-server/clock.js';
 import { SqliteEngine } from '../src/esdb-server/storage/sqlite-engine.js';
 import { EventStoreCore, type ExpectedRevision } from '../src/esdb-server/store.js';
+import type { CommitStats } from '../src/esdb-server/commit-queue.js';
 import { freePort, ManagedProcess, SERVER_MAIN } from '../test/worker/support/cluster.js';
 
 /**
@@ -23,8 +24,15 @@ import { freePort, ManagedProcess, SERVER_MAIN } from '../test/worker/support/cl
  *   and a catch-up subscription's delivery delay (from the append being sent): an fsync that
  *   stalls the server's event loop shows in both. The appends/s figure above has no reader, so it
  *   does not depend on how the server shares its time between reads and writes.
- * The two alternate BENCH_PAIRS times (default 2), BENCH_SECONDS each (default 5); the server's
- * CPU per append (all its threads, /proc) is printed beside.
+ * - the same writers against an in-memory server (no SQLite, no fsync), for half as long: what
+ *   the client, gRPC and the server's protocol work allow at that moment;
+ * - where the server's time went: its commit figures (writes per commit and fsync, time queued,
+ *   in the SQLite transaction and until the fsync landed, from the line it prints on closing),
+ *   and CPU per append of the server (all its threads, /proc), of this process (the official
+ *   client) and of the raw loop. With 8 writers and one append in flight each, the client's rate
+ *   is at most 8 / (fsync + the round trip to the client and back + the commit), the raw loop's
+ *   8 / (fsync + the commit): no round trip at all, so the ratio is a bound, never reachable.
+ * The SQLite figures alternate BENCH_PAIRS times (default 2), BENCH_SECONDS each (default 5).
  * Run: node dist/bench/append.bench.js (BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server;
  * BENCH_SERVER_MAIN=<other build>/dist/src/esdb-server/main.js measures another build's server).
  */
@@ -43,9 +51,10 @@ interface StoreProcess {
   readonly connectionString: string;
 }
 
-async function startServer(dataDir: string): Promise<StoreProcess> {
+async function startServer(dataDir: string | undefined): Promise<StoreProcess> {
   const port = await freePort();
-  const child = new ManagedProcess('store', [...SERVER_NODE_ARGS, SERVER_ENTRY, '--port', String(port), '--insecure', '--data', dataDir]);
+  const store = dataDir === undefined ? ['--memory'] : ['--data', dataDir];
+  const child = new ManagedProcess('store', [...SERVER_NODE_ARGS, SERVER_ENTRY, '--port', String(port), '--insecure', ...store]);
   await child.waitForLine((line) => line.includes('listening'));
   return { process: child, connectionString: `esdb://127.0.0.1:${port}?tls=false` };
 }
@@ -144,7 +153,7 @@ const encoder = new TextEncoder();
  * The same appends committed as the server commits them, with no gRPC: WRITERS appends (one per
  * writer) through the store's rules in one transaction, so one fsync, in a loop.
  */
-function rawGroupCommitRate(dataDir: string, durationMs: number): { appendsPerSecond: number; commitsPerSecond: number } {
+function rawGroupCommitRate(dataDir: string, durationMs: number): { appendsPerSecond: number; commitsPerSecond: number; cpuMsPerAppend: number } {
   const engine = new SqliteEngine(dataDir);
   const core = new EventStoreCore(engine, systemClock);
   const writers = Array.from({ length: WRITERS }, () => new Writer());
@@ -163,13 +172,15 @@ function rawGroupCommitRate(dataDir: string, durationMs: number): { appendsPerSe
   try {
     for (const stop = performance.now() + 300; performance.now() < stop; ) commitBatch();
     let commits = 0;
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     while (performance.now() - started < durationMs) {
       commitBatch();
       commits++;
     }
     const elapsed = performance.now() - started;
-    return { appendsPerSecond: rate(commits * WRITERS, elapsed), commitsPerSecond: rate(commits, elapsed) };
+    const cpu = process.cpuUsage(cpuBefore);
+    return { appendsPerSecond: rate(commits * WRITERS, elapsed), commitsPerSecond: rate(commits, elapsed), cpuMsPerAppend: (cpu.user + cpu.system) / 1000 / (commits * WRITERS) };
   } finally {
     engine.close();
   }
@@ -184,6 +195,8 @@ interface ClientFigures {
   readonly busyReadMs: number[];
   readonly subscriptionDelayMs: number[];
   readonly serverCpuMsPerAppend: number;
+  /** CPU of this process (the official client, 8 writers) per append. */
+  readonly clientCpuMsPerAppend: number;
   /** Appends/s while a reader and a catch-up subscription run too. */
   readonly appendsPerSecondWithReaders: number;
 }
@@ -237,10 +250,12 @@ async function clientFigures(server: StoreProcess, durationMs: number): Promise<
 
     const ackMs: number[] = [];
     const cpuBefore = cpuMsOf(server.process.pid);
+    const clientCpuBefore = process.cpuUsage();
     const started = performance.now();
     const appends = await runWriters(writers, durationMs, (_id, sentAt, ackedAt) => ackMs.push(ackedAt - sentAt));
     const elapsed = performance.now() - started;
     const cpu = cpuMsOf(server.process.pid) - cpuBefore;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
 
     const sent = new Map<string, number>();
     const subscriptionDelayMs: number[] = [];
@@ -266,11 +281,59 @@ async function clientFigures(server: StoreProcess, durationMs: number): Promise<
       busyReadMs,
       subscriptionDelayMs,
       serverCpuMsPerAppend: cpu / appends,
+      clientCpuMsPerAppend: (clientCpu.user + clientCpu.system) / 1000 / appends,
       appendsPerSecondWithReaders: rate(mixedAppends, mixedElapsed),
     };
   } finally {
     await writers.dispose();
     await reader.dispose();
+  }
+}
+
+/** The server's commit figures, from the line it prints when it closes. */
+function commitStatsOf(child: ManagedProcess): CommitStats | undefined {
+  for (const line of child.lines) {
+    try {
+      const parsed = JSON.parse(line) as { event?: string; commits?: CommitStats };
+      if (parsed.event === 'closed') return parsed.commits;
+    } catch {
+      // not JSON
+    }
+  }
+  return undefined;
+}
+
+const describeCommits = (c: CommitStats): string => {
+  const sizes = Object.entries(c.batchSizes)
+    .map(([size, count]) => `${size}:${count}`)
+    .join(' ');
+  return `${c.commits} commits, ${(c.writes / c.commits).toFixed(2)} writes per commit and fsync (size:commits ${sizes}), ${c.holds} held for writers to come back; per write ${ms(c.queuedMs / c.writes)} ms queued; per commit ${ms(c.commitMs / c.commits)} ms in the SQLite transaction, ${ms(c.flushMs / c.commits)} ms until its fsync landed`;
+};
+
+/**
+ * The same writers against an in-memory server (no SQLite, no fsync): what the client, gRPC and
+ * the server's protocol work allow on this machine at this moment, so the SQLite figure can be
+ * read as the commit pipeline's share of the gap.
+ */
+async function inMemoryRate(durationMs: number): Promise<{ appendsPerSecond: number; serverCpuMsPerAppend: number; clientCpuMsPerAppend: number }> {
+  const server = await startServer(undefined);
+  const client = EventStoreDBClient.connectionString(server.connectionString);
+  try {
+    await runWriters(client, WARM_UP_MS / 2);
+    const cpuBefore = cpuMsOf(server.process.pid);
+    const clientCpuBefore = process.cpuUsage();
+    const started = performance.now();
+    const appends = await runWriters(client, durationMs);
+    const elapsed = performance.now() - started;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    return {
+      appendsPerSecond: rate(appends, elapsed),
+      serverCpuMsPerAppend: (cpuMsOf(server.process.pid) - cpuBefore) / appends,
+      clientCpuMsPerAppend: (clientCpu.user + clientCpu.system) / 1000 / appends,
+    };
+  } finally {
+    await client.dispose();
+    await server.process.kill('SIGTERM');
   }
 }
 
@@ -283,6 +346,7 @@ export async function run(): Promise<void> {
     );
     const ratios: number[] = [];
     const rates: number[] = [];
+    const memoryRates: number[] = [];
     for (let pair = 1; pair <= PAIRS; pair++) {
       const server = await startServer(dataDir);
       let client: ClientFigures;
@@ -291,20 +355,28 @@ export async function run(): Promise<void> {
       } finally {
         await server.process.kill('SIGTERM');
       }
+      const commits = commitStatsOf(server.process);
       const raw = rawGroupCommitRate(dataDir, DURATION_MS);
+      const memory = await inMemoryRate(DURATION_MS / 2);
+      memoryRates.push(memory.appendsPerSecond);
       const ratio = client.appendsPerSecond / raw.appendsPerSecond;
       ratios.push(ratio);
       rates.push(client.appendsPerSecond);
       console.log(
-        `pair ${pair}: client ${client.appendsPerSecond} appends/s, raw group commit ${raw.appendsPerSecond} appends/s (${raw.commitsPerSecond} commits/s of ${WRITERS}), client/raw ${ratio.toFixed(2)}; server CPU ${client.serverCpuMsPerAppend.toFixed(3)} ms per append`,
+        `pair ${pair}: client ${client.appendsPerSecond} appends/s, raw group commit ${raw.appendsPerSecond} appends/s (${raw.commitsPerSecond} commits/s of ${WRITERS}), client/raw ${ratio.toFixed(2)}; CPU per append: server ${client.serverCpuMsPerAppend.toFixed(3)} ms, client ${client.clientCpuMsPerAppend.toFixed(3)} ms, raw ${raw.cpuMsPerAppend.toFixed(3)} ms`,
       );
       console.log(`  append ack: ${summary(client.ackMs)}`);
+      if (commits !== undefined) console.log(`  server commits (whole run, readers too): ${describeCommits(commits)}`);
+      console.log(
+        `  the same writers on an in-memory server (no SQLite, no fsync): ${memory.appendsPerSecond} appends/s, CPU per append: server ${memory.serverCpuMsPerAppend.toFixed(3)} ms, client ${memory.clientCpuMsPerAppend.toFixed(3)} ms`,
+      );
       console.log(`  then ${DURATION_MS / 2000} s of the writers beside a reader (a read every ${READ_PAUSE_MS} ms) and a catch-up subscription: ${client.appendsPerSecondWithReaders} appends/s`);
       console.log(`  readStream (3 events), no writers: ${summary(client.idleReadMs)}`);
       console.log(`  readStream (3 events), writers running: ${summary(client.busyReadMs)}`);
       console.log(`  catch-up subscription, delivery after the append was sent: ${summary(client.subscriptionDelayMs)}`);
     }
     console.log(`client appends/s: median ${Math.round(median(rates))} (${rates.join(', ')}); limit >= 3,000`);
+    console.log(`in-memory server appends/s: median ${Math.round(median(memoryRates))} (${memoryRates.join(', ')})`);
     console.log(`client/raw: median ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}); limit >= 0.8`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,20 +16,28 @@ import { describeMachineSpeed } from './machine-speed.js';
  * - appends/s through the official client, 8 concurrent writers, 1 event per append, on a
  *   server with TLS and authentication beside the same server plaintext and open (`insecure`),
  *   in memory (the protocol's own cost, nothing hides it) and on SQLite with fsync (what a data
- *   dir pays), rounds alternated so the machine's drift falls on both;
+ *   dir pays), in ROUNDS rounds (default 8) of a plain run and a secure run back to back, the
+ *   order alternated; the cost is the median of the rounds' own costs (each round compares two
+ *   runs seconds apart, so the machine's drift between rounds cancels; the spread is printed),
+ *   beside the cost of the two sides' median rates. With 3 rounds compared as two medians the
+ *   figure swapped between 8%/27% and 30%/11% (memory/SQLite) from one run to the next on a
+ *   loaded machine; and this process's CPU per append both ways (client and server), which a
+ *   loaded machine moves far less than a rate: where the CPU is the limit, the rate follows it;
  * - 3-event stream reads, sequential, p50 both ways;
  * - one-off costs: making a process's CA and certificate, a server start with them and without,
  *   a scrypt hash (paid once per user and process: successful checks are remembered).
  * Run: node dist/bench/security.bench.js
  */
 const WRITERS = 8;
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 2) * 1000;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 8);
+const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 1.5) * 1000;
 const READS = 2_000;
 
-async function appendRate(client: EventStoreDBClient): Promise<number> {
+/** Appends/s of 8 writers for DURATION_MS, and this process's CPU (client and server) per append in ms. */
+async function appendRate(client: EventStoreDBClient): Promise<{ rate: number; cpuMs: number }> {
   const stop = Date.now() + DURATION_MS;
   const started = Date.now();
+  const cpuBefore = process.cpuUsage();
   let appends = 0;
   await Promise.all(
     Array.from({ length: WRITERS }, async () => {
@@ -42,7 +50,8 @@ async function appendRate(client: EventStoreDBClient): Promise<number> {
       }
     }),
   );
-  return (appends * 1000) / (Date.now() - started);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { rate: (appends * 1000) / (Date.now() - started), cpuMs: (cpu.user + cpu.system) / 1000 / appends };
 }
 
 async function readP50(client: EventStoreDBClient): Promise<number> {
@@ -80,7 +89,13 @@ async function sides(dir: string, dataDir: boolean): Promise<{ plain: Side; secu
 }
 
 const cost = (plain: number, secure: number): string => `${(((plain - secure) / plain) * 100).toFixed(1)}%`;
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The middle value; for an even count, the mean of the middle two. */
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const quartile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'opx-security-bench-'));
@@ -93,15 +108,33 @@ export async function run(): Promise<void> {
         await appendRate(plain.client);
         await appendRate(secure.client);
         const rates = { plain: [] as number[], secure: [] as number[] };
+        const cpuMs = { plain: [] as number[], secure: [] as number[] };
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const);
-          for (const side of order) rates[side].push(await appendRate(side === 'plain' ? plain.client : secure.client));
+          for (const side of order) {
+            const measured = await appendRate(side === 'plain' ? plain.client : secure.client);
+            rates[side].push(measured.rate);
+            cpuMs[side].push(measured.cpuMs);
+          }
         }
+        const cpuCosts = cpuMs.secure.map((secureCpu, i) => secureCpu / cpuMs.plain[i]! - 1).sort((a, b) => a - b);
         const p = median(rates.plain);
         const s = median(rates.secure);
+        const costs = rates.plain.map((plainRate, i) => (plainRate - rates.secure[i]!) / plainRate).sort((a, b) => a - b);
+        const percent = (fraction: number): string => `${(fraction * 100).toFixed(1)}%`;
         console.log(
-          `appends/s ${dataDir ? 'SQLite + fsync' : 'in memory     '}: plain ${Math.round(p)}, TLS+auth ${Math.round(s)}, cost ${cost(p, s)} (rounds: plain ${rates.plain.map(Math.round).join('/')}, secure ${rates.secure.map(Math.round).join('/')})`,
+          `appends/s ${dataDir ? 'SQLite + fsync' : 'in memory     '}: cost ${percent(median(costs))} (median of ${ROUNDS} rounds' costs; quartiles ${percent(quartile(costs, 0.25))}-${percent(quartile(costs, 0.75))}); medians plain ${Math.round(p)}, TLS+auth ${Math.round(s)}, ${cost(p, s)} (rounds: plain ${rates.plain.map(Math.round).join('/')}, secure ${rates.secure.map(Math.round).join('/')})`,
         );
+        console.log(
+          `  CPU per append (client and server, this process): plain ${median(cpuMs.plain).toFixed(3)} ms, TLS+auth ${median(cpuMs.secure).toFixed(3)} ms, +${percent(median(cpuCosts))} (median of the rounds' ratios; quartiles ${percent(quartile(cpuCosts, 0.25))}-${percent(quartile(cpuCosts, 0.75))})`,
+        );
+        if (dataDir) {
+          const perCommit = (side: Side): string => {
+            const stats = side.server.commitStats();
+            return (stats.writes / stats.commits).toFixed(2);
+          };
+          console.log(`  writes per commit and fsync (every round and the warm-up): plain ${perCommit(plain)}, TLS+auth ${perCommit(secure)}`);
+        }
         if (!dataDir) {
           const rp = await readP50(plain.client);
           const rs = await readP50(secure.client);

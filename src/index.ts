@@ -139,6 +139,7 @@ export { INTEGRITY_STREAM, INTEGRITY_EXCLUDED_PREFIXES, IntegrityChainCorrupt } 
 // The embedded EventStoreDB-compatible server (tests, single-machine use)
 export { startEmbeddedServer } from './esdb-server/server.js';
 export type { EmbeddedServer, EmbeddedServerEndpoint, EmbeddedServerOptions, EmbeddedServerTls } from './esdb-server/server.js';
+export type { CommitStats } from './esdb-server/commit-queue.js';
 export { ADMINS, OPS, UserStore } from './esdb-server/auth/users.js';
 export type { ServerLog } from './esdb-server/log.js';
 export type { CheckpointRecord, GroupRecord, NewEvent, StorageEngine, StoredEvent } from './esdb-server/storage/engine.js';

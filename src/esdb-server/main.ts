@@ -135,7 +135,8 @@ export async function serve(
   const shutdown = (): void => {
     process.off('SIGTERM', shutdown);
     process.off('SIGINT', shutdown);
-    void server.close().then(() => out(JSON.stringify({ event: 'closed' })));
+    const commits = server.commitStats();
+    void server.close().then(() => out(JSON.stringify({ event: 'closed', commits })));
   };
   if (security.mode === 'secure') {
     try {
@@ -159,7 +160,7 @@ export async function serve(
         : {}),
     }),
   );
-  return { ...server, connectionString, close: () => server.close(), security };
+  return { ...server, connectionString, commitStats: () => server.commitStats(), close: () => server.close(), security };
 }
 
 /**

@@ -3,6 +3,7 @@ import { AccessControl, gateOf, openGate } from './auth/access.js';
 import { endpointHost, securityOf } from './auth/embedded-security.js';
 import type { UserStore } from './auth/users.js';
 import { systemClock, type Clock } from './clock.js';
+import type { CommitStats } from './commit-queue.js';
 import { silentLog, type ServerLog } from './log.js';
 import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from './proto.js';
 import { coalescingInterceptor, guardedImplementation, tolerantService } from './rpc.js';
@@ -81,6 +82,11 @@ export interface EmbeddedServer {
   readonly connectionString: string;
   /** How a client in this process reaches the server; with credentials made for this process, they are here. */
   readonly endpoint: EmbeddedServerEndpoint;
+  /**
+   * How the writes shared commits and fsyncs so far, and where their time went (a data dir's
+   * figures; an in-memory server commits without a flush and counts nothing).
+   */
+  commitStats(): CommitStats;
   close(): Promise<void>;
 }
 
@@ -186,6 +192,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
       tls,
       ...(security.process === undefined ? {} : security.process),
     },
+    commitStats: () => streams.commitStats(),
     close(): Promise<void> {
       closing ??= (async () => {
         persistent.stop();

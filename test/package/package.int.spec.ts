@@ -111,7 +111,7 @@ describe('the package, packed and installed into a host', function () {
       const unexpected = paths.filter((p) => !/^(dist\/lib\/.+\.(js|d\.ts)|dist\/lib\/console\/assets\/console\.css|dist\/lib\/console\/assets\/icon\.svg|config\/.+\.json|samples\/signals\.jsonl|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(p));
       expect(unexpected).to.deep.equal([]);
       expect(paths.filter((p) => /(^|\/)(test|bench)\/|\.map$|tsbuildinfo|\.spec\./.test(p))).to.deep.equal([]);
-      expect(pack.entryCount).to.be.lessThan(400); // a bound against a whole folder slipping in (the paths above are the real check)
+      expect(pack.entryCount).to.be.lessThan(600); // a bound against a whole folder slipping in (the paths above are the real check; ~2 entries per source module, 403 at 0.1.0)
     });
 
     it('declares engines every required runtime dependency satisfies, and Inversify as a peer an 8.x host satisfies', () => {

@@ -2,7 +2,7 @@ import type grpc from '@grpc/grpc-js';
 import type { streamsPb } from '../proto.js';
 import type { ServiceHandlers } from '../rpc.js';
 import { openGate, type Gate } from '../auth/access.js';
-import { CommitQueue } from '../commit-queue.js';
+import { CommitQueue, type CommitStats } from '../commit-queue.js';
 import type { EventStoreCore } from '../store.js';
 import { Appends, type StreamsServiceOptions } from './streams/append.js';
 import { BatchAppends } from './streams/batch-append.js';
@@ -29,13 +29,20 @@ export class StreamsService {
   readonly #appends: Appends;
   readonly #batchAppends: BatchAppends;
   readonly #deletes: Deletes;
+  readonly #commits: CommitQueue;
 
   constructor(store: EventStoreCore, options: StreamsServiceOptions, gate: Gate = openGate) {
     const commits = new CommitQueue(store.engine);
+    this.#commits = commits;
     this.#reads = new StreamReads(store, gate);
     this.#appends = new Appends(store, commits, options, gate);
     this.#batchAppends = new BatchAppends(store, commits, options, gate);
     this.#deletes = new Deletes(store, commits, gate);
+  }
+
+  /** How the writes shared commits so far (see {@link CommitStats}). */
+  commitStats(): CommitStats {
+    return this.#commits.stats();
   }
 
   implementation(): ServiceHandlers {

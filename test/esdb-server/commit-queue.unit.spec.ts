@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { CommitQueue } from '../../src/esdb-server/commit-queue.js';
+import type { StorageEngine } from '../../src/esdb-server/storage/engine.js';
+
+/** An engine that only counts: each commit's writes, and flushes that end when the test says (a disk that takes its time). */
+class CountingEngine {
+  readonly groupCommit = true;
+  readonly batches: number[] = [];
+  readonly #flushes: Array<() => void> = [];
+  #current = 0;
+
+  transaction<T>(work: () => T): T {
+    return work();
+  }
+
+  transactionBeforeFlush<T>(work: () => T): T {
+    this.#current = 0;
+    const result = work();
+    this.batches.push(this.#current);
+    return result;
+  }
+
+  write(): void {
+    this.#current++;
+  }
+
+  flush(): Promise<void> {
+    return new Promise((resolve) => this.#flushes.push(resolve));
+  }
+
+  /** Lets the oldest flush under way land. */
+  land(): void {
+    this.#flushes.shift()?.();
+  }
+
+  get flushing(): number {
+    return this.#flushes.length;
+  }
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const after = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe(CommitQueue.name, function () {
+  describe('when writers send their next write a round trip after their acknowledgement', function () {
+    it('waits for the writers the landing flush acknowledged, not only for as many as that flush held', async function () {
+      const engine = new CountingEngine();
+      // a generous cap: what is tested is whom the commit waits for, not how long
+      const queue = new CommitQueue(engine as unknown as StorageEngine, { maxFlushHoldMs: 1_000 });
+      // each writer, once acknowledged, writes again a millisecond later (its round trip)
+      const writer = async (writes: number): Promise<void> => {
+        for (let i = 0; i < writes; i++) {
+          await queue.run(() => engine.write());
+          await after(1);
+        }
+      };
+      const firstHalf = Array.from({ length: 4 }, () => writer(3));
+      await tick();
+      expect(engine.batches).to.deep.equal([4]);
+      // the other four arrive while the first commit's flush is under way
+      const secondHalf = Array.from({ length: 4 }, () => writer(2));
+      await after(20);
+      expect(engine.batches).to.deep.equal([4]);
+      engine.land();
+      // the four queued are not committed on their own: the four just acknowledged come back first
+      while (engine.flushing === 0) await after(1);
+      expect(engine.batches).to.deep.equal([4, 8]);
+      engine.land();
+      while (engine.flushing === 0) await after(1);
+      expect(engine.batches).to.deep.equal([4, 8, 8]);
+      engine.land();
+      await Promise.all([...firstHalf, ...secondHalf]);
+    });
+
+    it('commits a lone writer at once, without holding', async function () {
+      const engine = new CountingEngine();
+      const queue = new CommitQueue(engine as unknown as StorageEngine, { maxFlushHoldMs: 1_000 });
+      const first = queue.run(() => engine.write());
+      await tick();
+      engine.land();
+      await first;
+      const second = queue.run(() => engine.write());
+      while (engine.flushing === 0) await tick();
+      expect(engine.batches).to.deep.equal([1, 1]);
+      engine.land();
+      await second;
+      expect(queue.stats()).to.include({ commits: 2, writes: 2, holds: 0 });
+    });
+  });
+});
