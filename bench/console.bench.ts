@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     (instance) =>
       operatorApi(instance, {
         acts,
-        explain: { reader: store, candidates: container.get(TOKENS.CandidateStore), incidents: container.get(TOKENS.IncidentManager), attempts: container.get(TOKENS.OrchestrationStore), policies: config.policies },
+        explain: { reader: store, candidates: container.get(TOKENS.CandidateStore), incidents: container.get(TOKENS.IncidentManager), attempts: container.get(TOKENS.OrchestrationStore), policies: config.policies, matrix: config.authorityMatrix },
         readModels,
         principals,
         matrix: config.authorityMatrix,

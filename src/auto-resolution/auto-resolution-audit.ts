@@ -32,6 +32,9 @@ export interface AutoResolutionAuditReport {
 
 const MAX_DIVERGENCES = 100;
 
+/** What the alert automation's audit reads: the group streams (resolutions) and the incident streams. */
+export const AUTO_RESOLUTION_AUDIT_PREFIXES: readonly string[] = [GROUP_STREAM_PREFIX, INCIDENT_STREAM_PREFIX];
+
 /**
  * The audit of the alert automation's outputs. They are not outputs of correlation or of the
  * orchestration, so neither replay derives them; this one does, from the recorded facts: it reads
@@ -43,7 +46,11 @@ const MAX_DIVERGENCES = 100;
  * stream must end before it (pending). Every recorded ALERT_AUTOMATION transition must be one it
  * derived: a forged or edited one, or one a matrix in config no longer grants, is a divergence.
  */
-export async function auditAutoResolution(source: EventReader, matrix: AuthorityMatrix): Promise<AutoResolutionAuditReport> {
+export async function auditAutoResolution(
+  source: EventReader,
+  matrix: AuthorityMatrix,
+  events: AsyncIterable<RecordedEvent> = source.readAll({ streamPrefixes: AUTO_RESOLUTION_AUDIT_PREFIXES }),
+): Promise<AutoResolutionAuditReport> {
   const derived = new Map<string, EventToAppend>();
   const divergences: AutoResolutionDivergence[] = [];
   let divergenceCount = 0;
@@ -54,7 +61,7 @@ export async function auditAutoResolution(source: EventReader, matrix: Authority
     divergenceCount++;
     if (divergences.length < MAX_DIVERGENCES) divergences.push(divergence);
   };
-  for await (const recorded of source.readAll({ streamPrefixes: [GROUP_STREAM_PREFIX, INCIDENT_STREAM_PREFIX] })) {
+  for await (const recorded of events) {
     if (recorded.streamId.startsWith(GROUP_STREAM_PREFIX)) {
       const { resolve, skipped } = await deriveAutoResolutions(source, matrix, recorded);
       if (resolve.length + skipped.length > 0) triggers++;

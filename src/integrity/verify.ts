@@ -93,12 +93,12 @@ export class InvalidAnchor extends OpxError {
  * entries whatever the history's length. Only seals that existed when it started are checked:
  * events sealed while it runs count as not sealed yet.
  */
-export async function verifyHistory(source: EventReader, options: VerifyOptions = {}): Promise<IntegrityReport> {
+export async function verifyHistory(source: EventReader, options: VerifyOptions = {}, events?: AsyncIterable<RecordedEvent>): Promise<IntegrityReport> {
   if (options.anchor !== undefined && !/^[0-9a-f]{64}$/.test(options.anchor)) throw new InvalidAnchor(options.anchor);
   const walk = new ChainWalk(source, options.anchor);
   await walk.open();
   let read = 0;
-  for await (const event of source.readAll()) {
+  for await (const event of events ?? source.readAll()) {
     if (++read % 10_000 === 0) options.onProgress?.(read);
     if (event.streamId === INTEGRITY_STREAM) continue;
     await walk.event(event);

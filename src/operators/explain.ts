@@ -1,3 +1,5 @@
+import type { AuthorityMatrix } from '../authority/authority-matrix.js';
+import { automationOutcomes } from '../auto-resolution/automation-outcome.js';
 import type { CandidateHistory, CandidateStore } from '../candidates/candidate-store.js';
 import { candidateSignals } from '../correlation/signal-trail.js';
 import type { EventReader } from '../eventstore/event-store.js';
@@ -23,6 +25,8 @@ export interface ExplainDeps {
   readonly incidents: IncidentManager;
   readonly attempts: Pick<OrchestrationStore, 'getAttempts'>;
   readonly policies: PolicyRegistry;
+  /** The matrix in config: whether the alert automation may resolve an incident whose alerts all resolved. */
+  readonly matrix: AuthorityMatrix;
 }
 
 /**
@@ -30,6 +34,7 @@ export interface ExplainDeps {
  * the operator API show it: its signals (firing, attached, resolved), the candidate with its title
  * and alert context, every decision with the policy id@version and content hash it was made under
  * (and whether config still holds that content), the incidents and their lifecycle, the attempts.
+ * When every alert on it has resolved: per incident, what the alert automation did or why not.
  */
 export async function explainChain(deps: ExplainDeps, id: string) {
   const candidateId = id.startsWith('inc-') ? (await deps.incidents.get(id)).candidateId : id;
@@ -57,11 +62,14 @@ export async function explainChain(deps: ExplainDeps, id: string) {
     };
   });
   const trail = await candidateSignals(deps.reader, candidate);
+  const automation =
+    trail?.allResolved === true ? await automationOutcomes(deps.reader, deps.matrix, candidateId, trail.groupStream, incidents.map((i) => i.incident)) : undefined;
   return {
     signals: {
       count: candidate.signalCount,
       ids: candidate.signalIds,
       ...(trail === undefined ? {} : { recorded: trail.entries, firing: trail.firing, resolved: trail.resolved, allResolved: trail.allResolved }),
+      ...(automation === undefined ? {} : { automation }),
     },
     candidate: { ...candidate, status: statusOf(history), eventId: history.createdEventId, revision: history.revision.toString() },
     manualPromotion: manualPromotionRefusal(history) ?? 'allowed',

@@ -1,8 +1,10 @@
-import { auditAutoResolution, type AutoResolutionAuditReport } from '../auto-resolution/auto-resolution-audit.js';
+import { auditAutoResolution, AUTO_RESOLUTION_AUDIT_PREFIXES, type AutoResolutionAuditReport } from '../auto-resolution/auto-resolution-audit.js';
 import type { OpxConfig } from '../container/config.js';
-import { auditCorrelation, type CorrelationAuditReport } from '../correlation/correlation-audit.js';
+import { auditCorrelation, CORRELATION_AUDIT_PREFIXES, type CorrelationAuditReport } from '../correlation/correlation-audit.js';
 import type { EventReader } from '../eventstore/event-store.js';
+import { shareScan } from '../eventstore/shared-scan.js';
 import { verifyHistory, type IntegrityReport } from '../integrity/verify.js';
+import { SCANNED_PREFIXES } from './history-scan.js';
 import { ReplayAudit, type ReplayOptions, type ReplayReport } from './replay-audit.js';
 
 /** The audit of a whole history: correlation (signals -> candidates), then orchestration (candidates -> decisions -> incidents), and the integrity chain. */
@@ -30,12 +32,20 @@ export interface HistoryAuditOptions extends ReplayOptions {
  * inputs are what was recorded: the integrity chain checks that (every event, inputs included,
  * against its seal). IDENTICAL only when both stages are and nothing sealed was changed; history
  * not sealed yet (or recorded before the chain existed) is reported, not counted against it.
+ * The four run at once over one read of `$all` (see shareScan): history is read once, and each
+ * sees the same history, even of a store still being written to.
  */
 export async function auditHistory(config: OpxConfig, source: EventReader, options: HistoryAuditOptions = {}): Promise<HistoryAuditReport> {
-  const correlation = await auditCorrelation(source, config.correlationRules);
-  const orchestration = await new ReplayAudit(config).run(source, options);
-  const autoResolution = await auditAutoResolution(source, config.authorityMatrix);
-  const integrity = await verifyHistory(source, options.anchor === undefined ? {} : { anchor: options.anchor });
+  const verifyOptions = options.anchor === undefined ? {} : { anchor: options.anchor };
+  const [correlation, orchestration, autoResolution, integrity] = await shareScan<[CorrelationAuditReport, ReplayReport, AutoResolutionAuditReport, IntegrityReport]>(
+    (streamPrefixes) => source.readAll(streamPrefixes === undefined ? {} : { streamPrefixes }),
+    [
+      { streamPrefixes: CORRELATION_AUDIT_PREFIXES, consume: (events) => auditCorrelation(source, config.correlationRules, events) },
+      { streamPrefixes: SCANNED_PREFIXES, consume: (events) => new ReplayAudit(config).run(source, options, events) },
+      { streamPrefixes: AUTO_RESOLUTION_AUDIT_PREFIXES, consume: (events) => auditAutoResolution(source, config.authorityMatrix, events) },
+      { consume: (events) => verifyHistory(source, verifyOptions, events) },
+    ],
+  );
   const identical = orchestration.verdict === 'IDENTICAL' && correlation.verdict === 'IDENTICAL' && autoResolution.verdict === 'IDENTICAL' && integrity.verdict !== 'TAMPERED';
   return { ...orchestration, verdict: identical ? 'IDENTICAL' : 'DIVERGENT', correlation, autoResolution, integrity };
 }

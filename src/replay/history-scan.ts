@@ -49,6 +49,8 @@ export class HistoryScan {
     private readonly source: EventReader,
     config: OpxConfig,
     private readonly settings: ScanSettings,
+    /** The candidate and incident streams in `$all` order (a shared scan's, or a read of its own). */
+    private readonly events: AsyncIterable<RecordedEvent> = source.readAll({ streamPrefixes: SCANNED_PREFIXES }),
   ) {
     this.tally = new Tally(config);
     this.pipeline = new OrderedPipeline<Findings>(settings.concurrency, (findings) => this.tally.add(findings));
@@ -58,7 +60,7 @@ export class HistoryScan {
 
   async run(): Promise<ReplayReport> {
     const { onProgress } = this.settings;
-    for await (const recorded of this.source.readAll({ streamPrefixes: SCANNED_PREFIXES })) {
+    for await (const recorded of this.events) {
       this.tally.eventsRead++;
       if (onProgress !== undefined && this.tally.eventsRead % 10_000 === 0) onProgress(this.tally.eventsRead);
       if (recorded.revision === 0n) this.tally.streamsChecked++;

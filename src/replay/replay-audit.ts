@@ -1,6 +1,6 @@
 import type { OpxConfig } from '../container/config.js';
-import type { EventReader } from '../eventstore/event-store.js';
-import { HistoryScan } from './history-scan.js';
+import type { EventReader, RecordedEvent } from '../eventstore/event-store.js';
+import { HistoryScan, SCANNED_PREFIXES } from './history-scan.js';
 import type { ReplayReport } from './report.js';
 
 export { firstDifference, MAX_REPORTED_DIVERGENCES, type Divergence, type PolicyDrift, type ReplayReport } from './report.js';
@@ -61,13 +61,14 @@ export const DEFAULT_INPUT_WINDOW = 4_096;
 export class ReplayAudit {
   constructor(private readonly config: OpxConfig) {}
 
-  async run(source: EventReader, options: ReplayOptions = {}): Promise<ReplayReport> {
-    const scan = new HistoryScan(source, this.config, {
+  /** Replays `source`'s history; `events` are its candidate and incident streams when a shared scan reads them (see auditHistory). */
+  async run(source: EventReader, options: ReplayOptions = {}, events?: AsyncIterable<RecordedEvent>): Promise<ReplayReport> {
+    const settings = {
       concurrency: options.concurrency ?? DEFAULT_REPLAY_CONCURRENCY,
       liveWindow: options.liveWindow ?? DEFAULT_LIVE_WINDOW,
       inputWindow: options.inputWindow ?? DEFAULT_INPUT_WINDOW,
       onProgress: options.onProgress,
-    });
-    return scan.run();
+    };
+    return new HistoryScan(source, this.config, settings, events ?? source.readAll({ streamPrefixes: SCANNED_PREFIXES })).run();
   }
 }

@@ -132,7 +132,7 @@ export async function startServe(container: Container, options: ServeOptions, lo
       (instance) =>
         operatorApi(instance, {
           acts,
-          explain: { reader: store, candidates, incidents, attempts: container.get(TOKENS.OrchestrationStore), policies: config.policies },
+          explain: { reader: store, candidates, incidents, attempts: container.get(TOKENS.OrchestrationStore), policies: config.policies, matrix: config.authorityMatrix },
           readModels,
           principals: options.principals,
           matrix: config.authorityMatrix,

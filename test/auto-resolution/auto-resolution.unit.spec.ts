@@ -7,7 +7,6 @@ import { expect } from 'chai';
 
 import { AutoResolver } from '../../src/auto-resolution/auto-resolver.js';
 import { TOKENS } from '../../src/container/tokens.js';
-import { explainChain } from '../../src/operators/explain.js';
 import { projectAll } from '../../src/runtime/scenario.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { AlertWorld, at, grantingMatrix, webhook } from './support/alert-world.js';
@@ -51,6 +50,16 @@ describe('the alert automation (ALERT_AUTOMATION resolves an incident whose aler
       expect(event?.data).to.deep.include({ action: 'RESOLVE_INCIDENT', from: 'ACKNOWLEDGED', to: 'RESOLVED', changedAt: at(300) });
       expect(event?.data['authority']).to.include({ authorityType: 'ALERT_AUTOMATION', authorityId: 'opx-alert-automation' });
       expect(event?.metadata['authenticatedBy']).to.deep.equal({ principal: 'opx-alert-automation', method: 'automation' });
+      expect((await w.explain()).signals.automation).to.deep.equal([{ incidentId: w.incidentId(), outcome: 'resolved', reason: `resolved by the alert automation at ${at(300)}` }]);
+    });
+
+    it('explain says an incident is due when its alerts all resolved and the automation has not run since', async () => {
+      const w = await acknowledged(true);
+      await w.send(resolve(['a', 'b', 'c'], 300));
+      await w.processWithoutAutomation();
+
+      expect(await w.state()).to.equal('ACKNOWLEDGED');
+      expect((await w.explain()).signals.automation).to.deep.equal([{ incidentId: w.incidentId(), outcome: 'due', reason: 'the alert automation resolves it when it next runs (not recorded yet)' }]);
     });
 
     it('moves nothing while one of three alerts still fires (a partial resolution)', async () => {
@@ -103,6 +112,9 @@ describe('the alert automation (ALERT_AUTOMATION resolves an incident whose aler
 
       expect(await w.state()).to.equal('OPEN');
       expect(w.automated()).to.have.length(0);
+      // explain says why it did not move: the state it was in when its last alert resolved
+      const [outcome] = (await w.explain()).signals.automation ?? [];
+      expect(outcome).to.deep.equal({ incidentId: w.incidentId(), outcome: 'left', reason: 'left by the alert automation: CP-7 resolves only from ACKNOWLEDGED or MITIGATED; the incident was OPEN' });
     });
 
     it('a re-firing of the same alert after the automation resolved it opens a new incident, as after a person resolves it', async () => {
@@ -144,20 +156,14 @@ describe('the alert automation (ALERT_AUTOMATION resolves an incident whose aler
       const w = await acknowledged(false);
       await w.send(resolve(['a', 'b', 'c'], 300));
       await w.process();
-      const chain = await explainChain(
-        {
-          reader: w.memory,
-          candidates: w.world.container.get(TOKENS.CandidateStore),
-          incidents: w.world.container.get(TOKENS.IncidentManager),
-          attempts: w.world.container.get(TOKENS.OrchestrationStore),
-          policies: w.config.policies,
-        },
-        w.incidentId(),
-      );
+      const chain = await w.explain();
 
       expect(await w.state()).to.equal('ACKNOWLEDGED');
       expect(w.automated()).to.have.length(0);
       expect(chain.signals).to.include({ firing: 3, resolved: 3, allResolved: true });
+      expect(chain.signals.automation).to.have.length(1);
+      expect(chain.signals.automation?.[0]).to.include({ incidentId: w.incidentId(), outcome: 'not-granted' });
+      expect(chain.signals.automation?.[0]?.reason).to.match(/does not grant ALERT_AUTOMATION RESOLVE_INCIDENT/);
       expect(Object.values((await projectAll(w.memory)).incidents).map((i) => i.alerts)).to.deep.equal([{ firing: 3, resolved: 3 }]);
     });
   });

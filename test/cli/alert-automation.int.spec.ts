@@ -51,6 +51,7 @@ describe('opx with the alert automation granted', function () {
       await run(['--json', 'signals', 'ingest', 'resolved.jsonl']);
       const processed = (await run(['--json', 'process'])).json<{ autoResolution?: { resolved: number } }>();
       const shown = (await run(['--json', 'explain', incident!.incidentId])).json<{ signals: { allResolved: boolean }; incidents: Array<{ state: string; lifecycle: Array<{ authority: { authorityType: string }; changedAt: string }> }> }>();
+      const explained = (await run(['explain', incident!.incidentId])).stdout;
       const replay = (await run(['--json', 'replay'])).json<{ verdict: string; autoResolution: { eventsCompared: number } }>();
 
       expect(shown.signals.allResolved).to.equal(true);
@@ -60,10 +61,12 @@ describe('opx with the alert automation granted', function () {
         expect(shown.incidents[0]?.state).to.equal('RESOLVED');
         expect(shown.incidents[0]?.lifecycle.map((t) => [t.authority.authorityType, t.changedAt])[1]).to.deep.equal(['ALERT_AUTOMATION', at(300)]);
         expect(replay.autoResolution.eventsCompared).to.equal(1);
+        expect(explained).to.include(`incident ${incident!.incidentId}: resolved by the alert automation at ${at(300)}`);
       } else {
         expect(processed.autoResolution).to.equal(undefined);
         expect(shown.incidents[0]?.state).to.equal('ACKNOWLEDGED');
         expect(replay.autoResolution.eventsCompared).to.equal(0);
+        expect(explained).to.include(`incident ${incident!.incidentId}: the authority matrix (v1) does not grant ALERT_AUTOMATION RESOLVE_INCIDENT (the default)`);
       }
     });
   }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 
 import { loadConfig } from '../../src/container/config.js';
+import { CHECKPOINT_STREAM, GROUP_STREAM_PREFIX } from '../../src/correlation/correlation-events.js';
 import { auditCorrelation } from '../../src/correlation/correlation-audit.js';
 import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
 import { auditHistory } from '../../src/replay/history-audit.js';
@@ -98,5 +99,43 @@ describe('the replay audit of correlation', () => {
 
     expect(report.verdict).to.equal('DIVERGENT');
     expect(report.correlation.divergences[0]?.path).to.equal('data.late');
+  });
+
+  describe('when the newest inputs are recorded but a live correlator has not handled them yet', () => {
+    /**
+     * A history correlated to its end, then cut as an audit could find it while the correlator is
+     * still at work: the outputs of the second part's inputs taken out, with or without the
+     * checkpoint that says they were handled.
+     */
+    async function cut(keepCheckpoint: boolean): Promise<{ readonly store: InMemoryEventStore; readonly removed: number }> {
+      const world = CorrelationWorld.create();
+      await world.record(Facts.firing('page', 0), Facts.firing('page-2', 20));
+      await world.settle();
+      const firstPart = new Set((await exportHistory(world.memory, [''])).map((l) => (JSON.parse(l) as HistoryLine).id));
+      await world.record(Facts.firing('disk', 600, { service: 'inventory', severity: 'SEV3', labels: { alertname: 'DiskFull' } }));
+      await world.correlate();
+      const all = (await exportHistory(world.memory, [''])).map((l) => JSON.parse(l) as HistoryLine);
+      const later = all.filter((l) => !firstPart.has(l.id));
+      const outputs = later.filter((l) => l.streamId.startsWith(GROUP_STREAM_PREFIX) || l.streamId.startsWith('candidate-'));
+      expect(outputs.length).to.be.greaterThan(0);
+      const checkpoints = later.filter((l) => l.streamId === CHECKPOINT_STREAM);
+      expect(checkpoints).to.have.length.greaterThan(0);
+      const dropped = new Set([...outputs, ...(keepCheckpoint ? [] : checkpoints)].map((l) => l.id));
+      return { store: await storeOf(all.filter((l) => !dropped.has(l.id))), removed: outputs.length };
+    }
+
+    it('counts their outputs as pending, not as divergences, when they lie past the last checkpoint', async () => {
+      const { store, removed } = await cut(false);
+      const report = await auditCorrelation(store, config.correlationRules);
+      expect(report).to.include({ verdict: 'IDENTICAL', divergenceCount: 0, outputsPending: removed });
+    });
+
+    it('reports missing outputs as divergences when the checkpoint says their inputs were handled', async () => {
+      const { store } = await cut(true);
+      const report = await auditCorrelation(store, config.correlationRules);
+      expect(report.verdict).to.equal('DIVERGENT');
+      expect(report.outputsPending).to.equal(0);
+      expect(report.divergences[0]).to.include({ kind: 'not-recorded' });
+    });
   });
 });

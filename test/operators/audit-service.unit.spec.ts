@@ -18,7 +18,7 @@ const identicalReport = (eventsRead: number): HistoryAuditReport => ({
   divergenceCount: 0,
   divergences: [],
   policyDrift: [],
-  correlation: { verdict: 'IDENTICAL', inputs: 0, eventsCompared: 0, inputsHeld: 0, batchCandidates: 0, divergenceCount: 0, divergences: [] },
+  correlation: { verdict: 'IDENTICAL', inputs: 0, eventsCompared: 0, inputsHeld: 0, outputsPending: 0, batchCandidates: 0, divergenceCount: 0, divergences: [] },
   autoResolution: { verdict: 'IDENTICAL', triggers: 0, eventsCompared: 0, superseded: 0, pending: 0, divergenceCount: 0, divergences: [] },
   integrity: {
     verdict: 'INTACT',

@@ -45,7 +45,7 @@ async function rig(): Promise<Rig> {
     (instance) =>
       operatorApi(instance, {
         acts: new HumanActs(world.memory, c.get(TOKENS.CandidateStore), c.get(TOKENS.IncidentManager), c.get(TOKENS.Config).authorityMatrix, world.clock),
-        explain: { reader: world.memory, candidates: c.get(TOKENS.CandidateStore), incidents: c.get(TOKENS.IncidentManager), attempts: c.get(TOKENS.OrchestrationStore), policies: c.get(TOKENS.Config).policies },
+        explain: { reader: world.memory, candidates: c.get(TOKENS.CandidateStore), incidents: c.get(TOKENS.IncidentManager), attempts: c.get(TOKENS.OrchestrationStore), policies: c.get(TOKENS.Config).policies, matrix: c.get(TOKENS.Config).authorityMatrix },
         readModels,
         principals,
         matrix: c.get(TOKENS.Config).authorityMatrix,

@@ -25,7 +25,7 @@ async function explain(ctx: CliContext, id: string): Promise<ExitCode> {
   const container = await ctx.services();
   if (!id.startsWith('cand-') && !id.startsWith('inc-')) return explainFingerprint(ctx, id);
   const view = await explainChain(
-    { reader: await ctx.store(), candidates: container.get(TOKENS.CandidateStore), incidents: container.get(TOKENS.IncidentManager), attempts: container.get(TOKENS.OrchestrationStore), policies: ctx.config.policies },
+    { reader: await ctx.store(), candidates: container.get(TOKENS.CandidateStore), incidents: container.get(TOKENS.IncidentManager), attempts: container.get(TOKENS.OrchestrationStore), policies: ctx.config.policies, matrix: ctx.config.authorityMatrix },
     id,
   );
   const { candidate, decisions, attempts } = view;
@@ -37,7 +37,8 @@ async function explain(ctx: CliContext, id: string): Promise<ExitCode> {
     const shown = candidate.signalIds.slice(0, 10);
     lines.push(`signals (${candidate.signalCount}): ${shown.join(', ')}${candidate.signalIds.length > shown.length ? `, ... (${candidate.signalIds.length - shown.length} more)` : ''}`);
   } else {
-    lines.push(`signals: ${trail.firing} firing recorded on it, ${trail.resolved} resolved${trail.allResolved ? ' (all resolved: the problem went away; moving the incident on is a person\'s act)' : ''}`);
+    lines.push(`signals: ${trail.firing} firing recorded on it, ${trail.resolved} resolved${trail.allResolved ? ' (all resolved: the problem went away)' : ''}`);
+    for (const a of view.signals.automation ?? []) lines.push(`  incident ${a.incidentId}: ${a.reason}`);
     for (const e of trail.entries.slice(0, 20)) {
       lines.push(`  ${e.status === 'resolved' ? `resolved ${e.endsAt ?? ''}` : `firing   ${e.observedAt}`} ${e.severity} ${e.alertname ?? ''} ${e.signalId} (${e.outcome}${e.late ? ', late' : ''})`);
     }

@@ -85,6 +85,7 @@ export function describeReport(report: HistoryAuditReport, reportFile?: string):
     `replay audit: ${report.verdict}`,
     `  correlation      ${c.verdict}: ${c.inputs} inputs replayed, ${c.eventsCompared} outputs compared byte for byte` +
       (c.inputsHeld > 0 ? `; ${c.inputsHeld} inputs still held (not released in history either)` : '') +
+      (c.outputsPending > 0 ? `; ${c.outputsPending} outputs pending (their inputs are past the last correlation checkpoint: not handled yet)` : '') +
       (c.batchCandidates > 0 ? `; ${c.batchCandidates} candidates of the batch correlation taken as recorded` : '') +
       (c.divergenceCount > 0 ? `; ${c.divergenceCount} divergences` : ''),
     `  streams checked  ${report.streamsChecked} (${report.identicalStreams} identical, ${report.divergentStreams} divergent)`,

@@ -129,8 +129,15 @@ export interface TrailEntry {
   readonly late: boolean;
 }
 
+/** What the alert automation did to an incident whose alerts all resolved, or why not (src/auto-resolution/automation-outcome.ts). */
+export interface AutomationOutcome {
+  readonly incidentId: string;
+  readonly outcome: 'resolved' | 'not-granted' | 'left' | 'due';
+  readonly reason: string;
+}
+
 export interface ChainView {
-  readonly signals: { readonly count: number; readonly ids: readonly string[]; readonly recorded?: readonly TrailEntry[]; readonly firing?: number; readonly resolved?: number; readonly allResolved?: boolean };
+  readonly signals: { readonly count: number; readonly ids: readonly string[]; readonly recorded?: readonly TrailEntry[]; readonly firing?: number; readonly resolved?: number; readonly allResolved?: boolean; readonly automation?: readonly AutomationOutcome[] };
   readonly candidate: {
     readonly candidateId: string;
     readonly correlationRuleId: string;

@@ -43,6 +43,15 @@ export function Chain(props: { readonly view: ChainView }) {
           {signals.count} signal{signals.count === 1 ? '' : 's'}
           {signals.firing === undefined ? null : `: ${signals.firing} firing, ${signals.resolved ?? 0} resolved${signals.allResolved === true ? ' (all resolved)' : ''}`}
         </p>
+        {signals.automation === undefined ? null : (
+          <ul class="automation" aria-label="The alert automation">
+            {signals.automation.map((a) => (
+              <li key={a.incidentId}>
+                <code><T v={a.incidentId} /></code>: <T v={a.reason} />
+              </li>
+            ))}
+          </ul>
+        )}
         {signals.recorded === undefined ? (
           <ul class="ids">
             {signals.ids.map((id) => (

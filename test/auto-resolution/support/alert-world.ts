@@ -7,6 +7,7 @@ import { TOKENS } from '../../../src/container/tokens.js';
 import type { RecordedEvent } from '../../../src/eventstore/event-store.js';
 import type { InMemoryEventStore } from '../../../src/eventstore/in-memory-event-store.js';
 import { INCIDENT_STREAM_PREFIX } from '../../../src/incidents/incident-events.js';
+import { explainChain, type ChainView } from '../../../src/operators/explain.js';
 import { valueInputs } from '../../../src/signals/signal-input.js';
 import { CorrelationWorld } from '../../correlation/support/world.js';
 
@@ -92,6 +93,13 @@ export class AlertWorld {
 
   incidentIds(): string[] {
     return this.world.incidents().map((i) => String(i['incidentId']));
+  }
+
+  /** What explain (CLI, operator API) shows of the incident's chain. */
+  explain(incidentId = this.incidentId()): Promise<ChainView> {
+    const c = this.world.container;
+    const deps = { reader: this.memory, candidates: c.get(TOKENS.CandidateStore), incidents: c.get(TOKENS.IncidentManager), attempts: c.get(TOKENS.OrchestrationStore) };
+    return explainChain({ ...deps, policies: this.config.policies, matrix: this.config.authorityMatrix }, incidentId);
   }
 
   async state(incidentId = this.incidentId()): Promise<string> {

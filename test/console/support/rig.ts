@@ -63,7 +63,7 @@ export async function consoleRig(options: { readonly secure?: boolean; readonly 
     (instance) =>
       operatorApi(instance, {
         acts: new HumanActs(world.memory, c.get(TOKENS.CandidateStore), c.get(TOKENS.IncidentManager), config.authorityMatrix, world.clock),
-        explain: { reader: world.memory, candidates: c.get(TOKENS.CandidateStore), incidents: c.get(TOKENS.IncidentManager), attempts: c.get(TOKENS.OrchestrationStore), policies: config.policies },
+        explain: { reader: world.memory, candidates: c.get(TOKENS.CandidateStore), incidents: c.get(TOKENS.IncidentManager), attempts: c.get(TOKENS.OrchestrationStore), policies: config.policies, matrix: config.authorityMatrix },
         readModels,
         principals,
         matrix: config.authorityMatrix,
