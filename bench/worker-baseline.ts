@@ -45,6 +45,9 @@ export interface CandidatePlan {
 
 export const BASELINE_GROUP = 'bench-baseline';
 
+// Exits on SIGTERM as the worker does (a --cpu-prof profile is written on exit, not on a kill).
+process.on('SIGTERM', () => process.exit(0));
+
 async function main(): Promise<void> {
   const [connection, planFile, concurrencyArg] = process.argv.slice(2) as [string, string, string];
   const plan = new Map(Object.entries(JSON.parse(readFileSync(planFile, 'utf8')) as Record<string, CandidatePlan>));

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,6 +17,7 @@ import { processCandidateInputs } from '../src/runtime/in-process.js';
 import { generateSampleSignals } from '../src/samples/sample-signals.js';
 import { freePort, ManagedProcess, startStoreProcess, startWorkerProcess, type StoreProcess } from '../test/worker/support/cluster.js';
 import type { CandidatePlan } from './worker-baseline.js';
+import { CompletionWatcher, cpuMsOf } from './worker-instruments.js';
 
 /**
  * End-to-end worker benchmark over the official client against the embedded server (its own
@@ -25,11 +26,14 @@ import type { CandidatePlan } from './worker-baseline.js';
  * - throughput: N candidates appended as fast as possible, after 1,000 candidates of warm-up:
  *   one worker process beside its limit, a hand-written loop over the official client making the
  *   same calls per candidate against the same kind of server (bench/worker-baseline.ts), the two
- *   alternated BENCH_PAIRS times; then 2 and 4 worker processes;
+ *   alternated BENCH_PAIRS times, the worker orchestrating only (`--no-seal --no-correlation`:
+ *   sealing and live correlation are jobs of their own, with their own subscriptions and appends);
+ *   then one worker with all its default jobs (BENCH_ALL_JOBS=0 skips it); then 2 and 4 workers;
  * - latency: p50/p99 at half the best rate, appends paced, after a warm-up at that rate (also reported).
  * Figures are printed; nothing is asserted. Env: BENCH_CANDIDATES (default 4000),
  * BENCH_STORE=sqlite (default memory), BENCH_WORKERS="2,4" (beyond the pairs), BENCH_PAIRS
- * (default 2), BENCH_CONCURRENCY (default 32).
+ * (default 2), BENCH_CONCURRENCY (default 32), BENCH_CPU_PROF=DIR (the consumers write V8 CPU
+ * profiles there).
  */
 
 interface Figures {
@@ -40,17 +44,9 @@ interface Figures {
   readonly perSecond: number;
   /** CPU the consumer processes spent per candidate timed (user + system, all threads), and the server's. */
   readonly consumerCpuMs: number;
+  /** The part of it on the processes' main threads (the rest: V8's GC threads, libuv's pool). */
+  readonly consumerMainThreadCpuMs: number;
   readonly serverCpuMs: number;
-}
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 export interface BenchResult {
@@ -58,6 +54,10 @@ export interface BenchResult {
   readonly throughput: readonly Figures[];
   /** One worker's candidates/s over the hand-written loop's, per pair (target >= 0.8). */
   readonly ratios: readonly number[];
+  /** Their median. */
+  readonly medianRatio: number;
+  /** One worker with all of `opx worker`'s default jobs (sealing, live correlation), unless BENCH_ALL_JOBS=0. */
+  readonly allJobs?: Figures;
   readonly latency: {
     readonly workers: number;
     readonly ratePerSecond: number;
@@ -78,62 +78,26 @@ function candidatesFor(run: number, wanted: number): Candidate[] {
   return correlate(generateSampleSignals({ groups: Math.ceil(wanted * 1.1), seed: 7 + run, start }), config.correlationRules).slice(0, wanted);
 }
 
-/** Watches candidate streams and resolves each candidate's completion time. */
-class CompletionWatcher {
-  readonly done = new Map<string, number>();
-  readonly #promoted = new Set<string>();
-  readonly #subscription: ReturnType<EsdbEventStore['subscribeToAll']> = undefined as never;
-  readonly #loop: Promise<void>;
-  #waiter: { count: number; resolve: () => void } | undefined;
+/**
+ * What consumes the candidates: worker processes, or the hand-written client loop with its plan.
+ * `allJobs`: the worker as `opx worker` runs by default, sealing history and correlating live
+ * besides orchestrating (their own subscriptions and appends, which the loop does not make);
+ * otherwise `--no-seal --no-correlation`, the orchestration alone, like for like with the loop.
+ */
+type Consumers = { readonly kind: 'workers'; readonly count: number; readonly allJobs?: boolean } | { readonly kind: 'baseline'; readonly planFile: string };
 
-  constructor(store: EsdbEventStore) {
-    this.#subscription = store.subscribeToAll({ streamPrefixes: ['candidate-'] });
-    this.#loop = (async () => {
-      for await (const event of this.#subscription) {
-        const candidateId = event.streamId.slice('candidate-'.length);
-        if (event.type === 'PromotionDecided') {
-          if ((event.data as { decision?: string }).decision === 'PROMOTE') this.#promoted.add(candidateId);
-          else this.#complete(candidateId);
-        } else if (event.type === 'IncidentCreated' && this.#promoted.has(candidateId)) this.#complete(candidateId);
-      }
-    })().catch(() => undefined);
-  }
-
-  #complete(candidateId: string): void {
-    if (this.done.has(candidateId)) return;
-    this.done.set(candidateId, performance.now());
-    if (this.#waiter !== undefined && this.done.size >= this.#waiter.count) this.#waiter.resolve();
-  }
-
-  until(count: number, timeoutMs: number): Promise<boolean> {
-    if (this.done.size >= count) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#waiter = {
-        count,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-      };
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.#subscription.close();
-    await this.#loop;
-  }
-}
-
-/** What consumes the candidates: worker processes, or the hand-written client loop with its plan. */
-type Consumers = { readonly kind: 'workers'; readonly count: number } | { readonly kind: 'baseline'; readonly planFile: string };
+/** BENCH_CPU_PROF=DIR: the consumer processes write V8 CPU profiles there (on their SIGTERM). */
+const profiling = (): string[] => {
+  const dir = env('BENCH_CPU_PROF');
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+};
 
 const BASELINE_MAIN = fileURLToPath(new URL('./worker-baseline.js', import.meta.url));
 
 /** What a run's body is given: the store client, and the CPU used so far by the consumers and by the server. */
 interface Cluster {
   readonly store: EsdbEventStore;
-  readonly cpuMs: () => { readonly consumers: number; readonly server: number };
+  readonly cpuMs: () => { readonly consumers: number; readonly main: number; readonly server: number };
 }
 
 async function withCluster<T>(consumers: Consumers, concurrency: number, storeKind: 'memory' | 'sqlite', body: (cluster: Cluster) => Promise<T>): Promise<T> {
@@ -144,15 +108,25 @@ async function withCluster<T>(consumers: Consumers, concurrency: number, storeKi
   try {
     if (consumers.kind === 'workers') {
       for (let i = 0; i < consumers.count; i++) {
-        processes.push(await startWorkerProcess(`bench-worker-${i}`, { connection: server.connectionString, concurrency, logLevel: 'info' }));
+        processes.push(
+          await startWorkerProcess(`bench-worker-${i}`, {
+            connection: server.connectionString,
+            concurrency,
+            logLevel: 'info',
+            seal: consumers.allJobs === true,
+            correlation: consumers.allJobs === true,
+            nodeOptions: profiling(),
+          }),
+        );
       }
     } else {
-      const loop = new ManagedProcess('bench-baseline', [BASELINE_MAIN, server.connectionString, consumers.planFile, String(concurrency)]);
+      const loop = new ManagedProcess('bench-baseline', [...profiling(), BASELINE_MAIN, server.connectionString, consumers.planFile, String(concurrency)]);
       processes.push(loop);
       await loop.waitForLine((line) => line.includes('"ready"'));
     }
-    const cpuMs = (): { consumers: number; server: number } => ({
+    const cpuMs = (): { consumers: number; main: number; server: number } => ({
       consumers: processes.reduce((sum, p) => sum + cpuMsOf(p.pid), 0),
+      main: processes.reduce((sum, p) => sum + cpuMsOf(p.pid, p.pid), 0),
       server: cpuMsOf(server.process.pid),
     });
     return await body({ store, cpuMs });
@@ -238,6 +212,12 @@ const WARM_UP_SECONDS = 3;
 const latencies = (done: ReadonlyMap<string, number>, started: ReadonlyMap<string, number>): number[] =>
   [...started].flatMap(([id, at]) => (done.has(id) ? [(done.get(id) as number) - at] : [])).sort((a, b) => a - b);
 
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 /** One throughput run: a fresh cluster, warm-up candidates handled, then `total` candidates timed. */
@@ -277,6 +257,7 @@ async function throughputRun(
         seconds,
         perSecond: (complete ? candidates.length : finished) / seconds,
         consumerCpuMs: (cpu1.consumers - cpu0.consumers) / finished,
+        consumerMainThreadCpuMs: (cpu1.main - cpu0.main) / finished,
         serverCpuMs: (cpu1.server - cpu0.server) / finished,
       };
     });
@@ -296,9 +277,10 @@ export async function run(): Promise<BenchResult> {
   const concurrency = Number(env('BENCH_CONCURRENCY') ?? 32);
   const throughput: Figures[] = [];
   const ratios: number[] = [];
+  let allJobs: Figures | undefined;
   let run = 0;
   const line = (f: Figures, what: string): string =>
-    `${what}: ${f.candidates} candidates in ${f.seconds.toFixed(2)} s = ${f.perSecond.toFixed(0)} candidates/s; CPU per candidate ${f.consumerCpuMs.toFixed(2)} ms, server ${f.serverCpuMs.toFixed(2)} ms`;
+    `${what}: ${f.candidates} candidates in ${f.seconds.toFixed(2)} s = ${f.perSecond.toFixed(0)} candidates/s; CPU per candidate ${f.consumerCpuMs.toFixed(2)} ms (main thread ${f.consumerMainThreadCpuMs.toFixed(2)}), server ${f.serverCpuMs.toFixed(2)} ms`;
   console.log(
     `throughput, ${storeKind} store, concurrency ${concurrency}; one worker beside the hand-written client loop making the same calls per candidate (its limit), alternated:`,
   );
@@ -309,6 +291,13 @@ export async function run(): Promise<BenchResult> {
     ratios.push(worker.perSecond / limit.perSecond);
     console.log(`  ${line(limit, 'hand-written client loop')}`);
     console.log(`  ${line(worker, '1 worker                ')}   ratio ${(worker.perSecond / limit.perSecond).toFixed(2)}x (target >= 0.8x)`);
+  }
+  const medianRatio = median(ratios);
+  console.log(`  median ratio of ${ratios.length} pair(s): ${medianRatio.toFixed(2)}x (target >= 0.8x)`);
+  if (env('BENCH_ALL_JOBS') !== '0') {
+    const figures = await throughputRun({ kind: 'workers', count: 1, allJobs: true }, 1, (run += 2), total, concurrency, storeKind);
+    allJobs = figures;
+    console.log(`  ${line(figures, '1 worker, all its jobs  ')}   (opx worker's default: it also seals history and correlates live; not like for like)`);
   }
   for (const workers of workerCounts) {
     const figures = await throughputRun({ kind: 'workers', count: workers }, workers, (run += 2), total, concurrency, storeKind);
@@ -349,7 +338,7 @@ export async function run(): Promise<BenchResult> {
       `p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms (target < 50), max ${latency.maxMs.toFixed(1)} ms`,
   );
   console.log(`  the warm-up itself (a cold cluster): p50 ${latency.cold.p50Ms.toFixed(1)} ms, p99 ${latency.cold.p99Ms.toFixed(1)} ms`);
-  return { store: storeKind, throughput, ratios, latency };
+  return { store: storeKind, throughput, ratios, medianRatio, ...(allJobs === undefined ? {} : { allJobs }), latency };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -77,7 +77,14 @@ export class SchemaPlan {
             if (constraint.async) return undefined;
             const instance = constraint.instance as { validate(value: unknown, args: ValidationArguments): unknown };
             const { propertyName, constraints } = metadata;
-            const validate = (value: unknown, object: object): boolean => instance.validate(value, { targetName: schema.name, property: propertyName, object, value, constraints }) === true;
+            // One arguments object per check, refilled per call (constraints are synchronous, and
+            // keep nothing): an object and a `schema.name` lookup per field per event otherwise.
+            const args: { -readonly [K in keyof ValidationArguments]: ValidationArguments[K] } = { targetName: schema.name, property: propertyName, object: {}, value: undefined, constraints };
+            const validate = (value: unknown, object: object): boolean => {
+              args.object = object;
+              args.value = value;
+              return instance.validate(value, args) === true;
+            };
             const check: Check = {
               each: metadata.each === true,
               // The form every recorded time is written in (toISOString) is a valid ISO 8601 date in every mode: no regex needed.

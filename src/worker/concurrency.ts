@@ -20,6 +20,13 @@ export class Semaphore {
     return this.permits - this.#available;
   }
 
+  /** Takes a permit if one is free now (false: none free, or closed; then {@link acquire} waits). */
+  tryAcquire(): boolean {
+    if (this.#closed || this.#available === 0) return false;
+    this.#available--;
+    return true;
+  }
+
   /** Resolves `true` with a permit, or `false` once the semaphore is closed. */
   acquire(): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
@@ -57,17 +64,25 @@ export class KeyedSerialQueue {
   }
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
+    const tails = this.#tails;
+    const previous = tails.get(key);
+    // A key with nothing queued (nearly always: one event per candidate) starts its task at once.
+    const result = previous === undefined ? start(task) : previous.then(task, task);
+    const settle = (): void => {
+      if (tails.get(key) === tail) tails.delete(key);
+    };
+    const tail: Promise<unknown> = result.then(settle, settle);
+    tails.set(key, tail);
     return result;
+  }
+}
+
+/** Runs `task` now; a synchronous throw becomes a rejection, as it would inside `then`. */
+function start<T>(task: () => Promise<T>): Promise<T> {
+  try {
+    return task();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 }
 

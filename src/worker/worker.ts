@@ -125,8 +125,7 @@ export class CandidateWorker {
       orchestrator: {
         processCandidate: async (candidateId, authority, currentTime) => {
           const result = await orchestrator.processCandidate(candidateId, authority, currentTime);
-          this.metrics.decisions.inc({ decision: result.decision, authority: authority.authorityType });
-          if (result.incidentId !== undefined) this.metrics.incidentsCreated.inc();
+          this.metrics.decided(result.decision, authority.authorityType, result.incidentId !== undefined);
           return result;
         },
       },
@@ -207,7 +206,7 @@ export class CandidateWorker {
         for await (const delivery of subscription) {
           attempt = 0;
           // Stopping: leave it unacked; the server redelivers it once this consumer leaves.
-          if (!(await this.#semaphore.acquire())) continue;
+          if (!this.#semaphore.tryAcquire() && !(await this.#semaphore.acquire())) continue;
           this.#dispatch(subscription, delivery);
         }
         if (this.#stop.signal.aborted) break;
@@ -227,45 +226,39 @@ export class CandidateWorker {
   }
 
   #dispatch(subscription: PersistentSubscription, delivery: PersistentDelivery): void {
-    this.metrics.inFlight.inc();
-    const task = this.#queue
-      .run(delivery.event.streamId, () => this.#process(subscription, delivery))
-      .finally(() => {
-        this.#semaphore.release();
-        this.metrics.inFlight.dec();
-        this.#inFlight.delete(task);
-      });
+    const task: Promise<void> = this.#queue.run(delivery.event.streamId, () => this.#process(subscription, delivery)).then(() => {
+      // #process never rejects
+      this.#semaphore.release();
+      this.metrics.settled();
+      this.#inFlight.delete(task);
+    });
     this.#inFlight.add(task);
   }
 
   /** One delivery: handle, then ack; on a throw, nack 'retry'. Never rejects. */
   async #process(subscription: PersistentSubscription, delivery: PersistentDelivery): Promise<void> {
     const { event } = delivery;
-    const fields = { streamId: event.streamId, revision: event.revision.toString(), eventId: event.id, type: event.type, retryCount: delivery.retryCount };
-    this.metrics.lag.set(Math.max(0, (Date.now() - event.created.getTime()) / 1000));
+    this.metrics.taken(event.created.getTime(), Date.now());
     const started = performance.now();
     let outcome: 'handled' | 'ignored';
     try {
       outcome = await handleCandidateStreamEvent(event, this.#context);
     } catch (error) {
-      this.metrics.handlerDuration.observe({ type: event.type }, (performance.now() - started) / 1000);
-      this.metrics.eventsHandled.inc({ type: event.type, outcome: 'failed' });
+      this.metrics.handled(event.type, 'failed', (performance.now() - started) / 1000);
       const parks = delivery.retryCount >= this.options.settings.maxRetryCount;
       this.metrics.retries.inc({ reason: errorCode(error) });
       if (parks) this.metrics.nackedAtRetryLimit.inc();
-      this.#logger[parks ? 'error' : 'warn']({ ...fields, err: error, parks }, parks ? 'handler failed at maxRetryCount; the server parks the event' : 'handler failed; nacked for redelivery');
+      this.#logger[parks ? 'error' : 'warn']({ ...fieldsOf(delivery), err: error, parks }, parks ? 'handler failed at maxRetryCount; the server parks the event' : 'handler failed; nacked for redelivery');
       await subscription.nack(delivery, 'retry', error instanceof Error ? error.message : String(error)).catch((nackError: unknown) => {
-        this.#logger.warn({ ...fields, err: nackError }, 'nack failed; the server redelivers the event when its subscription ends or the message times out');
+        this.#logger.warn({ ...fieldsOf(delivery), err: nackError }, 'nack failed; the server redelivers the event when its subscription ends or the message times out');
       });
       return;
     }
-    this.metrics.handlerDuration.observe({ type: event.type }, (performance.now() - started) / 1000);
-    this.metrics.eventsHandled.inc({ type: event.type, outcome });
+    this.metrics.handled(event.type, outcome, (performance.now() - started) / 1000);
     await subscription.ack(delivery).catch((ackError: unknown) => {
       // Handled but not acked: it will be redelivered, and handling it again records nothing new.
-      this.#logger.warn({ ...fields, err: ackError }, 'ack failed; the event will be redelivered (idempotent)');
+      this.#logger.warn({ ...fieldsOf(delivery), err: ackError }, 'ack failed; the event will be redelivered (idempotent)');
     });
-    this.#logger.debug({ ...fields, outcome }, 'event processed');
   }
 
   async #drain(): Promise<void> {
@@ -283,6 +276,11 @@ export class CandidateWorker {
     this.#state = state;
     if (state === 'subscribed' || state === 'stopped') for (const resolve of this.#subscribedWaiters.splice(0)) resolve();
   }
+}
+
+/** What a log line says of a delivery (built only when something is logged). */
+function fieldsOf({ event, retryCount }: PersistentDelivery): Record<string, unknown> {
+  return { streamId: event.streamId, revision: event.revision.toString(), eventId: event.id, type: event.type, retryCount };
 }
 
 function errorCode(error: unknown): string {

@@ -105,7 +105,8 @@ export function closableStream<S, T>(source: Readable, options: ClosableStreamOp
         if (buffer.length > 0) {
           const item = buffer.shift() as S;
           if (source.isPaused() && buffer.length < highWaterMark / 2) source.resume();
-          const mapped = await options.transform(item);
+          const out = options.transform(item);
+          const mapped = out instanceof Promise ? await out : out; // no await (a microtask turn) for a plain value
           if (mapped !== undefined && !closed) yield mapped;
           continue;
         }

@@ -110,11 +110,11 @@ export class EsdbPersistentSubscriptions implements PersistentSubscriptions {
       closableStream<Delivered, PersistentDelivery>(subscription, {
         onFinished,
         cancel: () => subscription.unsubscribe(),
-        transform: async (delivered) => {
+        // Not async: a delivery that decodes (all but never) is handed over without a promise.
+        transform: (delivered): PersistentDelivery | Promise<undefined> => {
           if (delivered.event === undefined) {
             // A link whose event is gone (deleted or scavenged): nothing to hand over; keep it visible.
-            await subscription.nack('park', 'link target not found', delivered);
-            return undefined;
+            return subscription.nack('park', 'link target not found', delivered).then(() => undefined);
           }
           let event: RecordedEvent;
           try {
@@ -123,12 +123,12 @@ export class EsdbPersistentSubscriptions implements PersistentSubscriptions {
             // Not decodable (data or metadata is not a JSON object): no handler can ever take it,
             // so park this delivery and keep the subscription going. Throwing here would end the
             // subscription instead, and the server would redeliver the event to the next one.
-            await subscription
+            return subscription
               .nack('park', `undecodable: ${error instanceof Error ? error.message : String(error)}`, delivered)
-              .catch(() => {
-                // The call is going away: the server retries (then parks) what this consumer held.
-              });
-            return undefined;
+              .then(
+                () => undefined,
+                () => undefined, // The call is going away: the server retries (then parks) what this consumer held.
+              );
           }
           const delivery: PersistentDelivery = { event, retryCount: delivered.retryCount };
           raw.set(delivery, delivered);

@@ -144,11 +144,16 @@ export interface WorkerProcessOptions {
   readonly logLevel?: string;
   /** false: `--no-seal` */
   readonly seal?: boolean;
+  /** false: `--no-correlation` */
+  readonly correlation?: boolean;
+  /** Node's own options before the script (`--cpu-prof`, ...). */
+  readonly nodeOptions?: readonly string[];
 }
 
 /** `node dist/src/worker/main.js ...`; resolves once it logged "worker started". */
 export async function startWorkerProcess(name: string, options: WorkerProcessOptions): Promise<ManagedProcess> {
   const args = [
+    ...(options.nodeOptions ?? []),
     WORKER_MAIN,
     '--connection',
     options.connection,
@@ -159,6 +164,7 @@ export async function startWorkerProcess(name: string, options: WorkerProcessOpt
     ...(options.maxRetryCount === undefined ? [] : ['--max-retry-count', String(options.maxRetryCount)]),
     ...(options.messageTimeoutMs === undefined ? [] : ['--message-timeout-ms', String(options.messageTimeoutMs)]),
     ...(options.seal === false ? ['--no-seal'] : []),
+    ...(options.correlation === false ? ['--no-correlation'] : []),
   ];
   const child = new ManagedProcess(name, args, { OPX_LOG_LEVEL: options.logLevel ?? 'info' });
   // several workers starting at once on a loaded 2-core machine take seconds apiece
