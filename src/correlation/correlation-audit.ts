@@ -4,11 +4,11 @@ import { candidateCreated, candidateCreatedEventId } from '../candidates/candida
 import type { EventReader, EventToAppend, RecordedEvent } from '../eventstore/event-store.js';
 import { sameCanonicalJson } from '../shared/canonical-json.js';
 import { silentLogger } from '../shared/logger.js';
-import { GROUP_STREAM_PREFIX } from './correlation-events.js';
+import { CHECKPOINT_STREAM, GROUP_STREAM_PREFIX } from './correlation-events.js';
 import type { CorrelationOutputs } from './correlation-outputs.js';
 import type { CorrelationRuleSet } from './correlation-rule.js';
 import type { Candidate } from './correlator.js';
-import { CORRELATION_INPUT_PREFIXES, LiveCorrelator, readCheckpoint } from './live-correlator.js';
+import { checkpointOf, CORRELATION_INPUT_PREFIXES, LiveCorrelator, readCheckpoint } from './live-correlator.js';
 
 /** One place where replayed correlation did not reproduce history (the same shape as the orchestration audit's). */
 export interface CorrelationDivergence {
@@ -42,8 +42,15 @@ export interface CorrelationAuditReport {
 
 const MAX_DIVERGENCES = 100;
 
+export interface CorrelationAuditOptions {
+  /** Inputs handled between two commits of the replayed correlator (default 1,024). */
+  readonly commitEvery?: number;
+  /** Derived outputs held for the scan to meet before the oldest are compared by reading their streams (default 8,192). */
+  readonly maxHeld?: number;
+}
+
 /** What the correlation audit reads: the correlator's inputs, and the outputs it compares with. */
-export const CORRELATION_AUDIT_PREFIXES: readonly string[] = [...CORRELATION_INPUT_PREFIXES, GROUP_STREAM_PREFIX, CANDIDATE_STREAM_PREFIX];
+export const CORRELATION_AUDIT_PREFIXES: readonly string[] = [...CORRELATION_INPUT_PREFIXES, GROUP_STREAM_PREFIX, CANDIDATE_STREAM_PREFIX, CHECKPOINT_STREAM];
 
 /**
  * The replay audit of correlation: every recorded input (signal facts, clock ticks, incident
@@ -52,8 +59,8 @@ export const CORRELATION_AUDIT_PREFIXES: readonly string[] = [...CORRELATION_INP
  * streams and the candidates live correlation made. Nothing is written. A candidate recorded by the
  * batch correlation before (schema 1) is an input of the orchestration audit, not an output here.
  * An output not recorded is pending, not a divergence, when an input it may follow from lies past
- * the last correlation checkpoint: a live correlator records outputs before the checkpoint that
- * covers their inputs, so only outputs of inputs it has confirmed must be there.
+ * the last correlation checkpoint the scan met: a live correlator records outputs before the
+ * checkpoint that covers their inputs, so only outputs of inputs it has confirmed must be there.
  * One pass over `events` (the streams of {@link CORRELATION_AUDIT_PREFIXES} in `$all` order; a
  * shared scan gives them, see auditHistory): inputs go to the correlator, recorded outputs are
  * noted so those it did not derive are found at the end.
@@ -62,8 +69,10 @@ export async function auditCorrelation(
   source: EventReader,
   rules: CorrelationRuleSet,
   events: AsyncIterable<RecordedEvent> = source.readAll({ streamPrefixes: CORRELATION_AUDIT_PREFIXES }),
+  options: CorrelationAuditOptions = {},
 ): Promise<CorrelationAuditReport> {
-  const outputs = new ComparingOutputs(source);
+  const commitEvery = options.commitEvery ?? 1_024;
+  const outputs = new ComparingOutputs(source, options.maxHeld ?? MAX_HELD);
   const correlator = new LiveCorrelator(rules, source, outputs, silentLogger, { maxGroups: 10_000 });
   let inputs = 0;
   for await (const recorded of events) {
@@ -71,13 +80,16 @@ export async function auditCorrelation(
       outputs.recordedOutput(recorded);
       continue;
     }
+    const derived = correlator.eventsDerived;
     await correlator.handle(recorded);
-    outputs.derivedThrough = recorded.position;
+    if (correlator.eventsDerived !== derived) outputs.derivedThrough = recorded.position;
     inputs++;
-    if (inputs % 1_024 === 0) await correlator.commit();
+    if (inputs % commitEvery !== 0) continue;
+    await correlator.commit();
+    await outputs.readBackOldest();
   }
   await correlator.commit();
-  outputs.findUnreproduced();
+  outputs.finish();
   const divergences = outputs.divergences;
   return {
     verdict: outputs.divergenceCount === 0 ? 'IDENTICAL' : 'DIVERGENT',
@@ -96,42 +108,62 @@ function isInput(streamId: string): boolean {
   return false;
 }
 
-/** Outputs that compare with history instead of writing, and rebuild groups from what was compared. */
+/** Derived outputs held for the scan to meet, at most this many; past it the oldest are compared by reading their streams. */
+const MAX_HELD = 8_192;
+
+/** An output the replay derived, waiting for the scan to meet it recorded. */
+interface Held {
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly event: EventToAppend;
+  /** The position of the last input handled when it was derived. */
+  readonly through: bigint | undefined;
+}
+
+const keyOf = (streamId: string, revision: bigint): string => `${streamId}@${revision}`;
+const isBatchCandidate = (recorded: RecordedEvent): boolean => (recorded.metadata as { schemaVersion?: unknown }).schemaVersion === 1;
+
+/**
+ * Outputs that compare with history instead of writing, and rebuild groups from what was compared.
+ * A recorded output follows its inputs in `$all`, so it is compared when the scan meets it: what
+ * the replay derives is held until then (and what the scan meets first, until the replay derives
+ * it), with no read. A history recorded ingest-first derives everything before the scan reaches
+ * any output: past {@link MAX_HELD} held outputs, the oldest are compared by reading their streams,
+ * and the scan passes over what those reads covered.
+ */
 class ComparingOutputs implements CorrelationOutputs {
   readonly divergences: CorrelationDivergence[] = [];
   divergenceCount = 0;
   compared = 0;
   pending = 0;
   batchCandidates = 0;
-  /** The position of the last input handled: outputs compared now follow from inputs up to it. */
+  /** The position of the last input that derived an output: outputs derived now follow from inputs up to it. */
   derivedThrough: bigint | undefined;
+  /** The inputs the last correlation checkpoint the scan met covers (its position). */
+  private checkpointed: bigint | undefined;
   /** Events replayed per group stream (what a rebuilt group may read back: history agreed up to there). */
   private readonly replayed = new Map<string, number>();
-  /** Candidates the replay created that the scan has not met recorded yet (its candidate comes after its inputs). */
-  private readonly created = new Set<string>();
-  /** Live candidates the scan met recorded that the replay has not created (yet: it creates on commit). */
-  private readonly recordedNotCreated = new Set<string>();
-  /** The last revision of every group stream the scan met. */
-  private readonly groups = new Map<string, bigint>();
+  private readonly held = new Map<string, Held>();
+  /** Recorded outputs the scan met before the replay derived them (it derives on commit). */
+  private readonly ahead = new Map<string, RecordedEvent>();
+  /** Per stream, revisions below this were compared by reading the stream: the scan passes them over. */
+  private readonly readBack = new Map<string, bigint>();
+  /** Candidates of the batch correlation (schema 1): inputs of the orchestration audit, not compared here. */
+  private readonly batchMade = new Set<string>();
 
-  constructor(private readonly source: EventReader) {}
+  constructor(
+    private readonly source: EventReader,
+    private readonly maxHeld: number,
+  ) {}
 
   async createCandidate(candidate: Candidate): Promise<void> {
     const streamId = candidateStreamId(candidate.candidateId);
-    if (!this.recordedNotCreated.delete(streamId)) this.created.add(streamId);
-    const event = candidateCodec.encodeTrusted(candidateCreated(candidate), candidateCreatedEventId(candidate));
-    const recorded = await firstEvent(this.source, streamId);
-    if (recorded !== undefined && recorded.type === 'CandidateCreated' && (recorded.metadata as { schemaVersion?: unknown }).schemaVersion === 1) return;
-    if (recorded === undefined && (await this.notHandledYet())) this.pending++;
-    else this.compare(streamId, 0n, event, recorded);
+    if (this.batchMade.has(streamId)) return;
+    this.derive(streamId, 0n, candidateCodec.encodeTrusted(candidateCreated(candidate), candidateCreatedEventId(candidate)));
   }
 
   async appendGroup(streamId: string, events: readonly EventToAppend[], expected: bigint): Promise<void> {
-    const recorded: RecordedEvent[] = [];
-    for await (const event of this.source.readStream(streamId, { fromRevision: expected + 1n, maxCount: events.length })) recorded.push(event);
-    const comparable = recorded.length < events.length && (await this.notHandledYet()) ? events.slice(0, recorded.length) : events;
-    this.pending += events.length - comparable.length;
-    comparable.forEach((event, i) => this.compare(streamId, expected + 1n + BigInt(i), event, recorded[i]));
+    events.forEach((event, i) => this.derive(streamId, expected + 1n + BigInt(i), event));
     this.replayed.set(streamId, Number(expected) + 1 + events.length);
   }
 
@@ -140,31 +172,98 @@ class ComparingOutputs implements CorrelationOutputs {
     if (count > 0) yield* this.source.readStream(streamId, { maxCount: count });
   }
 
-  /** Whether the inputs outputs are derived from now may not have been handled by a live correlator yet (past its last checkpoint). */
-  private async notHandledYet(): Promise<boolean> {
-    if (this.derivedThrough === undefined) return false;
-    const checkpoint = await readCheckpoint(this.source);
-    return checkpoint === undefined || checkpoint.position < this.derivedThrough;
-  }
-
-  /** Notes a recorded output as the scan meets it: group streams' lengths, live candidates. */
-  recordedOutput(recorded: RecordedEvent): void {
-    if (recorded.streamId.startsWith(GROUP_STREAM_PREFIX)) {
-      this.groups.set(recorded.streamId, recorded.revision);
+  private derive(streamId: string, revision: bigint, event: EventToAppend): void {
+    const key = keyOf(streamId, revision);
+    const recorded = this.ahead.get(key);
+    if (recorded === undefined) {
+      this.held.set(key, { streamId, revision, event, through: this.derivedThrough });
       return;
     }
-    if (recorded.type !== 'CandidateCreated' || recorded.revision !== 0n) return;
-    if ((recorded.metadata as { schemaVersion?: unknown }).schemaVersion === 1) this.batchCandidates++;
-    else if (!this.created.delete(recorded.streamId)) this.recordedNotCreated.add(recorded.streamId);
+    this.ahead.delete(key);
+    this.compare(streamId, revision, event, recorded);
   }
 
-  /** Recorded outputs the replay did not derive: group events beyond what it replayed, live candidates it did not create. */
-  findUnreproduced(): void {
-    for (const streamId of this.recordedNotCreated) this.diverge({ streamId, revision: '0', kind: 'not-reproduced', message: 'a live-correlated candidate the replayed correlation did not open' });
-    for (const [streamId, last] of this.groups) {
-      const replayed = this.replayed.get(streamId) ?? 0;
-      if (Number(last) + 1 > replayed) this.diverge({ streamId, revision: String(replayed), kind: 'not-reproduced', message: `the group records ${Number(last) + 1} events; the replayed correlation derived ${replayed}` });
+  /** A recorded output (or checkpoint) as the scan meets it: compared with what was derived, or kept until it is. */
+  recordedOutput(recorded: RecordedEvent): void {
+    const { streamId, revision } = recorded;
+    if (streamId === CHECKPOINT_STREAM) {
+      const checkpoint = checkpointOf(recorded);
+      if (checkpoint !== undefined && (this.checkpointed === undefined || checkpoint.position > this.checkpointed)) this.checkpointed = checkpoint.position;
+      return;
     }
+    if (!streamId.startsWith(GROUP_STREAM_PREFIX)) {
+      if (recorded.type !== 'CandidateCreated' || revision !== 0n) return;
+      if (isBatchCandidate(recorded)) {
+        this.batchCandidates++;
+        this.batchMade.add(streamId);
+        this.held.delete(keyOf(streamId, 0n));
+        return;
+      }
+    }
+    if (revision < (this.readBack.get(streamId) ?? 0n)) return;
+    const key = keyOf(streamId, revision);
+    const held = this.held.get(key);
+    if (held === undefined) {
+      this.ahead.set(key, recorded);
+      return;
+    }
+    this.held.delete(key);
+    this.compare(streamId, revision, held.event, recorded);
+  }
+
+  /** Past `maxHeld` held outputs, compares the oldest by reading their streams (call after a commit). */
+  async readBackOldest(): Promise<void> {
+    if (this.held.size <= this.maxHeld) return;
+    const byStream = new Map<string, Held[]>();
+    for (const [key, held] of this.held) {
+      if (this.held.size <= this.maxHeld / 2) break;
+      this.held.delete(key);
+      const list = byStream.get(held.streamId);
+      if (list === undefined) byStream.set(held.streamId, [held]);
+      else list.push(held);
+    }
+    const checkpoint = (await readCheckpoint(this.source))?.position;
+    const streams = [...byStream];
+    for (let i = 0; i < streams.length; i += 32) {
+      await Promise.all(streams.slice(i, i + 32).map(([streamId, list]) => this.readBackStream(streamId, list, checkpoint)));
+    }
+  }
+
+  private async readBackStream(streamId: string, list: readonly Held[], checkpoint: bigint | undefined): Promise<void> {
+    const from = (list[0] as Held).revision;
+    const last = (list.at(-1) as Held).revision;
+    const recorded: RecordedEvent[] = [];
+    for await (const event of this.source.readStream(streamId, { fromRevision: from, maxCount: Number(last - from) + 1 })) recorded.push(event);
+    for (const held of list) this.settle(held, recorded[Number(held.revision - from)], checkpoint);
+    this.readBack.set(streamId, last + 1n);
+  }
+
+  /** Compares a held output with what is recorded at its revision; one not recorded is pending while its input is past `checkpoint`. */
+  private settle(held: Held, recorded: RecordedEvent | undefined, checkpoint: bigint | undefined): void {
+    if (recorded === undefined && held.through !== undefined && (checkpoint === undefined || checkpoint < held.through)) {
+      this.pending++;
+      return;
+    }
+    this.compare(held.streamId, held.revision, held.event, recorded);
+  }
+
+  /**
+   * At the end of the scan: derived outputs it never met (pending when the last checkpoint it met
+   * does not cover their inputs), and recorded outputs the replay did not derive.
+   */
+  finish(): void {
+    for (const held of this.held.values()) this.settle(held, undefined, this.checkpointed);
+    this.held.clear();
+    for (const recorded of this.ahead.values()) {
+      const group = recorded.streamId.startsWith(GROUP_STREAM_PREFIX);
+      this.diverge({
+        streamId: recorded.streamId,
+        revision: recorded.revision.toString(),
+        kind: 'not-reproduced',
+        message: group ? `a ${recorded.type} the replayed correlation did not derive` : 'a live-correlated candidate the replayed correlation did not open',
+      });
+    }
+    this.ahead.clear();
   }
 
   private compare(streamId: string, revision: bigint, replayed: EventToAppend, recorded: RecordedEvent | undefined): void {
@@ -203,10 +302,4 @@ function firstDifferentField(a: unknown, b: unknown, path: string): { path: stri
     }
   }
   return { path, recorded: a, replayed: b };
-}
-
-async function firstEvent(reader: EventReader, streamId: string): Promise<RecordedEvent | undefined> {
-  let first: RecordedEvent | undefined;
-  for await (const recorded of reader.readStream(streamId, { maxCount: 1 })) first ??= recorded;
-  return first;
 }

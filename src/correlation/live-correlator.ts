@@ -85,6 +85,7 @@ export class LiveCorrelator {
   private readonly lateness: number;
   private maxTime = Number.NEGATIVE_INFINITY;
   private flushedThrough = Number.NEGATIVE_INFINITY;
+  private derived = 0;
   private position: bigint | undefined;
   /** After a restore: events at or before it were handled by the run that checkpointed. */
   private handledThrough: bigint | undefined;
@@ -118,6 +119,11 @@ export class LiveCorrelator {
   /** Inputs held for stragglers, and the latest input time seen (ISO), to tick through. */
   get holding(): { readonly count: number; readonly latest: string | undefined } {
     return { count: this.held.size, latest: Number.isFinite(this.maxTime) ? new Date(this.maxTime).toISOString() : undefined };
+  }
+
+  /** Group events derived so far (recorded or not): a change across {@link handle} says that input derived something. */
+  get eventsDerived(): number {
+    return this.derived;
   }
 
   get lastPosition(): bigint | undefined {
@@ -256,6 +262,7 @@ export class LiveCorrelator {
   }
 
   private write(group: GroupState, event: GroupEvent, id: string): void {
+    this.derived++;
     const streamId = group.streamId;
     const pending = this.writes.get(streamId);
     const toAppend = groupCodec.encodeTrusted(event, id);
@@ -368,8 +375,13 @@ const CHECKPOINTED = 'CorrelationCheckpointed';
 export async function readCheckpoint(reader: EventReader): Promise<Checkpoint | undefined> {
   let last: RecordedEvent | undefined;
   for await (const recorded of reader.readStream(CHECKPOINT_STREAM, { direction: 'backwards', maxCount: 1 })) last ??= recorded;
-  if (last === undefined || last.type !== CHECKPOINTED) return undefined;
-  const data = last.data as { position?: unknown; resumeFrom?: unknown; maxTime?: unknown; flushedThrough?: unknown };
+  return last === undefined ? undefined : checkpointOf(last);
+}
+
+/** A recorded checkpoint event read as a checkpoint (undefined when it is not one). */
+export function checkpointOf(recorded: RecordedEvent): Checkpoint | undefined {
+  if (recorded.type !== CHECKPOINTED) return undefined;
+  const data = recorded.data as { position?: unknown; resumeFrom?: unknown; maxTime?: unknown; flushedThrough?: unknown };
   const integer = (value: unknown): bigint | undefined => (typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined);
   const time = (value: unknown): number => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? Date.parse(value) : Number.NEGATIVE_INFINITY);
   const position = integer(data.position);

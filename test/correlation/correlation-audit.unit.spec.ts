@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/container/config.js';
 import { CHECKPOINT_STREAM, GROUP_STREAM_PREFIX } from '../../src/correlation/correlation-events.js';
 import { auditCorrelation } from '../../src/correlation/correlation-audit.js';
+import type { ReadStreamOptions, RecordedEvent } from '../../src/eventstore/event-store.js';
 import { InMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
 import { auditHistory } from '../../src/replay/history-audit.js';
 import { exportHistory, importHistory, type HistoryLine } from '../../src/replay/history-file.js';
@@ -137,5 +138,65 @@ describe('the replay audit of correlation', () => {
       expect(report.outputsPending).to.equal(0);
       expect(report.divergences[0]).to.include({ kind: 'not-recorded' });
     });
+  });
+
+  describe('whether the scan meets an output before or after the replay derives it, or the output is read back', () => {
+    /** An in-memory store counting the stream reads of group and candidate streams. */
+    class CountingStore extends InMemoryEventStore {
+      reads = 0;
+      override readStream(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent> {
+        if (streamId.startsWith(GROUP_STREAM_PREFIX) || streamId.startsWith('candidate-')) this.reads++;
+        return super.readStream(streamId, options);
+      }
+    }
+    const countingStoreOf = async (lines: readonly HistoryLine[]): Promise<CountingStore> => {
+      const store = new CountingStore();
+      await importHistory(store, lines.map((l) => JSON.stringify(l)));
+      return store;
+    };
+    const modes = [
+      { name: 'met before it is derived (the default: a commit every 1,024 inputs)', options: {}, reads: 'none' },
+      { name: 'derived before it is met (a commit after every input), held', options: { commitEvery: 1, maxHeld: 1_000 }, reads: 'none' },
+      { name: 'derived long before it is met, read back past the hold', options: { commitEvery: 1, maxHeld: 2 }, reads: 'some' },
+    ] as const;
+    for (const mode of modes) {
+      describe(mode.name, () => {
+        it(`is IDENTICAL, comparing every output, with ${mode.reads === 'none' ? 'no stream read' : 'streams read back'}`, async () => {
+          const history = await recordedHistory();
+          const store = await countingStoreOf(history);
+          const report = await auditCorrelation(store, config.correlationRules, undefined, mode.options);
+          const outputs = history.filter((e) => e.type === 'SignalCorrelated' || e.type === 'EpisodeClosed' || e.type === 'CandidateCreated').length;
+          expect(report).to.include({ verdict: 'IDENTICAL', divergenceCount: 0, eventsCompared: outputs, outputsPending: 0 });
+          if (mode.reads === 'none') expect(store.reads).to.equal(0);
+          else expect(store.reads).to.be.greaterThan(0);
+        });
+
+        it('pinpoints a changed byte in a group event and in a live candidate', async () => {
+          const history = await recordedHistory();
+          const g = history.findIndex((e) => e.type === 'SignalCorrelated' && e.data['outcome'] === 'attached');
+          history[g] = { ...history[g]!, data: { ...history[g]!.data, outcome: 'counted' } };
+          const c = history.findIndex((e) => e.type === 'CandidateCreated');
+          history[c] = { ...history[c]!, data: { ...history[c]!.data, signalCount: 9 } };
+          const report = await auditCorrelation(await storeOf(history), config.correlationRules, undefined, mode.options);
+          expect(report.verdict).to.equal('DIVERGENT');
+          expect(report.divergences.map((d) => [d.streamId, d.kind, d.path])).to.have.deep.members([
+            [history[g].streamId, 'different', 'data.outcome'],
+            [history[c].streamId, 'different', 'data.signalCount'],
+          ]);
+        });
+
+        it('reports a derived output history lacks, and a recorded one nothing derives', async () => {
+          const history = await recordedHistory();
+          const dropped = history.filter((e) => e.type === 'SignalCorrelated').at(-1)!;
+          const extra = history.find((e) => e.type === 'SignalCorrelated' && e.data['outcome'] === 'attached')!;
+          const edited = [...history.filter((e) => e !== dropped), { ...extra, id: '5c0ffee0-0000-5000-8000-000000000002' }];
+          const report = await auditCorrelation(await storeOf(edited), config.correlationRules, undefined, mode.options);
+          expect(report.verdict).to.equal('DIVERGENT');
+          const kinds = report.divergences.map((d) => d.kind);
+          expect(kinds).to.include('not-reproduced');
+          expect(kinds.some((k) => k === 'not-recorded' || k === 'different')).to.equal(true);
+        });
+      });
+    }
   });
 });
