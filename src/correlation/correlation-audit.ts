@@ -45,7 +45,7 @@ const MAX_DIVERGENCES = 100;
 export interface CorrelationAuditOptions {
   /** Inputs handled between two commits of the replayed correlator (default 1,024). */
   readonly commitEvery?: number;
-  /** Derived outputs held for the scan to meet before the oldest are compared by reading their streams (default 8,192). */
+  /** Derived outputs held for the scan to meet before the oldest are compared by reading their streams (default 2,048). */
   readonly maxHeld?: number;
 }
 
@@ -109,7 +109,7 @@ function isInput(streamId: string): boolean {
 }
 
 /** Derived outputs held for the scan to meet, at most this many; past it the oldest are compared by reading their streams. */
-const MAX_HELD = 8_192;
+const MAX_HELD = 2_048;
 
 /** An output the replay derived, waiting for the scan to meet it recorded. */
 interface Held {
