@@ -8,7 +8,8 @@ import { CHECKPOINT_STREAM, GROUP_STREAM_PREFIX } from './correlation-events.js'
 import type { CorrelationOutputs } from './correlation-outputs.js';
 import type { CorrelationRuleSet } from './correlation-rule.js';
 import type { Candidate } from './correlator.js';
-import { checkpointOf, CORRELATION_INPUT_PREFIXES, LiveCorrelator, readCheckpoint } from './live-correlator.js';
+import { checkpointOf, readCheckpoint } from './correlation-checkpoint.js';
+import { CORRELATION_INPUT_PREFIXES, LiveCorrelator } from './live-correlator.js';
 
 /** One place where replayed correlation did not reproduce history (the same shape as the orchestration audit's). */
 export interface CorrelationDivergence {

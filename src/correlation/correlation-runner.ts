@@ -2,7 +2,8 @@ import type { EventStore, RecordedEvent } from '../eventstore/event-store.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { CLOCK_STREAM, clockTickEventId, type ClockTickedData } from './correlation-events.js';
-import { CORRELATION_INPUT_PREFIXES, LiveCorrelator, writeCheckpoint, type CorrelatorStats } from './live-correlator.js';
+import { writeCheckpoint } from './correlation-checkpoint.js';
+import { CORRELATION_INPUT_PREFIXES, LiveCorrelator, type CorrelatorStats } from './live-correlator.js';
 
 export interface CorrelateOnceReport {
   readonly eventsRead: number;

@@ -1,13 +1,13 @@
 import { candidateCodec } from '../candidates/candidate-codec.js';
 import { candidateStreamId } from '../candidates/candidate-events.js';
-import type { EventReader, EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventstore/event-store.js';
+import type { EventReader, EventToAppend, RecordedEvent } from '../eventstore/event-store.js';
 import { incidentCodec, incidentStreamId, INCIDENT_STREAM_PREFIX } from '../incidents/incident-events.js';
 import { decodeCorrelatedSignal } from '../signals/signal-check.js';
 import { CORRELATED_SIGNAL_TYPES, factTime, SIGNAL_STREAM_PREFIX, type SignalFact } from '../signals/signal-events.js';
 import { OpxError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { readCheckpoint, type Checkpoint } from './correlation-checkpoint.js';
 import {
-  CHECKPOINT_STREAM,
   CLOCK_STREAM,
   clockCodec,
   groupCodec,
@@ -44,15 +44,6 @@ export interface CorrelatorStats {
   candidatesOpened: number;
   /** Events that were not valid inputs (malformed, or an out-of-place type): skipped, reported. */
   poison: number;
-}
-
-export interface Checkpoint {
-  /** The last `$all` position read. */
-  readonly position: bigint;
-  /** The earliest position still held (a restart reads again from there), if any. */
-  readonly resumeFrom: bigint | undefined;
-  readonly maxTime: number;
-  readonly flushedThrough: number;
 }
 
 export interface CorrelatorOptions {
@@ -366,39 +357,4 @@ async function firstEvent(reader: EventReader, streamId: string): Promise<Record
 /** Runs `task` over every item, at most 32 at once. */
 async function inBatches<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += 32) await Promise.all(items.slice(i, i + 32).map(task));
-}
-
-// ---- checkpoints -----------------------------------------------------------------------------
-
-const CHECKPOINTED = 'CorrelationCheckpointed';
-
-export async function readCheckpoint(reader: EventReader): Promise<Checkpoint | undefined> {
-  let last: RecordedEvent | undefined;
-  for await (const recorded of reader.readStream(CHECKPOINT_STREAM, { direction: 'backwards', maxCount: 1 })) last ??= recorded;
-  return last === undefined ? undefined : checkpointOf(last);
-}
-
-/** A recorded checkpoint event read as a checkpoint (undefined when it is not one). */
-export function checkpointOf(recorded: RecordedEvent): Checkpoint | undefined {
-  if (recorded.type !== CHECKPOINTED) return undefined;
-  const data = recorded.data as { position?: unknown; resumeFrom?: unknown; maxTime?: unknown; flushedThrough?: unknown };
-  const integer = (value: unknown): bigint | undefined => (typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined);
-  const time = (value: unknown): number => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? Date.parse(value) : Number.NEGATIVE_INFINITY);
-  const position = integer(data.position);
-  if (position === undefined) return undefined;
-  return { position, resumeFrom: integer(data.resumeFrom), maxTime: time(data.maxTime), flushedThrough: time(data.flushedThrough) };
-}
-
-/** Records where a correlator got to. Several correlators may write here: any of their checkpoints is valid for all. */
-export async function writeCheckpoint(store: EventStore, checkpoint: Checkpoint, ruleSetVersion: string): Promise<void> {
-  const iso = (ms: number): string | null => (Number.isFinite(ms) ? new Date(ms).toISOString() : null);
-  const data: JsonObject = {
-    position: checkpoint.position.toString(),
-    resumeFrom: checkpoint.resumeFrom?.toString() ?? null,
-    maxTime: iso(checkpoint.maxTime),
-    flushedThrough: iso(checkpoint.flushedThrough),
-    ruleSetVersion,
-  };
-  const result = await store.append(CHECKPOINT_STREAM, [{ id: crypto.randomUUID(), type: CHECKPOINTED, data, metadata: { schemaVersion: 1 } }], 'any');
-  if (result.nextExpectedRevision === 0n) await store.setStreamMetadata(CHECKPOINT_STREAM, { maxCount: 10 });
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 
-import { readCheckpoint } from '../../correlation/live-correlator.js';
+import { readCheckpoint } from '../../correlation/correlation-checkpoint.js';
 import { CORRELATED_SIGNAL_TYPES, SIGNAL_STREAM_PREFIX } from '../../signals/signal-events.js';
 import type { EventStore, PersistentSubscriptions } from '../../eventstore/event-store.js';
 import { lastAudit, type AuditSummary } from '../../operators/audit-record.js';
