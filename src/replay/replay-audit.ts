@@ -1,6 +1,6 @@
 import type { OpxConfig } from '../container/config.js';
 import type { EventReader, RecordedEvent } from '../eventstore/event-store.js';
-import { HistoryScan, SCANNED_PREFIXES } from './history-scan.js';
+import { HistoryScan } from './history-scan.js';
 import type { ReplayReport } from './report.js';
 
 export { firstDifference, MAX_REPORTED_DIVERGENCES, type Divergence, type PolicyDrift, type ReplayReport } from './report.js';
@@ -69,6 +69,6 @@ export class ReplayAudit {
       inputWindow: options.inputWindow ?? DEFAULT_INPUT_WINDOW,
       onProgress: options.onProgress,
     };
-    return new HistoryScan(source, this.config, settings, events ?? source.readAll({ streamPrefixes: SCANNED_PREFIXES })).run();
+    return new HistoryScan(source, this.config, settings, events).run();
   }
 }

@@ -67,6 +67,11 @@ describe('auditHistory over one read of history', () => {
     const report = await auditHistory(config, store);
     expect(report.correlation.divergences).to.deep.equal([]);
     expect(report.verdict).to.equal('IDENTICAL');
+    // no stage saw the second part: each read what an audit of the first part alone reads
+    const firstOnly = new LiveStore([]);
+    await importHistory(firstOnly, first.map((l) => JSON.stringify(l)));
+    const alone = await auditHistory(config, firstOnly);
+    expect([report.eventsRead, report.correlation.inputs, report.integrity.eventsRead]).to.deep.equal([alone.eventsRead, alone.correlation.inputs, alone.integrity.eventsRead]);
     // the second part was recorded while the audit ran, after its read had passed
     let recorded = 0;
     for await (const _ of store.readAll()) recorded++;
