@@ -40,7 +40,10 @@ describe('the operator console, in a browser', function () {
   let alice: Page;
   let diskCandidate: string;
   let diskIncident: string;
-  const t0 = Date.now() - 120_000;
+  // Two minutes ago or more, at the start of a 300 s window (the burst rule's): every firing below
+  // falls in one window, whatever the time the suite runs (unaligned, a pair split ~1 run in 10).
+  const WINDOW_MS = 300_000;
+  const t0 = Math.floor((Date.now() - 120_000) / WINDOW_MS) * WINDOW_MS;
   const at = (seconds: number) => new Date(t0 + seconds * 1000).toISOString();
 
   /** Two firings of a warning within its window: the burst rule makes a candidate the standard policy defers. */
@@ -73,6 +76,11 @@ describe('the operator console, in a browser', function () {
     browser = await TestBrowser.launch();
     browser.first.setDefaultTimeout(45_000);
     alice = await browser.first.newPage();
+  });
+
+  afterEach(function () {
+    // What `opx serve` logged (warnings and errors), to read beside a failure.
+    if (this.currentTest?.state === 'failed' && served !== undefined) console.error(`opx serve's log:\n${served.log}`);
   });
 
   after(async () => {

@@ -59,7 +59,13 @@ export class ServedConsole {
     readonly url: string,
     private readonly dir: string,
     readonly exited: Promise<number | null>,
+    private readonly stderr: () => string,
   ) {}
+
+  /** What the process has written to stderr so far. */
+  get log(): string {
+    return this.stderr();
+  }
 
   static start(connection: string): Promise<ServedConsole> {
     const dir = mkdtempSync(join(tmpdir(), 'opx-console-'));
@@ -75,7 +81,7 @@ export class ServedConsole {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const line = out.split('\n').find((l) => l.includes('"event":"listening"'));
-        if (line !== undefined) resolve(new ServedConsole(child, (JSON.parse(line) as { url: string }).url, dir, exited));
+        if (line !== undefined) resolve(new ServedConsole(child, (JSON.parse(line) as { url: string }).url, dir, exited, () => err));
       });
       void exited.then((code) => reject(new Error(`opx serve exited with ${code}: ${err}`)));
     });
