@@ -22,14 +22,38 @@ export function ruleFor(rules: CorrelationRuleSet, signal: Matchable): Correlati
   return undefined;
 }
 
+/** A groupBy field as a group key reads it: `<sep><field>=`, then the signal field or label it names. */
+interface KeyPart {
+  readonly prefix: string;
+  readonly field: 'service' | 'severity' | 'fingerprint';
+  readonly label: string | undefined;
+}
+
+/** Each rule's groupBy read once (rules never change): no slice and fewer concatenations per signal. */
+const KEY_PARTS = new WeakMap<readonly string[], readonly KeyPart[]>();
+
+function keyParts(groupBy: readonly string[]): readonly KeyPart[] {
+  let parts = KEY_PARTS.get(groupBy);
+  if (parts === undefined) {
+    parts = groupBy.map((field, i) => ({
+      prefix: `${i === 0 ? '' : '|'}${field}=`,
+      field: field as KeyPart['field'],
+      label: field.startsWith('labels.') ? field.slice('labels.'.length) : undefined,
+    }));
+    KEY_PARTS.set(groupBy, parts);
+  }
+  return parts;
+}
+
 /** `field=value|field=value` over the rule's groupBy fields (signal fields or `labels.<name>`). */
 export function groupKeyOf(rule: CorrelationRule, signal: Matchable): string {
-  // Built in one pass (no array per signal): the same string the join of `${field}=${value ?? ''}` gives.
+  // The same string the join of `${field}=${value ?? ''}` gives, built in one pass.
+  const parts = keyParts(rule.groupBy);
   let key = '';
-  for (let i = 0; i < rule.groupBy.length; i++) {
-    const field = rule.groupBy[i] as string;
-    const value = field.startsWith('labels.') ? signal.labels[field.slice('labels.'.length)] : signal[field as 'service' | 'severity' | 'fingerprint'];
-    key += i === 0 ? `${field}=${value ?? ''}` : `|${field}=${value ?? ''}`;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as KeyPart;
+    const value = part.label === undefined ? signal[part.field] : signal.labels[part.label];
+    key += value === undefined ? part.prefix : part.prefix + value;
   }
   return key;
 }

@@ -172,16 +172,14 @@ export class InMemoryEventStore implements EventStore {
     return from;
   }
 
-  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    this.assertOpen();
-    const prefixes = options.streamPrefixes;
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    for (let i = this.startIndex(options.after); i < this.log.length && remaining > 0; i++) {
-      const event = this.log[i];
-      if (event === undefined || !matches(event.streamId, prefixes)) continue;
-      yield event;
-      remaining--;
-    }
+  /**
+   * An iterator written out rather than an async generator: a generator's `yield` awaits the value
+   * and resumes through the microtask queue, a few promises per event, and correlation reads all
+   * of `$all` this way (~40 MB of promises and iterator results per 50,000 facts). Same reads: the
+   * log is read as it grows, the store must be open at the first `next()`.
+   */
+  readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    return { [Symbol.asyncIterator]: () => new LogRead(this.log, () => this.assertOpen(), this.startIndex(options.after), options) };
   }
 
   async headPosition(): Promise<bigint | undefined> {
@@ -261,6 +259,49 @@ export class InMemoryEventStore implements EventStore {
   }
 }
 
+/** One read of `$all` over the log, from `index`, as {@link InMemoryEventStore.readAll} describes it. */
+class LogRead implements AsyncIterator<RecordedEvent> {
+  private remaining: number;
+  private readonly prefixes: readonly string[] | undefined;
+  private started = false;
+  private done = false;
+
+  constructor(
+    private readonly log: readonly RecordedEvent[],
+    private readonly assertOpen: () => void,
+    private index: number,
+    options: ReadAllOptions,
+  ) {
+    this.remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    this.prefixes = options.streamPrefixes;
+  }
+
+  next(): Promise<IteratorResult<RecordedEvent>> {
+    if (!this.started) {
+      this.started = true;
+      try {
+        this.assertOpen();
+      } catch (error) {
+        this.done = true;
+        return Promise.reject(error);
+      }
+    }
+    while (!this.done && this.index < this.log.length && this.remaining > 0) {
+      const event = this.log[this.index++];
+      if (event === undefined || !matches(event.streamId, this.prefixes)) continue;
+      this.remaining--;
+      return Promise.resolve({ value: event, done: false });
+    }
+    this.done = true;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  return(): Promise<IteratorResult<RecordedEvent>> {
+    this.done = true;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+}
+
 interface LiveControl {
   stopped: boolean;
   wake: (() => void) | undefined;
@@ -270,7 +311,7 @@ interface LiveControl {
 function matches(streamId: string, prefixes: readonly string[] | undefined): boolean {
   if (streamId.charCodeAt(0) === DOLLAR) return false;
   if (prefixes === undefined) return true;
-  for (const prefix of prefixes) if (streamId.startsWith(prefix)) return true;
+  for (let i = 0; i < prefixes.length; i++) if (streamId.startsWith(prefixes[i] as string)) return true;
   return false;
 }
 

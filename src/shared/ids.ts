@@ -33,12 +33,12 @@ function writeByte(out: Buffer, byte: number, at: number): number {
  * equal to `uuid.v5` on every kind of name.
  */
 export function eventId(name: string): string {
-  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a name always fits.
-  const input = Buffer.allocUnsafe(NAMESPACE_BYTES.length + name.length * 3);
-  NAMESPACE_BYTES.copy(input, 0);
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a name of up to NAME_ROOM units fits the scratch input.
+  const input = name.length <= NAME_ROOM ? ID_INPUT : Buffer.allocUnsafe(NAMESPACE_BYTES.length + name.length * 3);
+  if (input !== ID_INPUT) NAMESPACE_BYTES.copy(input, 0);
   const end = NAMESPACE_BYTES.length + input.write(name, NAMESPACE_BYTES.length, 'utf8');
-  const digest = hash('sha1', input.subarray(0, end), 'binary');
-  const out = Buffer.allocUnsafe(36);
+  const digest = hash('sha1', input === ID_INPUT ? inputView(end) : input.subarray(0, end), 'binary');
+  const out = ID_OUT;
   let at = writeHex(out, digest, 0, 4, 0);
   out[at++] = DASH;
   at = writeHex(out, digest, 4, 6, at);
@@ -51,6 +51,22 @@ export function eventId(name: string): string {
   out[at++] = DASH;
   at = writeHex(out, digest, 10, 16, at);
   return out.toString('latin1', 0, at);
+}
+
+/**
+ * Scratch buffers of {@link eventId} (it never yields, so one set serves every call): the
+ * namespace and name hashed, a view of it per input length (`crypto.hash` takes no offsets), and
+ * the id written. Buffers per call were most of an id's allocation, and correlation makes one per
+ * group event.
+ */
+const NAME_ROOM = 512;
+const ID_INPUT = Buffer.alloc(NAMESPACE_BYTES.length + NAME_ROOM * 3);
+NAMESPACE_BYTES.copy(ID_INPUT, 0);
+const ID_INPUT_VIEWS: Buffer[] = [];
+const ID_OUT = Buffer.alloc(36);
+
+function inputView(end: number): Buffer {
+  return (ID_INPUT_VIEWS[end] ??= ID_INPUT.subarray(0, end));
 }
 
 /**
