@@ -4,7 +4,7 @@ import { IsBoolean, IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-
 import { EventMetadataSchema, type EventMetadata } from '../candidates/candidate-events.js';
 import { SIGNAL_STATUSES, type SignalStatus } from '../signals/signal-events.js';
 import { EventCodec } from '../shared/event-codec.js';
-import { domainId, eventId } from '../shared/ids.js';
+import { domainId, eventId, eventIdOf } from '../shared/ids.js';
 import { SEVERITIES, type Severity } from './signal.js';
 
 /**
@@ -78,7 +78,7 @@ export type GroupEvent = SignalCorrelated | EpisodeClosed;
 export type CorrelationClockTicked = { readonly type: 'CorrelationClockTicked'; readonly data: ClockTickedData; readonly metadata: { readonly schemaVersion: number } };
 
 /** A group event's id: one per (group, input), so redoing a step re-appends the same id. */
-export const groupEventId = (type: GroupEvent['type'], groupId: string, inputEventId: string): string => eventId(`${type}:${groupId}:${inputEventId}`);
+export const groupEventId = (type: GroupEvent['type'], groupId: string, inputEventId: string): string => eventIdOf(type, groupId, inputEventId);
 export const clockTickEventId = (through: string): string => eventId(`CorrelationClockTicked:${through}`);
 
 const ISO = { strict: true, strictSeparator: true } as const;

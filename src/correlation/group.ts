@@ -1,4 +1,4 @@
-import type { SignalFact } from '../signals/signal-events.js';
+import { factTime, type SignalFact } from '../signals/signal-events.js';
 import { domainId } from '../shared/ids.js';
 import { groupStreamId, type EpisodeClosedData, type GroupEvent, type Outcome, type SignalCorrelatedData } from './correlation-events.js';
 import type { CorrelationRule } from './correlation-rule.js';
@@ -46,6 +46,11 @@ export class GroupState {
     this.streamId = groupStreamId(groupId);
   }
 
+  /** The epoch ms of a window start as recorded: the last one written is known without parsing it. */
+  windowMs(iso: string): number {
+    return iso === this.lastWindowIso ? this.lastWindow : Date.parse(iso);
+  }
+
   windowIso(window: number): string {
     if (window !== this.lastWindow) {
       this.lastWindowIso = new Date(window).toISOString();
@@ -60,6 +65,8 @@ export interface ReleasedSignal {
   readonly fact: SignalFact;
   readonly signalStream: string;
   readonly late: boolean;
+  /** `Date.parse(factTime(fact))`, when the caller has parsed it already. */
+  readonly time?: number;
 }
 
 export interface SignalDecision {
@@ -82,8 +89,9 @@ const ms = (iso: string): number => Date.parse(iso);
 export function decideSignal(state: GroupState, released: ReleasedSignal): SignalDecision {
   const { fact } = released;
   const rule = state.rule;
-  const observed = ms(fact.observedAt);
-  const time = fact.status === 'resolved' && fact.endsAt !== undefined ? ms(fact.endsAt) : observed;
+  const ended = fact.status === 'resolved' && fact.endsAt !== undefined;
+  const time = released.time ?? ms(factTime(fact));
+  const observed = ended ? ms(fact.observedAt) : time;
   if (!released.late) forgetWindowsEndedBy(state, time);
   const window = windowStartMs(observed, rule.windowSeconds);
   const episode = state.episode;
@@ -155,7 +163,7 @@ export function evolveGroup(state: GroupState, event: GroupEvent): GroupState {
       const data = event.data;
       switch (data.outcome) {
         case 'counted': {
-          const window = ms(data.windowStart);
+          const window = state.windowMs(data.windowStart);
           const counted = state.windows.get(window);
           const signal: CountedSignal = {
             signalId: data.signalId,

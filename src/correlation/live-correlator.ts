@@ -31,7 +31,7 @@ const MAX_REMEMBERED_SERVICES = 10_000;
 const CLOSING_STATES = new Set(['RESOLVED', 'CLOSED']);
 
 type Input =
-  | { readonly kind: 'signal'; readonly eventId: string; readonly streamId: string; readonly fact: SignalFact }
+  | { readonly kind: 'signal'; readonly eventId: string; readonly streamId: string; readonly fact: SignalFact; readonly time: number }
   | { readonly kind: 'close'; readonly eventId: string; readonly incidentId: string; readonly state: string; readonly changedAt: string };
 
 export interface CorrelatorStats {
@@ -87,7 +87,7 @@ export class LiveCorrelator {
   private readonly ruleMemo = new Map<string, Map<string, CorrelationRule | null>>();
   /** Group event ids found recorded when a group was rebuilt, until its first step not among them. */
   private readonly recorded = new Map<string, Set<string>>();
-  private readonly writes = new Map<string, { readonly expected: bigint; readonly events: EventToAppend[] }>();
+  private readonly writes = new Map<string, { readonly streamId: string; readonly expected: bigint; readonly events: EventToAppend[] }>();
   private candidates: Candidate[] = [];
   private readonly maxGroups: number;
 
@@ -150,7 +150,7 @@ export class LiveCorrelator {
     }
     const input = this.inputOf(recorded);
     if (input === undefined) return undefined;
-    const time = input.kind === 'signal' ? Date.parse(factTime(input.fact)) : Date.parse(input.changedAt);
+    const time = input.kind === 'signal' ? input.time : Date.parse(input.changedAt);
     if (this.handledThrough !== undefined && recorded.position <= this.handledThrough) {
       // Read again after a restore: what was still held at the checkpoint is held again; the rest was handled.
       if (time > this.watermark) this.held.push({ time, key: input.eventId, position: recorded.position, value: input });
@@ -171,9 +171,9 @@ export class LiveCorrelator {
     const candidates = this.candidates;
     this.candidates = [];
     await inBatches(candidates, (candidate) => this.outputs.createCandidate(candidate));
-    const writes = [...this.writes];
+    const writes = [...this.writes.values()];
     this.writes.clear();
-    await inBatches(writes, ([streamId, write]) => this.outputs.appendGroup(streamId, write.events, write.expected));
+    await inBatches(writes, (write) => this.outputs.appendGroup(write.streamId, write.events, write.expected));
     this.forgetGroups();
   }
 
@@ -227,7 +227,7 @@ export class LiveCorrelator {
   private stepSignal(group: GroupState, input: Extract<Input, { kind: 'signal' }>, late: boolean): void {
     const id = groupEventId('SignalCorrelated', group.groupId, input.eventId);
     if (this.alreadyRecorded(group.groupId, id)) return;
-    const decision = decideSignal(group, { fact: input.fact, signalStream: input.streamId, late });
+    const decision = decideSignal(group, { fact: input.fact, signalStream: input.streamId, late, time: input.time });
     if (decision.candidate !== undefined) {
       this.candidates.push(decision.candidate);
       this.stats.candidatesOpened++;
@@ -252,12 +252,19 @@ export class LiveCorrelator {
     if (decided !== undefined) this.write(group, { type: 'EpisodeClosed', data: decided, metadata: metadataOf(input.eventId) }, id);
   }
 
+  /**
+   * A group event's data and metadata are flat (strings, numbers, booleans): frozen here, at birth,
+   * they are what the store would make them (it takes ownership and deep-freezes), and its walk
+   * over them is skipped, an array and a call per value for every group event.
+   */
   private write(group: GroupState, event: GroupEvent, id: string): void {
     this.derived++;
+    Object.freeze(event.data);
+    Object.freeze(event.metadata);
     const streamId = group.streamId;
     const pending = this.writes.get(streamId);
     const toAppend = groupCodec.encodeTrusted(event, id);
-    if (pending === undefined) this.writes.set(streamId, { expected: group.revision, events: [toAppend] });
+    if (pending === undefined) this.writes.set(streamId, { streamId, expected: group.revision, events: [toAppend] });
     else pending.events.push(toAppend);
     evolveGroup(group, event);
   }
@@ -320,7 +327,7 @@ export class LiveCorrelator {
       if (!SIGNAL_TYPES.has(recorded.type)) return undefined;
       const event = this.decode(recorded, decodeCorrelatedSignal);
       if (event === undefined || (event.type !== 'SignalFired' && event.type !== 'SignalResolved')) return undefined;
-      return { kind: 'signal', eventId: recorded.id, streamId: recorded.streamId, fact: event.data };
+      return { kind: 'signal', eventId: recorded.id, streamId: recorded.streamId, fact: event.data, time: Date.parse(factTime(event.data)) };
     }
     if (recorded.streamId.startsWith(INCIDENT_STREAM_PREFIX) && recorded.type === 'IncidentStateChanged') {
       const event = this.decode(recorded, (r) => incidentCodec.decode(r));

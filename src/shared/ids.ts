@@ -12,6 +12,7 @@ const NAMESPACE_BYTES = Buffer.from(parseUuid(OPX_EVENT_ID_NAMESPACE));
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const DASH = '-'.charCodeAt(0);
+const COLON = ':'.charCodeAt(0);
 
 /** Writes digest bytes `from`..`to` (a binary string: one char per byte) as lowercase hex into `out` at `at`; returns the end. */
 function writeHex(out: Buffer, digest: string, from: number, to: number, at: number): number {
@@ -34,10 +35,30 @@ function writeByte(out: Buffer, byte: number, at: number): number {
  */
 export function eventId(name: string): string {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a name of up to NAME_ROOM units fits the scratch input.
-  const input = name.length <= NAME_ROOM ? ID_INPUT : Buffer.allocUnsafe(NAMESPACE_BYTES.length + name.length * 3);
-  if (input !== ID_INPUT) NAMESPACE_BYTES.copy(input, 0);
-  const end = NAMESPACE_BYTES.length + input.write(name, NAMESPACE_BYTES.length, 'utf8');
-  const digest = hash('sha1', input === ID_INPUT ? inputView(end) : input.subarray(0, end), 'binary');
+  if (name.length <= NAME_ROOM) return idOf(inputView(NAMESPACE_BYTES.length + ID_INPUT.write(name, NAMESPACE_BYTES.length, 'utf8')));
+  const input = Buffer.allocUnsafe(NAMESPACE_BYTES.length + name.length * 3);
+  NAMESPACE_BYTES.copy(input, 0);
+  return idOf(input.subarray(0, NAMESPACE_BYTES.length + input.write(name, NAMESPACE_BYTES.length, 'utf8')));
+}
+
+/**
+ * `eventId(`${a}:${b}:${c}`)`, the parts written into the hash input one after another: the
+ * joined name is never formed (a string per id, flattened to be written, for every group event).
+ */
+export function eventIdOf(a: string, b: string, c: string): string {
+  if (a.length + b.length + c.length + 2 > NAME_ROOM) return eventId(`${a}:${b}:${c}`);
+  let at = NAMESPACE_BYTES.length;
+  at += ID_INPUT.write(a, at, 'utf8');
+  ID_INPUT[at++] = COLON;
+  at += ID_INPUT.write(b, at, 'utf8');
+  ID_INPUT[at++] = COLON;
+  at += ID_INPUT.write(c, at, 'utf8');
+  return idOf(inputView(at));
+}
+
+/** The UUID v5 form of the SHA-1 of `input` (namespace and name). */
+function idOf(input: Buffer): string {
+  const digest = hash('sha1', input, 'binary');
   const out = ID_OUT;
   let at = writeHex(out, digest, 0, 4, 0);
   out[at++] = DASH;
@@ -54,7 +75,7 @@ export function eventId(name: string): string {
 }
 
 /**
- * Scratch buffers of {@link eventId} (it never yields, so one set serves every call): the
+ * Scratch buffers of {@link eventId} and {@link eventIdOf} (they never yield, so one set serves every call): the
  * namespace and name hashed, a view of it per input length (`crypto.hash` takes no offsets), and
  * the id written. Buffers per call were most of an id's allocation, and correlation makes one per
  * group event.

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 
-import { contentHash, domainId, eventId, OPX_EVENT_ID_NAMESPACE, RandomIds } from '../../src/shared/ids.js';
+import { contentHash, domainId, eventId, eventIdOf, OPX_EVENT_ID_NAMESPACE, RandomIds } from '../../src/shared/ids.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 
 describe('deterministic ids', () => {
@@ -12,11 +12,22 @@ describe('deterministic ids', () => {
     'IncidentOpened:inc-ffffffffffffffffffffffff',
     'ümlaut, 日本語 and 🚨 emoji',
     'x'.repeat(10_000),
+    // Around the 512 code units hashed from a scratch buffer, with 3-byte and 4-byte (surrogate pair) characters.
+    ...[511, 512, 513].flatMap((n) => ['x'.repeat(n), '日'.repeat(n), `${'🚨'.repeat(Math.floor(n / 2))}${n % 2 === 0 ? '' : 'ü'}`]),
     ...Array.from({ length: 200 }, (_, i) => `IncidentStateChanged:inc-${i}:${i + 1}:ACKNOWLEDGE_INCIDENT:HUMAN_OPERATOR:alice@opx:2026-03-01T00:00:00.000Z`),
   ];
 
   it('eventId is exactly uuid.v5 of the UTF-8 name in the OPX namespace (so recorded ids never change)', () => {
     for (const name of names) expect(eventId(name), name.slice(0, 40)).to.equal(uuidv5(name, OPX_EVENT_ID_NAMESPACE));
+  });
+
+  it('eventIdOf(a, b, c) is eventId of the parts joined by colons, whatever their lengths and characters', () => {
+    const parts = ['', 'SignalCorrelated', 'grp-0123456789abcdef01234567', '日本語', '🚨', 'x'.repeat(255), 'y'.repeat(300), 'ü'.repeat(600)];
+    for (const a of parts) {
+      for (const b of parts) {
+        for (const c of parts) expect(eventIdOf(a, b, c), `${a.length}:${b.length}:${c.length}`).to.equal(uuidv5(`${a}:${b}:${c}`, OPX_EVENT_ID_NAMESPACE));
+      }
+    }
   });
 
   it('eventId is a version 5, RFC variant UUID', () => {
