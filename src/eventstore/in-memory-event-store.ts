@@ -87,11 +87,14 @@ export class InMemoryEventStore implements EventStore {
 
     // A stream that only has metadata (setStreamMetadata) has no events yet: for 'no_stream' and
     // exact revisions it does not exist, as in EventStoreDB; 'stream_exists' accepts it.
-    const actual = current < 0 ? ('no_stream' as const) : BigInt(current);
-    if (expected === 'no_stream' && current >= 0) throw new WrongExpectedVersion(streamId, expected, actual);
-    if (expected === 'stream_exists' && stream === undefined) throw new WrongExpectedVersion(streamId, expected, actual);
-    if (typeof expected === 'bigint' && expected !== BigInt(current)) {
-      throw new WrongExpectedVersion(streamId, expected, actual);
+    // An exact revision is compared as a number (exact: a revision is far below 2^53), and the
+    // actual one made a bigint only to throw: no BigInt per append to a stream that exists.
+    if (
+      (expected === 'no_stream' && current >= 0) ||
+      (expected === 'stream_exists' && stream === undefined) ||
+      (typeof expected === 'bigint' && Number(expected) !== current)
+    ) {
+      throw new WrongExpectedVersion(streamId, expected, current < 0 ? 'no_stream' : BigInt(current));
     }
     if (events.length === 0) {
       return { nextExpectedRevision: BigInt(current), position: this.lastPosition() };
@@ -130,7 +133,7 @@ export class InMemoryEventStore implements EventStore {
     let start: number | undefined;
     if (expected === 'any' || expected === 'stream_exists') start = stream.ids.get(first.id);
     else if (expected === 'no_stream') start = 0;
-    else if (expected < BigInt(current)) start = Number(expected) + 1;
+    else if (expected < current) start = Number(expected) + 1;
     if (start === undefined) return undefined;
     for (let i = 0; i < events.length; i++) {
       if (stream.events[start + i]?.id !== events[i]?.id) return undefined;
