@@ -52,35 +52,55 @@ export class StoreCorrelationOutputs implements CorrelationOutputs {
     }
   }
 
-  async appendGroup(streamId: string, events: readonly EventToAppend[], expected: bigint): Promise<void> {
+  /**
+   * The first append chained with `then`, not awaited in an async function: a group append is made
+   * per group touched per commit (~19,000 for 50,000 facts), and a suspended async function per
+   * append was ~600 bytes of it. Only a refused append goes on to {@link appendAfterConflict}.
+   */
+  appendGroup(streamId: string, events: readonly EventToAppend[], expected: bigint): Promise<void> {
+    let appended: Promise<unknown>;
+    try {
+      appended = this.store.append(streamId, events, expected < 0n ? 'no_stream' : expected);
+    } catch (error) {
+      return this.appendAfterConflict(streamId, events, expected, error);
+    }
+    return appended.then(NOTHING, (error: unknown) => this.appendAfterConflict(streamId, events, expected, error));
+  }
+
+  /** After an append of `events` at `expected` failed with `error`: at most two more attempts, as the class describes. */
+  private async appendAfterConflict(streamId: string, events: readonly EventToAppend[], expected: bigint, error: unknown): Promise<void> {
     let rest = events;
     let at = expected;
-    for (let attempt = 0; attempt < 3 && rest.length > 0; attempt++) {
+    for (let attempt = 0; ; attempt++) {
+      if (!(error instanceof WrongExpectedVersion)) throw error;
+      // Some of these events are there already (another correlator, or this one before a restart):
+      // they must be these, in order; the rest are appended after them.
+      let matched = 0;
+      for await (const recorded of this.store.readStream(streamId, { fromRevision: at + 1n, maxCount: rest.length })) {
+        const mine = rest[matched];
+        if (mine === undefined || recorded.id !== mine.id) throw new CorrelationConflict(streamId, `revision ${recorded.revision} holds event ${recorded.id}, not ${mine?.id ?? '(nothing more)'}`);
+        matched++;
+      }
+      if (matched === 0) throw error;
+      rest = rest.slice(matched);
+      at += BigInt(matched);
+      if (rest.length === 0) return;
+      if (attempt === 2) throw new CorrelationConflict(streamId, 'it kept moving while appending'); // three appends refused
       try {
         await this.store.append(streamId, rest, at < 0n ? 'no_stream' : at);
         return;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersion)) throw error;
-        // Some of these events are there already (another correlator, or this one before a restart):
-        // they must be these, in order; the rest are appended after them.
-        let matched = 0;
-        for await (const recorded of this.store.readStream(streamId, { fromRevision: at + 1n, maxCount: rest.length })) {
-          const mine = rest[matched];
-          if (mine === undefined || recorded.id !== mine.id) throw new CorrelationConflict(streamId, `revision ${recorded.revision} holds event ${recorded.id}, not ${mine?.id ?? '(nothing more)'}`);
-          matched++;
-        }
-        if (matched === 0) throw error;
-        rest = rest.slice(matched);
-        at += BigInt(matched);
+      } catch (next) {
+        error = next;
       }
     }
-    if (rest.length > 0) throw new CorrelationConflict(streamId, 'it kept moving while appending');
   }
 
   readGroup(streamId: string): AsyncIterable<RecordedEvent> {
     return this.store.readStream(streamId);
   }
 }
+
+const NOTHING = (): void => undefined;
 
 /** Revision 0 of a stream, read to the end of a one-event read (a read broken off early is a cancelled call). */
 async function firstEvent(store: EventStore, streamId: string): Promise<RecordedEvent | undefined> {
