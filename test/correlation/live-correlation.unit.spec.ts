@@ -111,6 +111,20 @@ describe('live correlation (Phase 2.2 over recorded signals)', () => {
     });
   });
 
+  describe('recorded group events', () => {
+    it('are frozen through and through, as the store freezes what it takes (the correlator freezes their flat payloads itself)', async () => {
+      const world = CorrelationWorld.create();
+      await world.record(Facts.firing('fz', 0), Facts.resolved('fz', 0, 20), Facts.firing('fz', 40));
+      await world.settle();
+
+      const recorded = [...world.memory.streamIds()].filter((id) => id.startsWith(GROUP_STREAM_PREFIX)).flatMap((id) => world.memory.snapshot(id));
+      expect(recorded.map((e) => e.type)).to.include('SignalCorrelated');
+      const thawed = (value: unknown): boolean =>
+        typeof value === 'object' && value !== null && (!Object.isFrozen(value) || Object.values(value).some(thawed));
+      expect(recorded.filter((e) => thawed(e.data) || thawed(e.metadata))).to.deep.equal([]);
+    });
+  });
+
   describe('event-sourced state: restarts, crashes and a second correlator', () => {
     it('takes up where its checkpoint left off, holding again what was held', async () => {
       const world = CorrelationWorld.create({ rules: Rules.set([Rules.burst], 60) });
