@@ -286,7 +286,7 @@ class LogRead implements AsyncIterator<RecordedEvent> {
         this.assertOpen();
       } catch (error) {
         this.done = true;
-        return Promise.reject(error);
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     }
     while (!this.done && this.index < this.log.length && this.remaining > 0) {
