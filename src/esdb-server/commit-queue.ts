@@ -98,10 +98,11 @@ export class CommitQueue {
   #lastBatchSize = 0;
   /**
    * When each writer still expected back was acknowledged (ms, oldest first): a writer sends its
-   * next write about a round trip after its acknowledgement. A write that arrives is taken as the
-   * return of the oldest; one not back within two holds is no longer expected. A writer not back
-   * when a hold ends is still expected by the next commits, so that a straggler committed
-   * without them is not left out of the count for good.
+   * next write about a round trip after its acknowledgement. One not back when a hold ends is
+   * still expected by the next commits (so a straggler is not left out of the count for good),
+   * until two holds have passed since its acknowledgement. A write that arrives is taken as the
+   * return of the latest acknowledged: so a writer that left sinks to the front and ages out,
+   * where taking the oldest would renew it every round and hold every commit for it.
    */
   #acked: number[] = [];
   /**
@@ -135,7 +136,7 @@ export class CommitQueue {
       if (this.engine.flush !== undefined) {
         const now = performance.now();
         this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: now });
-        const ackedAt = this.#acked.shift();
+        const ackedAt = this.#acked.pop();
         if (ackedAt !== undefined) this.#roundTripMs = Math.max(now - ackedAt, this.#roundTripMs * ROUND_TRIP_DECAY);
         this.#schedule();
         return;
