@@ -4,7 +4,9 @@ import type { EventStoreCore } from './store.js';
 /** The longest a group commit waits for more writes to join it (engines that flush in the commit). */
 const MAX_COMMIT_HOLD_MS = 2;
 /** The longest a commit waits for the writers of the last one to come back (engines that flush off the event loop). */
-const MAX_FLUSH_HOLD_MS = 5;
+const MAX_FLUSH_HOLD_MS = 10;
+/** What is left of a slower round's round trip after each round that was faster. */
+const ROUND_TRIP_DECAY = 0.75;
 
 /**
  * Lets a reader sleep until the next committed write without missing one: `arm()` before a
@@ -95,10 +97,20 @@ export class CommitQueue {
   #lastCommitMs = 0;
   #lastBatchSize = 0;
   /**
-   * The writers in the loop when the last flush landed: those it acknowledged and those already
-   * queued behind it. Each sends its next write about a round trip after its acknowledgement.
+   * When each writer still expected back was acknowledged (ms, oldest first): a writer sends its
+   * next write about a round trip after its acknowledgement. One not back when a hold ends is
+   * still expected by the next commits (so a straggler is not left out of the count for good),
+   * until two holds have passed since its acknowledgement. A write that arrives is taken as the
+   * return of the latest acknowledged: so a writer that left sinks to the front and ages out,
+   * where taking the oldest would renew it every round and hold every commit for it.
    */
-  #writers = 0;
+  #acked: number[] = [];
+  /**
+   * The writers' round trip (ms from an acknowledgement to that writer's next write): the longest
+   * seen lately, decaying by {@link ROUND_TRIP_DECAY} per return, so that one slow client holds
+   * the next commits long enough for it, and a machine that became quicker is soon followed.
+   */
+  #roundTripMs = 0;
   #stats = { commits: 0, writes: 0, batchSizes: {} as Record<number, number>, queuedMs: 0, commitMs: 0, flushMs: 0, holds: 0 };
   /** A commit waiting for the disk, a check for the next commit scheduled, a hold under way. */
   #flushing = false;
@@ -122,7 +134,10 @@ export class CommitQueue {
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.engine.flush !== undefined) {
-        this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: performance.now() });
+        const now = performance.now();
+        this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: now });
+        const ackedAt = this.#acked.pop();
+        if (ackedAt !== undefined) this.#roundTripMs = Math.max(now - ackedAt, this.#roundTripMs * ROUND_TRIP_DECAY);
         this.#schedule();
         return;
       }
@@ -177,22 +192,28 @@ export class CommitQueue {
   }
 
   /**
-   * The writers acknowledged by the last commit send their next writes a round trip later. Were
-   * the first of them committed at once, the others would arrive during its flush and the
-   * batches would alternate between few and many writes; so, while fewer writes are queued than
-   * there were writers in the loop when the last flush landed (those it acknowledged and those
-   * queued behind it), the commit waits for the rest, at most one commit's duration (capped).
-   * Counting only the last commit's writes instead kept 8 writers in two halves of 4 for good:
-   * each half arrived during the other's flush, so a commit never waited for the other half
-   * (4.6-5.4 writes per fsync; 5.6-6.7 with this count, +17-19% appends/s at load ~9; docs/performance.md).
-   * A lone writer, or the first write after a pause, is committed at once.
+   * The writers acknowledged by the last commits send their next writes a round trip later. Were
+   * the first of them committed at once, the others would arrive during its flush and wait for
+   * it, and the batches would alternate between few and many writes; so, while writers are still
+   * expected back ({@link #acked}), the commit waits for them: for twice their round trip, or one
+   * commit's duration if longer, capped. Waiting only for as many as the last commit held kept 8
+   * writers in two halves of 4 for good (each half arrived during the other's flush); waiting only
+   * for one commit's duration, when the clients' round trip was longer, committed the first writer
+   * back alone, the other 7 arriving during its flush (docs/performance.md). A lone writer, or the
+   * first write after a pause, is committed at once.
    */
   #commitWhenReady(): void {
     if (this.#flushing || this.#jobs.length === 0) return;
-    const wait = Math.min(this.#lastCommitMs, this.#maxFlushHoldMs) - (performance.now() - this.#lastCommitEnd);
-    if (this.#jobs.length < this.#writers && wait > 0) {
+    const now = performance.now();
+    const hold = Math.min(Math.max(this.#lastCommitMs, 2 * this.#roundTripMs), this.#maxFlushHoldMs);
+    // a writer not back within two holds of its acknowledgement has left, or is too slow to wait for
+    while (this.#acked.length > 0 && now - this.#acked[0]! > 2 * hold) this.#acked.shift();
+    const wait = hold - (now - this.#lastCommitEnd);
+    if (this.#acked.length > 0 && wait > 0) {
+      // the round trip may have grown since the hold began: the hold ends when it now says
       if (this.#hold === undefined) this.#stats.holds++;
-      this.#hold ??= setTimeout(() => this.#commitThenFlush(), wait);
+      clearTimeout(this.#hold);
+      this.#hold = setTimeout(() => this.#commitThenFlush(), wait);
       return;
     }
     this.#commitThenFlush();
@@ -226,8 +247,8 @@ export class CommitQueue {
       .then(
         () => {
           stats.flushMs += performance.now() - committed;
-          // counted before the acknowledgements, so a writer that writes again at once counts once
-          this.#writers = jobs.length + this.#jobs.length;
+          const ackedAt = performance.now();
+          for (const _job of jobs) this.#acked.push(ackedAt);
           this.#settle(jobs, results);
         },
         (error: unknown) => jobs.forEach((job) => job.reject(error)),

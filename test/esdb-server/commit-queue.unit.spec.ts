@@ -72,6 +72,57 @@ describe(CommitQueue.name, function () {
       await Promise.all([...firstHalf, ...secondHalf]);
     });
 
+    it('waits for writers whose round trip is longer than a commit takes', async function () {
+      const engine = new CountingEngine();
+      const queue = new CommitQueue(engine as unknown as StorageEngine, { maxFlushHoldMs: 1_000 });
+      let done = false;
+      // a fast disk: each flush lands a millisecond or so after it starts
+      const disk = (async () => {
+        while (!done) {
+          engine.land();
+          await after(1);
+        }
+      })();
+      // slow clients: writer i sends its next write 20 + i ms after its acknowledgement
+      const writer = async (i: number): Promise<void> => {
+        for (let n = 0; n < 4; n++) {
+          await queue.run(() => engine.write());
+          await after(20 + i);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, i) => writer(i)));
+      done = true;
+      await disk;
+      // holding for one commit's duration committed the first writer back alone, then the other
+      // seven: once the first writer's return is timed, each commit waits for all eight
+      expect(engine.batches).to.deep.equal([8, 8, 8, 8]);
+    });
+
+    it('stops waiting for a writer that left', async function () {
+      const engine = new CountingEngine();
+      const queue = new CommitQueue(engine as unknown as StorageEngine);
+      let done = false;
+      const disk = (async () => {
+        while (!done) {
+          engine.land();
+          await after(1);
+        }
+      })();
+      // eight writers 3 ms away; the last stops after its second write
+      const writer = async (writes: number): Promise<void> => {
+        for (let n = 0; n < writes; n++) {
+          await queue.run(() => engine.write());
+          await after(3);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, i) => writer(i === 7 ? 2 : 12)));
+      done = true;
+      await disk;
+      expect(engine.batches.slice(-5)).to.deep.equal([7, 7, 7, 7, 7]);
+      // a hold or two for it, not one per commit
+      expect(queue.stats().holds).to.be.at.most(3);
+    });
+
     it('commits a lone writer at once, without holding', async function () {
       const engine = new CountingEngine();
       const queue = new CommitQueue(engine as unknown as StorageEngine, { maxFlushHoldMs: 1_000 });

@@ -18,12 +18,15 @@ export const recordChecksum = (
   data: Uint8Array | string,
   metadata: Uint8Array | string,
 ): number => {
-  const header = [position, streamId, revision, eventId, type, contentType, created].map((field) => {
-    const text = String(field);
-    return `${Buffer.byteLength(text, 'utf8')}:${text}`;
-  });
-  const crc = crc32(`${header.join('')}${byteLength(data)}:${byteLength(metadata)}:`);
+  const header = `${field(position)}${field(streamId)}${field(revision)}${field(eventId)}${field(type)}${field(contentType)}${field(created)}`;
+  const crc = crc32(`${header}${byteLength(data)}:${byteLength(metadata)}:`);
   return extend(extend(crc, data), metadata);
+};
+
+/** A header field as hashed: its UTF-8 length, a colon, its text. */
+const field = (value: bigint | number | string): string => {
+  const text = String(value);
+  return `${Buffer.byteLength(text, 'utf8')}:${text}`;
 };
 
 /**

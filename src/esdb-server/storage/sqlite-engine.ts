@@ -98,6 +98,8 @@ export class SqliteEngine implements StorageEngine {
   readonly #allBackward: Database.Statement;
   readonly #findInStream: Database.Statement;
   readonly #appendTx: (events: readonly NewEvent[]) => StoredEvent[];
+  /** Runs its argument in a transaction (one wrapper for every call, not one made per call). */
+  readonly #inTransaction: (work: () => unknown) => unknown;
   #position: bigint;
   readonly #watermark: Watermark;
   /** Flushes the WAL after a commit made without one ({@link transactionBeforeFlush}); undefined with synchronous=NORMAL. */
@@ -161,27 +163,31 @@ export class SqliteEngine implements StorageEngine {
     this.#walSync = synchronous === 'FULL' ? new WalSync(`${file}-wal`) : undefined;
     this.#deferSync = this.#db.prepare('PRAGMA synchronous = NORMAL');
     this.#restoreSync = this.#db.prepare(`PRAGMA synchronous = ${synchronous}`);
-    this.#appendTx = this.#db.transaction((events: readonly NewEvent[]): StoredEvent[] => {
-      const stored: StoredEvent[] = [];
-      let position = this.#position;
-      for (const event of events) {
-        position += 1n;
-        this.#insert.run({
-          position,
-          stream: event.streamId,
-          revision: event.revision,
-          event_id: event.eventId,
-          type: event.type,
-          content_type: event.contentType,
-          data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength),
-          metadata: Buffer.from(event.metadata.buffer, event.metadata.byteOffset, event.metadata.byteLength),
-          created: event.created,
-          checksum: recordChecksum(position, event.streamId, event.revision, event.eventId, event.type, event.contentType, event.created, event.data, event.metadata),
-        });
-        stored.push({ ...event, position });
-      }
-      return stored;
-    });
+    this.#appendTx = this.#db.transaction((events: readonly NewEvent[]): StoredEvent[] => this.#insertRows(events));
+    this.#inTransaction = this.#db.transaction((work: () => unknown) => work());
+  }
+
+  /** Inserts the rows at the positions after {@link #position} (which it leaves as it was). */
+  #insertRows(events: readonly NewEvent[]): StoredEvent[] {
+    const stored: StoredEvent[] = [];
+    let position = this.#position;
+    for (const event of events) {
+      position += 1n;
+      this.#insert.run({
+        position,
+        stream: event.streamId,
+        revision: event.revision,
+        event_id: event.eventId,
+        type: event.type,
+        content_type: event.contentType,
+        data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength),
+        metadata: Buffer.from(event.metadata.buffer, event.metadata.byteOffset, event.metadata.byteLength),
+        created: event.created,
+        checksum: recordChecksum(position, event.streamId, event.revision, event.eventId, event.type, event.contentType, event.created, event.data, event.metadata),
+      });
+      stored.push({ ...event, position });
+    }
+    return stored;
   }
 
   lastPosition(): bigint {
@@ -212,7 +218,9 @@ export class SqliteEngine implements StorageEngine {
     this.#writable();
     let stored: StoredEvent[];
     try {
-      stored = this.#appendTx(events);
+      // One row inside a transaction (a group commit's) needs no savepoint of its own: a single
+      // INSERT is atomic, and undone alone when it fails. More rows, or none around, take one.
+      stored = events.length === 1 && this.#db.inTransaction ? this.#insertRows(events) : this.#appendTx(events);
     } catch (error) {
       this.#rolledBack();
       throw error;
@@ -274,7 +282,7 @@ export class SqliteEngine implements StorageEngine {
   transaction<T>(work: () => T): T {
     this.#writable();
     try {
-      const result = this.#db.transaction(work)();
+      const result = this.#inTransaction(work) as T;
       this.#markCommitted();
       return result;
     } catch (error) {
@@ -292,7 +300,7 @@ export class SqliteEngine implements StorageEngine {
     this.#writable();
     this.#deferSync.run();
     try {
-      const result = this.#db.transaction(work)();
+      const result = this.#inTransaction(work) as T;
       this.#unflushed = true;
       return result;
     } catch (error) {
