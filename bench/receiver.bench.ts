@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 
 import { loadConfig } from '../src/container/config.js';
-import { startEmbeddedServer } from '../src/esdb-server/server.js';
 import type { EventStore } from '../src/eventstore/event-store.js';
 import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../src/eventstore/in-memory-event-store.js';
@@ -28,7 +27,9 @@ import { signalCodec, signalEvent } from '../src/signals/signal-events.js';
 import { SignalRecorder } from '../src/signals/signal-recorder.js';
 import { systemClock } from '../src/shared/clock.js';
 import { silentLogger } from '../src/shared/logger.js';
+import { freePort, startStoreProcess } from '../test/worker/support/cluster.js';
 import { describeMachineSpeed } from './machine-speed.js';
+import { cpuMsOf } from './worker-instruments.js';
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ALERTS = Number(process.env['BENCH_ALERTS'] ?? 20_000);
@@ -69,7 +70,14 @@ interface Figures {
  * The receiver over `store`, at full speed and then at half that rate; and the raw append of the
  * same signal events through the same store at the same concurrency. `close` releases the store.
  */
-async function measure(label: string, store: EventStore, close: () => Promise<void>, ceiling?: number): Promise<Figures> {
+async function measure(label: string, store: EventStore, close: () => Promise<void>, ceiling?: number, serverPid?: number): Promise<Figures> {
+  /** CPU used so far (ms, every thread): this process (posters, HTTP, receiver, client) and the server's when it runs apart. */
+  const cpu = (): { own: number; server: number } => ({ own: cpuMsOf(process.pid), server: serverPid === undefined ? 0 : cpuMsOf(serverPid) });
+  const perAlert = (from: { own: number; server: number }, alerts: number): string => {
+    const to = cpu();
+    const own = (to.own - from.own) / alerts;
+    return serverPid === undefined ? `CPU ${own.toFixed(3)} ms an alert` : `CPU ${own.toFixed(3)} ms an alert here + ${((to.server - from.server) / alerts).toFixed(3)} ms in the server`;
+  };
   const token = newToken();
   const app = await buildHttpApp({ logger: silentLogger, registry: new Registry(), ready: async () => true, maxInFlight: 1_000 }, [
     (instance) =>
@@ -104,9 +112,11 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
     // Warm-up, then the receiver at full speed.
     await inParallel(bodies(2_000, `${label}-warm`), post);
     const full = bodies(ALERTS, `${label}-full`);
+    let cpu0 = cpu();
     let t0 = performance.now();
     await inParallel(full, post);
     const receiverMs = performance.now() - t0;
+    const receiverCpu = perAlert(cpu0, ALERTS);
     const rate = (ALERTS / receiverMs) * 1000;
 
     // The raw append of the same signal events, same client, same concurrency (one append per fact, as the recorder makes).
@@ -118,6 +128,7 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
       }),
     );
     let at = 0;
+    cpu0 = cpu();
     t0 = performance.now();
     await Promise.all(Array.from({ length: POSTERS * 8 }, async () => {
       while (at < raw.length) {
@@ -127,6 +138,7 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
     }));
     const rawMs = performance.now() - t0;
     const rawRate = (raw.length / rawMs) * 1000;
+    const rawCpu = perAlert(cpu0, raw.length);
 
     // Ack latency at half the rate reached: bodies sent on a fixed schedule, each answer timed.
     const paced = bodies(Math.min(ALERTS, Math.round(rate * 5)), `${label}-paced`);
@@ -145,8 +157,8 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
     // same cores, so the receiver cannot beat both costs paid one after the other.
     const bound = ceiling === undefined ? undefined : 1 / (1 / ceiling + 1 / rawRate);
     console.log(
-      `  ${label}: ${fmt(rate)} alerts/s accepted over HTTP (${full.length} bodies of 1-50 alerts, ${POSTERS} posters, each answered after its appends); ` +
-        `raw append of the same signal events ${fmt(rawRate)}/s (ratio ${(rate / rawRate).toFixed(2)}x)` +
+      `  ${label}: ${fmt(rate)} alerts/s accepted over HTTP (${full.length} bodies of 1-50 alerts, ${POSTERS} posters, each answered after its appends; ${receiverCpu}); ` +
+        `raw append of the same signal events ${fmt(rawRate)}/s (${rawCpu}; ratio ${(rate / rawRate).toFixed(2)}x)` +
         (bound === undefined ? '' : `; both costs in one process bound it at ${fmt(bound)}/s (reached ${(rate / bound).toFixed(2)}x)`) +
         `; at half that rate (${fmt(rate / 2)}/s) ack p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms`,
     );
@@ -157,13 +169,28 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
   }
 }
 
+/**
+ * The embedded server in a process of its own, as `opx store serve` runs it beside `opx serve`
+ * (BENCH_SERVER_IN_PROCESS=1: in this process, where the posters, the receiver, the client and
+ * the server all take turns on one thread).
+ */
 async function onEmbeddedServer(label: string, dataDir: string | undefined, ceiling: number): Promise<void> {
-  const server = await startEmbeddedServer(dataDir === undefined ? { insecure: true } : { insecure: true, dataDir });
+  if (process.env['BENCH_SERVER_IN_PROCESS'] === '1') {
+    const { startEmbeddedServer } = await import('../src/esdb-server/server.js');
+    const server = await startEmbeddedServer(dataDir === undefined ? { insecure: true } : { insecure: true, dataDir });
+    const store = EsdbEventStore.fromConnectionString(server.connectionString);
+    await measure(`${label}, in this process`, store, async () => {
+      await store.close();
+      await server.close();
+    }, ceiling);
+    return;
+  }
+  const server = await startStoreProcess({ port: await freePort(), ...(dataDir === undefined ? {} : { dataDir }) });
   const store = EsdbEventStore.fromConnectionString(server.connectionString);
-  await measure(label, store, async () => {
+  await measure(`${label}, its own process`, store, async () => {
     await store.close();
-    await server.close();
-  }, ceiling);
+    await server.process.kill('SIGTERM');
+  }, undefined, server.process.pid);
 }
 
 console.log(`receiver bench (${fmt(ALERTS)} alerts, targets: >= 5,000 alerts/s on the embedded server in memory, p99 < 100 ms at half that rate)`);
