@@ -10,7 +10,7 @@ import type { CorrelationRuleSet } from './correlation-rule.js';
 import type { Candidate } from './correlator.js';
 import { checkpointOf, readCheckpoint } from './correlation-checkpoint.js';
 import { CORRELATION_INPUT_PREFIXES, LiveCorrelator } from './live-correlator.js';
-import { OutputCursor } from './output-cursor.js';
+import { OutputCursor, PlaceAtPosition } from './output-cursor.js';
 
 /** One place where replayed correlation did not reproduce history (the same shape as the orchestration audit's). */
 export interface CorrelationDivergence {
@@ -164,6 +164,8 @@ class ComparingOutputs implements CorrelationOutputs {
   /** Candidates of the batch correlation (schema 1): inputs of the orchestration audit, not compared here. */
   private readonly batchMade = new Set<string>();
   private readonly cursor: OutputCursor;
+  /** The place of each group and candidate event the scan meets at its position (see {@link OutputCursor.passes}). */
+  private readonly place = new PlaceAtPosition();
 
   constructor(
     private readonly source: EventReader,
@@ -207,6 +209,7 @@ class ComparingOutputs implements CorrelationOutputs {
       if (checkpoint !== undefined && (this.checkpointed === undefined || checkpoint.position > this.checkpointed)) this.checkpointed = checkpoint.position;
       return;
     }
+    const place = this.place.of(recorded.position);
     if (!streamId.startsWith(GROUP_STREAM_PREFIX)) {
       if (recorded.type !== 'CandidateCreated' || revision !== 0n) return;
       if (isBatchCandidate(recorded)) {
@@ -216,7 +219,7 @@ class ComparingOutputs implements CorrelationOutputs {
         return;
       }
     }
-    if (this.cursor.passes(recorded.position) || revision < (this.readBack.get(streamId) ?? 0n)) return;
+    if (this.cursor.passes(recorded.position, place) || revision < (this.readBack.get(streamId) ?? 0n)) return;
     const key = keyOf(streamId, revision);
     const held = this.held.get(key);
     if (held === undefined) {

@@ -164,6 +164,26 @@ describe('the replay audit of correlation', () => {
       { name: 'derived before it is met (a commit after every input), held', options: { commitEvery: 1, maxHeld: 1_000 }, reads: 'none' },
       { name: 'derived long before it is met, compared ahead of the scan past the hold', options: { commitEvery: 1, maxHeld: 2 }, reads: 'cursor' },
     ] as const;
+    it('tells apart outputs that share a commit position (events appended together in EventStoreDB) when the second cursor compared some of them', async () => {
+      const history = await recordedHistory();
+      const store = await countingStoreOf(history);
+      // every three events in $all share one position, as events appended together share a commit position
+      const shared = (e: RecordedEvent): RecordedEvent => ({ id: e.id, type: e.type, streamId: e.streamId, revision: e.revision, position: e.position / 3n, data: e.data, metadata: e.metadata, created: e.created });
+      const reader = {
+        readStream: (streamId: string, options?: ReadStreamOptions) => store.readStream(streamId, options),
+        async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+          for await (const e of store.readAll(options.streamPrefixes === undefined ? {} : { streamPrefixes: options.streamPrefixes })) {
+            const event = shared(e);
+            if (options.after === undefined || event.position > options.after) yield event;
+          }
+        },
+      };
+      const report = await auditCorrelation(reader, config.correlationRules, undefined, { commitEvery: 1, maxHeld: 2 });
+      const outputs = history.filter((e) => e.type === 'SignalCorrelated' || e.type === 'EpisodeClosed' || e.type === 'CandidateCreated').length;
+      expect(report).to.include({ verdict: 'IDENTICAL', divergenceCount: 0, eventsCompared: outputs });
+      expect(store.allReads).to.be.greaterThan(1);
+    });
+
     it('reads back per stream the held outputs the second cursor does not find ahead (here: none recorded)', async () => {
       const history = (await recordedHistory()).filter((e) => e.type !== 'SignalCorrelated');
       const store = await countingStoreOf(history);
