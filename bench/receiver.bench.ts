@@ -16,6 +16,8 @@ import { Registry } from 'prom-client';
 
 import { loadConfig } from '../src/container/config.js';
 import type { EventStore } from '../src/eventstore/event-store.js';
+import { startEmbeddedServer } from '../src/esdb-server/server.js';
+import { startServerThread } from '../src/esdb-server/server-thread.js';
 import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../src/eventstore/in-memory-event-store.js';
 import { buildHttpApp } from '../src/http/http-app.js';
@@ -170,27 +172,42 @@ async function measure(label: string, store: EventStore, close: () => Promise<vo
 }
 
 /**
- * The embedded server in a process of its own, as `opx store serve` runs it beside `opx serve`
- * (BENCH_SERVER_IN_PROCESS=1: in this process, where the posters, the receiver, the client and
- * the server all take turns on one thread).
+ * Where the embedded server runs (BENCH_SERVER, comma-separated; default `thread,process`):
+ * - `thread`: a thread of this process, as `opx serve` runs it over a data dir or `--memory` (TLS,
+ *   credentials made for the process);
+ * - `process`: a process of its own, as `opx store serve` runs beside `opx serve --connection`;
+ * - `in-process`: this very thread, where the posters, the receiver, the client and the server
+ *   all take turns (how `opx serve` ran it before the thread).
  */
+const PLACES = (process.env['BENCH_SERVER'] ?? 'thread,process').split(',');
+
 async function onEmbeddedServer(label: string, dataDir: string | undefined, ceiling: number): Promise<void> {
-  if (process.env['BENCH_SERVER_IN_PROCESS'] === '1') {
-    const { startEmbeddedServer } = await import('../src/esdb-server/server.js');
-    const server = await startEmbeddedServer(dataDir === undefined ? { insecure: true } : { insecure: true, dataDir });
-    const store = EsdbEventStore.fromConnectionString(server.connectionString);
-    await measure(`${label}, in this process`, store, async () => {
-      await store.close();
-      await server.close();
-    }, ceiling);
-    return;
+  for (const place of PLACES) {
+    if (place === 'thread') {
+      const server = await startServerThread(dataDir === undefined ? {} : { dataDir });
+      const store = EsdbEventStore.fromEndpoint(server.endpoint);
+      await measure(`${label}, a thread of this process (TLS)`, store, async () => {
+        await store.close();
+        await server.close();
+      });
+    } else if (place === 'process') {
+      const server = await startStoreProcess({ port: await freePort(), ...(dataDir === undefined ? {} : { dataDir }) });
+      const store = EsdbEventStore.fromConnectionString(server.connectionString);
+      await measure(`${label}, its own process`, store, async () => {
+        await store.close();
+        await server.process.kill('SIGTERM');
+      }, undefined, server.process.pid);
+    } else if (place === 'in-process') {
+      const server = await startEmbeddedServer(dataDir === undefined ? { insecure: true } : { insecure: true, dataDir });
+      const store = EsdbEventStore.fromConnectionString(server.connectionString);
+      await measure(`${label}, this thread`, store, async () => {
+        await store.close();
+        await server.close();
+      }, ceiling);
+    } else {
+      throw new Error(`BENCH_SERVER: unknown place '${place}' (thread, process, in-process)`);
+    }
   }
-  const server = await startStoreProcess({ port: await freePort(), ...(dataDir === undefined ? {} : { dataDir }) });
-  const store = EsdbEventStore.fromConnectionString(server.connectionString);
-  await measure(`${label}, its own process`, store, async () => {
-    await store.close();
-    await server.process.kill('SIGTERM');
-  }, undefined, server.process.pid);
 }
 
 console.log(`receiver bench (${fmt(ALERTS)} alerts, targets: >= 5,000 alerts/s on the embedded server in memory, p99 < 100 ms at half that rate)`);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { EmbeddedServer } from '../esdb-server/server.js';
+import type { ServerThread } from '../esdb-server/server-thread.js';
 import type { EventStore } from '../eventstore/event-store.js';
 import type { EsdbEventStore } from '../eventstore/esdb/esdb-event-store.js';
 import { InMemoryEventStore } from '../eventstore/in-memory-event-store.js';
@@ -195,7 +195,8 @@ function isAlive(pid: number): boolean {
  * Opens the selected store. The adapters are imported by the first command that opens a store of
  * their kind, not at start-up: `opx --help`, and the replay audit's calling thread, load neither
  * the client with gRPC nor the server (some 30 MB of RSS each).
- * The embedded default starts the embedded server in this process on
+ * The embedded default starts the embedded server in a thread of this process (its work on one
+ * core, the command's on the other: src/esdb-server/server-thread.ts) on
  * an ephemeral loopback port over the data dir (SQLite) and talks to it with the official client,
  * exactly as it would talk to EventStoreDB: over TLS, as a user, with a CA, a certificate and a
  * secret the server made for this process and kept in memory (docs/security.md says why). A remote connection is probed once, so an unreachable
@@ -210,10 +211,10 @@ export async function openStore(selection: StoreSelection, purpose: string): Pro
     }
     case 'data': {
       const release = lockDataDir(selection, purpose);
-      let server: EmbeddedServer;
+      let server: ServerThread;
       try {
-        const { startEmbeddedServer } = await import('../esdb-server/server.js');
-        server = await startEmbeddedServer({ dataDir: selection.dir });
+        const { startServerThread } = await import('../esdb-server/server-thread.js');
+        server = await startServerThread({ dataDir: selection.dir });
       } catch (error) {
         release();
         throw new StoreUnavailable(`cannot open the embedded store at ${resolve(selection.dir)}: ${(error as Error).message}`, { cause: error });

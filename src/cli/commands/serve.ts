@@ -178,8 +178,8 @@ const isLoopback = (host: string): boolean => host === 'localhost' || host === '
 async function openServeStore(ctx: CliContext): Promise<OpenedStore> {
   const selection = selectStore(ctx.options);
   if (selection.kind !== 'memory') return openStore(selection, 'opx serve');
-  const { startEmbeddedServer } = await import('../../esdb-server/server.js');
-  const server = await startEmbeddedServer(); // credentials made for this process (see openStore)
+  const { startServerThread } = await import('../../esdb-server/server-thread.js');
+  const server = await startServerThread(); // in a thread of its own, credentials made for this process (see openStore)
   const { EsdbEventStore } = await import('../../eventstore/esdb/esdb-event-store.js');
   const store = EsdbEventStore.fromEndpoint(server.endpoint);
   return {
