@@ -10,6 +10,7 @@ import type { CorrelationRuleSet } from './correlation-rule.js';
 import type { Candidate } from './correlator.js';
 import { checkpointOf, readCheckpoint } from './correlation-checkpoint.js';
 import { CORRELATION_INPUT_PREFIXES, LiveCorrelator } from './live-correlator.js';
+import { OutputCursor, PlaceAtPosition } from './output-cursor.js';
 
 /** One place where replayed correlation did not reproduce history (the same shape as the orchestration audit's). */
 export interface CorrelationDivergence {
@@ -46,7 +47,10 @@ const MAX_DIVERGENCES = 100;
 export interface CorrelationAuditOptions {
   /** Inputs handled between two commits of the replayed correlator (default 1,024). */
   readonly commitEvery?: number;
-  /** Derived outputs held for the scan to meet before the oldest are compared by reading their streams (default 2,048). */
+  /**
+   * Derived outputs held for the scan to meet (default 2,048); past it, a second cursor reads on
+   * ahead of the scan to compare the held ones, and those it does not find are read back per stream.
+   */
   readonly maxHeld?: number;
 }
 
@@ -76,21 +80,26 @@ export async function auditCorrelation(
   const outputs = new ComparingOutputs(source, options.maxHeld ?? MAX_HELD);
   const correlator = new LiveCorrelator(rules, source, outputs, silentLogger, { maxGroups: 10_000 });
   let inputs = 0;
-  for await (const recorded of events) {
-    if (!isInput(recorded.streamId)) {
-      outputs.recordedOutput(recorded);
-      continue;
+  try {
+    for await (const recorded of events) {
+      outputs.scanAt = recorded.position;
+      if (!isInput(recorded.streamId)) {
+        outputs.recordedOutput(recorded);
+        continue;
+      }
+      const derived = correlator.eventsDerived;
+      await correlator.handle(recorded);
+      if (correlator.eventsDerived !== derived) outputs.derivedThrough = recorded.position;
+      inputs++;
+      if (inputs % commitEvery !== 0) continue;
+      await correlator.commit();
+      await outputs.settleOldest();
     }
-    const derived = correlator.eventsDerived;
-    await correlator.handle(recorded);
-    if (correlator.eventsDerived !== derived) outputs.derivedThrough = recorded.position;
-    inputs++;
-    if (inputs % commitEvery !== 0) continue;
     await correlator.commit();
-    await outputs.readBackOldest();
+    outputs.finish();
+  } finally {
+    await outputs.close();
   }
-  await correlator.commit();
-  outputs.finish();
   const divergences = outputs.divergences;
   return {
     verdict: outputs.divergenceCount === 0 ? 'IDENTICAL' : 'DIVERGENT',
@@ -109,7 +118,7 @@ function isInput(streamId: string): boolean {
   return false;
 }
 
-/** Derived outputs held for the scan to meet, at most this many; past it the oldest are compared by reading their streams. */
+/** Derived outputs held for the scan to meet, at most this many; past it the oldest are compared ahead of the scan (see {@link OutputCursor}). */
 const MAX_HELD = 2_048;
 
 /** An output the replay derived, waiting for the scan to meet it recorded. */
@@ -129,8 +138,9 @@ const isBatchCandidate = (recorded: RecordedEvent): boolean => (recorded.metadat
  * A recorded output follows its inputs in `$all`, so it is compared when the scan meets it: what
  * the replay derives is held until then (and what the scan meets first, until the replay derives
  * it), with no read. A history recorded ingest-first derives everything before the scan reaches
- * any output: past {@link MAX_HELD} held outputs, the oldest are compared by reading their streams,
- * and the scan passes over what those reads covered.
+ * any output: past {@link MAX_HELD} held outputs, a second cursor reads on ahead of the scan and
+ * compares the held outputs it meets ({@link OutputCursor}); those it does not find soon are read
+ * back per stream. The scan passes over what the cursor and those reads compared.
  */
 class ComparingOutputs implements CorrelationOutputs {
   readonly divergences: CorrelationDivergence[] = [];
@@ -140,6 +150,8 @@ class ComparingOutputs implements CorrelationOutputs {
   batchCandidates = 0;
   /** The position of the last input that derived an output: outputs derived now follow from inputs up to it. */
   derivedThrough: bigint | undefined;
+  /** The position of the last event the scan met. */
+  scanAt: bigint | undefined;
   /** The inputs the last correlation checkpoint the scan met covers (its position). */
   private checkpointed: bigint | undefined;
   /** Events replayed per group stream (what a rebuilt group may read back: history agreed up to there). */
@@ -151,11 +163,16 @@ class ComparingOutputs implements CorrelationOutputs {
   private readonly readBack = new Map<string, bigint>();
   /** Candidates of the batch correlation (schema 1): inputs of the orchestration audit, not compared here. */
   private readonly batchMade = new Set<string>();
+  private readonly cursor: OutputCursor;
+  /** The place of each group and candidate event the scan meets at its position (see {@link OutputCursor.passes}). */
+  private readonly place = new PlaceAtPosition();
 
   constructor(
     private readonly source: EventReader,
     private readonly maxHeld: number,
-  ) {}
+  ) {
+    this.cursor = new OutputCursor(source);
+  }
 
   async createCandidate(candidate: Candidate): Promise<void> {
     const streamId = candidateStreamId(candidate.candidateId);
@@ -192,6 +209,7 @@ class ComparingOutputs implements CorrelationOutputs {
       if (checkpoint !== undefined && (this.checkpointed === undefined || checkpoint.position > this.checkpointed)) this.checkpointed = checkpoint.position;
       return;
     }
+    const place = this.place.of(recorded.position);
     if (!streamId.startsWith(GROUP_STREAM_PREFIX)) {
       if (recorded.type !== 'CandidateCreated' || revision !== 0n) return;
       if (isBatchCandidate(recorded)) {
@@ -201,7 +219,7 @@ class ComparingOutputs implements CorrelationOutputs {
         return;
       }
     }
-    if (revision < (this.readBack.get(streamId) ?? 0n)) return;
+    if (this.cursor.passes(recorded.position, place) || revision < (this.readBack.get(streamId) ?? 0n)) return;
     const key = keyOf(streamId, revision);
     const held = this.held.get(key);
     if (held === undefined) {
@@ -212,9 +230,37 @@ class ComparingOutputs implements CorrelationOutputs {
     this.compare(streamId, revision, held.event, recorded);
   }
 
-  /** Past `maxHeld` held outputs, compares the oldest by reading their streams (call after a commit). */
-  async readBackOldest(): Promise<void> {
+  /**
+   * Past `maxHeld` held outputs (call after a commit), compares held ones with what the second
+   * cursor meets ahead of the scan, down to half the hold; if it meets none for a while (they are
+   * not ahead, or not recorded), reads the oldest back per stream instead.
+   */
+  async settleOldest(): Promise<void> {
     if (this.held.size <= this.maxHeld) return;
+    const half = (): boolean => this.held.size <= this.maxHeld / 2;
+    await this.cursor.advance(this.scanAt, (recorded) => this.settleAhead(recorded), half, this.maxHeld * 2);
+    if (!half()) await this.readBackOldest();
+  }
+
+  /** An output the second cursor met: compared when it is held (the scan will pass over it), else left for the scan. */
+  private settleAhead(recorded: RecordedEvent): boolean {
+    const { streamId, revision } = recorded;
+    if (!streamId.startsWith(GROUP_STREAM_PREFIX) && (recorded.type !== 'CandidateCreated' || revision !== 0n || isBatchCandidate(recorded))) return false;
+    if (revision < (this.readBack.get(streamId) ?? 0n)) return false;
+    const key = keyOf(streamId, revision);
+    const held = this.held.get(key);
+    if (held === undefined) return false;
+    this.held.delete(key);
+    this.compare(streamId, revision, held.event, recorded);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.cursor.close();
+  }
+
+  /** Compares the oldest held outputs by reading their streams, down to half the hold. */
+  private async readBackOldest(): Promise<void> {
     const byStream = new Map<string, Held[]>();
     for (const [key, held] of this.held) {
       if (this.held.size <= this.maxHeld / 2) break;
