@@ -8,7 +8,8 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 import { rebuiltError, transferredError, type TransferredError } from '../shared/transferred-error.js';
-import { startEmbeddedServer, type EmbeddedServerEndpoint, type EmbeddedServerOptions } from './server.js';
+// Types only on the caller's side: the server's modules load in the thread, not in both.
+import type { EmbeddedServer, EmbeddedServerEndpoint, EmbeddedServerOptions } from './server.js';
 
 /** What a thread can be given: plain data (no engine, clock or log objects cross into it). */
 export type ThreadedServerOptions = Pick<EmbeddedServerOptions, 'dataDir' | 'acceptDataLoss' | 'sqliteSynchronous' | 'maxAppendSize' | 'writeTimeoutMs'>;
@@ -19,10 +20,7 @@ export interface ServerThread {
   close(): Promise<void>;
 }
 
-type FromThread =
-  | { readonly kind: 'started'; readonly endpoint: EmbeddedServerEndpoint }
-  | { readonly kind: 'failed'; readonly failure: TransferredError }
-  | { readonly kind: 'closed' };
+type FromThread = { readonly kind: 'started'; readonly endpoint: EmbeddedServerEndpoint } | { readonly kind: 'failed'; readonly failure: TransferredError };
 
 const OPTIONS = 'opx.server-thread.options';
 const CLOSE = 'close';
@@ -33,7 +31,6 @@ export function startServerThread(options: ThreadedServerOptions = {}): Promise<
     const thread = new Worker(new URL(import.meta.url), { workerData: { [OPTIONS]: options } });
     let started = false;
     let failure: Error | undefined;
-    let closed: (() => void) | undefined;
     const ended = new Promise<void>((done) => thread.once('exit', () => done()));
     thread.on('message', (message: FromThread) => {
       if (message.kind === 'started') {
@@ -41,16 +38,12 @@ export function startServerThread(options: ThreadedServerOptions = {}): Promise<
         resolve({
           endpoint: message.endpoint,
           close: async () => {
-            const acknowledged = new Promise<void>((done) => (closed = done));
             thread.postMessage(CLOSE);
-            await Promise.race([acknowledged, ended]);
-            await ended;
+            await ended; // the thread ends once the server has closed
           },
         });
-      } else if (message.kind === 'failed') {
-        failure = rebuiltError(message.failure); // said once the thread is gone
       } else {
-        closed?.();
+        failure = rebuiltError(message.failure); // said once the thread is gone
       }
     });
     thread.on('error', (error) => {
@@ -71,8 +64,9 @@ export function startServerThread(options: ThreadedServerOptions = {}): Promise<
 async function serve(options: ThreadedServerOptions): Promise<void> {
   const port = parentPort;
   if (port === null) return;
-  let server: Awaited<ReturnType<typeof startEmbeddedServer>>;
+  let server: EmbeddedServer;
   try {
+    const { startEmbeddedServer } = await import('./server.js');
     server = await startEmbeddedServer(options);
   } catch (error) {
     port.postMessage({ kind: 'failed', failure: transferredError(error) } satisfies FromThread);
@@ -81,10 +75,7 @@ async function serve(options: ThreadedServerOptions): Promise<void> {
   }
   port.on('message', (message: unknown) => {
     if (message !== CLOSE) return;
-    void server.close().finally(() => {
-      port.postMessage({ kind: 'closed' } satisfies FromThread);
-      port.close();
-    });
+    void server.close().finally(() => port.close());
   });
   port.postMessage({ kind: 'started', endpoint: server.endpoint } satisfies FromThread);
 }

@@ -41,6 +41,21 @@ class CountingEngine {
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const after = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A fast disk: each flush lands a millisecond or so after it starts, until the returned stop is awaited. */
+function fastDisk(engine: CountingEngine): () => Promise<void> {
+  let done = false;
+  const landing = (async () => {
+    while (!done) {
+      engine.land();
+      await after(1);
+    }
+  })();
+  return async () => {
+    done = true;
+    await landing;
+  };
+}
+
 describe(CommitQueue.name, function () {
   describe('when writers send their next write a round trip after their acknowledgement', function () {
     it('waits for the writers the landing flush acknowledged, not only for as many as that flush held', async function () {
@@ -75,14 +90,7 @@ describe(CommitQueue.name, function () {
     it('waits for writers whose round trip is longer than a commit takes', async function () {
       const engine = new CountingEngine();
       const queue = new CommitQueue(engine as unknown as StorageEngine, { maxFlushHoldMs: 1_000 });
-      let done = false;
-      // a fast disk: each flush lands a millisecond or so after it starts
-      const disk = (async () => {
-        while (!done) {
-          engine.land();
-          await after(1);
-        }
-      })();
+      const stopDisk = fastDisk(engine);
       // slow clients: writer i sends its next write 20 + i ms after its acknowledgement
       const writer = async (i: number): Promise<void> => {
         for (let n = 0; n < 4; n++) {
@@ -91,8 +99,7 @@ describe(CommitQueue.name, function () {
         }
       };
       await Promise.all(Array.from({ length: 8 }, (_, i) => writer(i)));
-      done = true;
-      await disk;
+      await stopDisk();
       // holding for one commit's duration committed the first writer back alone, then the other
       // seven: once the first writer's return is timed, each commit waits for all eight
       expect(engine.batches).to.deep.equal([8, 8, 8, 8]);
@@ -101,13 +108,7 @@ describe(CommitQueue.name, function () {
     it('stops waiting for a writer that left', async function () {
       const engine = new CountingEngine();
       const queue = new CommitQueue(engine as unknown as StorageEngine);
-      let done = false;
-      const disk = (async () => {
-        while (!done) {
-          engine.land();
-          await after(1);
-        }
-      })();
+      const stopDisk = fastDisk(engine);
       // eight writers 3 ms away; the last stops after its second write
       const writer = async (writes: number): Promise<void> => {
         for (let n = 0; n < writes; n++) {
@@ -116,8 +117,7 @@ describe(CommitQueue.name, function () {
         }
       };
       await Promise.all(Array.from({ length: 8 }, (_, i) => writer(i === 7 ? 2 : 12)));
-      done = true;
-      await disk;
+      await stopDisk();
       expect(engine.batches.slice(-5)).to.deep.equal([7, 7, 7, 7, 7]);
       // a hold or two for it, not one per commit
       expect(queue.stats().holds).to.be.at.most(3);
