@@ -46,7 +46,7 @@ export interface SqliteEngineOptions {
    * or cut short), accepting that those events are gone. Without it such a data dir is refused.
    */
   readonly acceptDataLoss?: boolean;
-  /** When and where the WAL is copied into the database file (default: a thread, every ~1,000 pages). */
+  /** When and where the WAL is copied into the database file (default: a thread, every ~4,000 pages). */
   readonly checkpoint?: CheckpointOptions;
 }
 
