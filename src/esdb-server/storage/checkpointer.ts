@@ -67,9 +67,11 @@ export interface CheckpointStats {
  *
  * The WAL starts over (its next commit written from the start of the file) only when a checkpoint
  * copied all of it, so one that ran while commits were made leaves a tail: another round starts
- * after the next commit, when the tail is small. Should commits keep beating the rounds, the
- * writer runs one itself (a short one: only the tail) once {@link CAP_FACTOR} times the threshold
- * was written since the WAL last started over, so the WAL stays bounded. Durability is SQLite's:
+ * after the next commit, when the tail is small, while a writer that can waits for it
+ * ({@link gate}). Should a tail's round too see commits made meanwhile (a writer that does not wait,
+ * a synchronous loop), the writer runs one itself (a short one: only the tail) once
+ * {@link CAP_FACTOR} times the threshold was written since the WAL last started over, so the WAL
+ * stays bounded. Durability is SQLite's:
  * the checkpointing connection (synchronous=FULL) syncs the WAL before copying and the database
  * file before counting frames as copied, and the writer's flushes are unchanged.
  */
@@ -87,6 +89,8 @@ export class WalCheckpointer {
   #round: { readonly pending: number; readonly commits: number; readonly tail: boolean; readonly ended: number } | undefined;
   /** The last round left frames written while it ran: start another after the next commit. */
   #tail = false;
+  /** A tail's round too saw commits made while it ran (a writer that does not wait at the gate). */
+  #tailMissed = false;
   #idle: (() => void)[] = [];
   #closed = false;
   readonly #stats = { rounds: 0, complete: 0, inline: 0 };
@@ -115,7 +119,7 @@ export class WalCheckpointer {
     this.#poll();
     if (this.#round !== undefined) return;
     if (this.#thread === undefined && this.#pending >= this.#frames / 2) this.#threadOf(); // started before its first round is due
-    if (this.#threadFailed ? this.#pending >= this.#frames : this.#sinceRestart >= this.#cap) return this.#inline();
+    if (this.#threadFailed ? this.#pending >= this.#frames : this.#sinceRestart >= this.#cap && this.#tailMissed) return this.#inline();
     if (this.#pending >= this.#frames || (this.#tail && this.#pending > 0)) this.#start();
   }
 
@@ -164,11 +168,15 @@ export class WalCheckpointer {
         // everything the round saw is copied; with no commit since, the WAL starts over at the next
         this.#pending -= round.pending;
         this.#tail = this.#commits !== round.commits;
+        this.#tailMissed = round.tail && this.#tail;
         if (!this.#tail) {
           this.#stats.complete++;
           this.#sinceRestart = 0;
         }
-      } else this.#tail = true; // a read held some frames back: again after the next commit
+      } else {
+        this.#tail = true; // a read held some frames back: again after the next commit
+        this.#tailMissed = round.tail;
+      }
     }
     const waiting = this.#idle;
     this.#idle = [];
@@ -182,6 +190,7 @@ export class WalCheckpointer {
     this.#pending = 0;
     this.#sinceRestart = 0;
     this.#tail = false;
+    this.#tailMissed = false;
   }
 
   #threadOf(): Worker | undefined {
