@@ -307,7 +307,7 @@ const describeCommits = (c: CommitStats): string => {
   const sizes = Object.entries(c.batchSizes)
     .map(([size, count]) => `${size}:${count}`)
     .join(' ');
-  return `${c.commits} commits, ${(c.writes / c.commits).toFixed(2)} writes per commit and fsync (size:commits ${sizes}), ${c.holds} held for writers to come back; per write ${ms(c.queuedMs / c.writes)} ms queued; per commit ${ms(c.commitMs / c.commits)} ms in the SQLite transaction, ${ms(c.flushMs / c.commits)} ms until its fsync landed`;
+  return `${c.commits} commits, ${(c.writes / c.commits).toFixed(2)} writes per commit and fsync (size:commits ${sizes}), ${c.holds} held for writers to come back, ${c.gated ?? 0} followed by a wait for a checkpoint's tail; per write ${ms(c.queuedMs / c.writes)} ms queued; per commit ${ms(c.commitMs / c.commits)} ms in the SQLite transaction, ${ms(c.flushMs / c.commits)} ms until its fsync landed`;
 };
 
 /**

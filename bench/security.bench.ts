@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { makeLocalCertificates, writeLocalCertificates } from '../src/esdb-server/auth/certificates.js';
 import { ADMINS, UserStore, hashPassword } from '../src/esdb-server/auth/users.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/esdb-server/server.js';
+import { freePort, ManagedProcess, SERVER_MAIN } from '../test/worker/support/cluster.js';
 import { describeMachineSpeed } from './machine-speed.js';
 
 /**
@@ -23,6 +24,9 @@ import { describeMachineSpeed } from './machine-speed.js';
  *   figure swapped between 8%/27% and 30%/11% (memory/SQLite) from one run to the next on a
  *   loaded machine; and this process's CPU per append both ways (client and server), which a
  *   loaded machine moves far less than a rate: where the CPU is the limit, the rate follows it;
+ * - beside it, printed only beside it: the same in-memory figures with each server in a process of
+ *   its own (as the append bench and users run it), so TLS's two ends are on two processes, and
+ *   the CPU per append of the client and of the server apart;
  * - 3-event stream reads, sequential, p50 both ways;
  * - one-off costs: making a process's CA and certificate, a server start with them and without,
  *   a scrypt hash (paid once per user and process: successful checks are remembered).
@@ -33,11 +37,22 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 8);
 const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 1.5) * 1000;
 const READS = 2_000;
 
-/** Appends/s of 8 writers for DURATION_MS, and this process's CPU (client and server) per append in ms. */
-async function appendRate(client: EventStoreDBClient): Promise<{ rate: number; cpuMs: number }> {
+/** CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Appends/s of 8 writers for DURATION_MS, this process's CPU (client, and server when in it) per append in ms, and `serverPid`'s. */
+async function appendRate(client: EventStoreDBClient, serverPid?: number): Promise<{ rate: number; cpuMs: number; serverCpuMs: number }> {
   const stop = Date.now() + DURATION_MS;
   const started = Date.now();
   const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = cpuMsOf(serverPid);
   let appends = 0;
   await Promise.all(
     Array.from({ length: WRITERS }, async () => {
@@ -51,7 +66,47 @@ async function appendRate(client: EventStoreDBClient): Promise<{ rate: number; c
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
-  return { rate: (appends * 1000) / (Date.now() - started), cpuMs: (cpu.user + cpu.system) / 1000 / appends };
+  return { rate: (appends * 1000) / (Date.now() - started), cpuMs: (cpu.user + cpu.system) / 1000 / appends, serverCpuMs: (cpuMsOf(serverPid) - serverCpuBefore) / appends };
+}
+
+/**
+ * The in-memory comparison with each server in a process of its own (the official client here):
+ * TLS's two ends on two processes, as when clients and server run apart. Printed beside the
+ * in-process figure, never instead of it.
+ */
+async function apartInMemory(dir: string): Promise<void> {
+  const files = writeLocalCertificates(join(dir, `certs-apart-${randomUUID()}`), makeLocalCertificates({ now: new Date(), validDays: 1 }));
+  const passwordFile = join(dir, `admin-password-${randomUUID()}`);
+  writeFileSync(passwordFile, 'bench-admin-password', { mode: 0o600 });
+  const start = async (secure: boolean): Promise<{ process: ManagedProcess; client: EventStoreDBClient }> => {
+    const port = await freePort();
+    const security = secure ? ['--tls-cert', files.certFile, '--tls-key', files.keyFile, '--admin-password-file', passwordFile] : ['--insecure'];
+    const child = new ManagedProcess(secure ? 'secure' : 'plain', [SERVER_MAIN, '--port', String(port), '--memory', ...security]);
+    await child.waitForLine((line) => line.includes('listening'));
+    const url = secure ? `esdb://admin:bench-admin-password@localhost:${port}?tls=true&tlsCAFile=${encodeURIComponent(files.caFile)}` : `esdb://127.0.0.1:${port}?tls=false`;
+    return { process: child, client: EventStoreDBClient.connectionString(url) };
+  };
+  const plain = await start(false);
+  const secure = await start(true);
+  try {
+    await appendRate(plain.client);
+    await appendRate(secure.client);
+    const runs = { plain: [] as Awaited<ReturnType<typeof appendRate>>[], secure: [] as Awaited<ReturnType<typeof appendRate>>[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const side of round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const)) {
+        const target = side === 'plain' ? plain : secure;
+        runs[side].push(await appendRate(target.client, target.process.pid));
+      }
+    }
+    const costs = runs.plain.map((p, i) => (p.rate - runs.secure[i]!.rate) / p.rate);
+    const cpu = (side: 'plain' | 'secure', of: 'cpuMs' | 'serverCpuMs'): string => median(runs[side].map((r) => r[of])).toFixed(3);
+    console.log(
+      `  the same, each server in a process of its own (beside the figure above, not instead): cost ${(median(costs) * 100).toFixed(1)}% (median of ${ROUNDS} rounds' costs); medians plain ${Math.round(median(runs.plain.map((r) => r.rate)))}, TLS+auth ${Math.round(median(runs.secure.map((r) => r.rate)))}; CPU per append client ${cpu('plain', 'cpuMs')} / ${cpu('secure', 'cpuMs')} ms, server ${cpu('plain', 'serverCpuMs')} / ${cpu('secure', 'serverCpuMs')} ms (plain / TLS+auth)`,
+    );
+  } finally {
+    await Promise.all([plain.client.dispose(), secure.client.dispose()]);
+    await Promise.all([plain.process.kill('SIGTERM'), secure.process.kill('SIGTERM')]);
+  }
 }
 
 async function readP50(client: EventStoreDBClient): Promise<number> {
@@ -136,6 +191,7 @@ export async function run(): Promise<void> {
           console.log(`  writes per commit and fsync (every round and the warm-up): plain ${perCommit(plain)}, TLS+auth ${perCommit(secure)}`);
         }
         if (!dataDir) {
+          await apartInMemory(dir);
           const rp = await readP50(plain.client);
           const rs = await readP50(secure.client);
           console.log(`readStream (3 events) p50: plain ${rp.toFixed(2)} ms, TLS+auth ${rs.toFixed(2)} ms, cost ${cost(1 / rp, 1 / rs)} of the read rate`);

@@ -74,6 +74,8 @@ export interface CommitStats {
   readonly flushMs: number;
   /** Commits that waited for the writers of the last one to come back. */
   readonly holds: number;
+  /** Commits after which the next waited for the engine ({@link StorageEngine.commitGate}: a WAL checkpoint's tail). */
+  readonly gated: number;
 }
 
 /**
@@ -111,7 +113,7 @@ export class CommitQueue {
    * the next commits long enough for it, and a machine that became quicker is soon followed.
    */
   #roundTripMs = 0;
-  #stats = { commits: 0, writes: 0, batchSizes: {} as Record<number, number>, queuedMs: 0, commitMs: 0, flushMs: 0, holds: 0 };
+  #stats = { commits: 0, writes: 0, batchSizes: {} as Record<number, number>, queuedMs: 0, commitMs: 0, flushMs: 0, holds: 0, gated: 0 };
   /** A commit waiting for the disk, a check for the next commit scheduled, a hold under way. */
   #flushing = false;
   #scheduled = false;
@@ -254,11 +256,19 @@ export class CommitQueue {
         (error: unknown) => jobs.forEach((job) => job.reject(error)),
       )
       .finally(() => {
-        this.#flushing = false;
-        this.#lastCommitEnd = performance.now();
-        this.#lastCommitMs = this.#lastCommitEnd - started;
-        this.#schedule();
+        this.#lastCommitMs = performance.now() - started;
+        const gate = this.engine.commitGate?.();
+        if (gate === undefined) return this.#flushed();
+        this.#stats.gated++;
+        void gate.then(() => this.#flushed());
       });
+  }
+
+  /** The last commit is on disk, and the engine lets the next one start. */
+  #flushed(): void {
+    this.#flushing = false;
+    this.#lastCommitEnd = performance.now();
+    this.#schedule();
   }
 
   /** Runs the jobs in one transaction: their outcomes, or undefined (all rejected) when it failed. */

@@ -28,6 +28,15 @@ class CountingEngine {
     return new Promise((resolve) => this.#flushes.push(resolve));
   }
 
+  /** What {@link commitGate} gives after the next flush (a checkpoint's tail the next commit must wait for), and its release. */
+  gate: Promise<void> | undefined;
+
+  commitGate(): Promise<void> | undefined {
+    const gate = this.gate;
+    this.gate = undefined;
+    return gate;
+  }
+
   /** Lets the oldest flush under way land. */
   land(): void {
     this.#flushes.shift()?.();
@@ -137,5 +146,25 @@ describe(CommitQueue.name, function () {
       await second;
       expect(queue.stats()).to.include({ commits: 2, writes: 2, holds: 0 });
     });
+  });
+
+  it("answers a commit's writers once it is on disk, but starts the next commit only when the engine's gate opens", async function () {
+    const engine = new CountingEngine();
+    const queue = new CommitQueue(engine as unknown as StorageEngine, { maxFlushHoldMs: 0 });
+    let open = (): void => {};
+    engine.gate = new Promise((resolve) => (open = resolve));
+    const first = queue.run(() => engine.write());
+    await tick();
+    engine.land();
+    await first; // answered while the gate is shut
+    const second = queue.run(() => engine.write());
+    for (let i = 0; i < 5; i++) await tick();
+    expect(engine.batches).to.deep.equal([1]);
+    open();
+    while (engine.flushing === 0) await tick();
+    expect(engine.batches).to.deep.equal([1, 1]);
+    engine.land();
+    await second;
+    expect(queue.stats()).to.include({ commits: 2, gated: 1 });
   });
 });

@@ -77,6 +77,12 @@ const sha256 = (value: string): Buffer => createHash('sha256').update(value).dig
 export class UserStore {
   readonly #users = new Map<string, User>();
   readonly #verified = new Map<string, Principal>();
+  #generation = 0;
+
+  /** Changes whenever a user is added, changed or removed: a principal found before is to be checked again. */
+  get generation(): number {
+    return this.#generation;
+  }
 
   constructor(users: readonly User[] = []) {
     for (const user of users) this.#users.set(user.name, user);
@@ -128,6 +134,7 @@ export class UserStore {
     }
     this.#users.delete(name);
     this.#verified.clear();
+    this.#generation++;
   }
 
   /** The principal for these credentials, or undefined when the user is unknown or the password wrong. */
@@ -145,6 +152,7 @@ export class UserStore {
   #put(user: User): User {
     this.#users.set(user.name, user);
     this.#verified.clear();
+    this.#generation++;
     return user;
   }
 }

@@ -74,6 +74,8 @@ export interface StorageEngine {
   transactionBeforeFlush?<T>(work: () => T): T;
   /** Resolves once every commit made so far is on disk. */
   flush?(): Promise<void>;
+  /** Optional, with {@link flush}: undefined, or a promise the next commit waits for (its maintenance under way). */
+  commitGate?(): Promise<void> | undefined;
 
   loadGroups(): GroupRecord[];
   saveGroup(record: GroupRecord): void;

@@ -18,9 +18,11 @@ declare namespace Database {
   type Database = BetterSqlite3.Database;
   type Statement = BetterSqlite3.Statement;
 }
-import { CorruptRecord, recordChecksum } from './record-checksum.js';
-import { createSchema, rowChecksum, type UncheckedRow } from './sqlite-schema.js';
+import { recordChecksum } from './record-checksum.js';
+import { createSchema, toStored, type EventRow } from './sqlite-schema.js';
 import { WalSync } from './wal-sync.js';
+import { SubscriptionRecords } from './sqlite-subscriptions.js';
+import { WalCheckpointer, type CheckpointOptions, type CheckpointStats } from './checkpointer.js';
 import { checkWatermark, Watermark, WATERMARK_FILE_NAME } from './watermark.js';
 
 export { AcknowledgedDataMissing, WATERMARK_FILE_NAME } from './watermark.js';
@@ -44,35 +46,12 @@ export interface SqliteEngineOptions {
    * or cut short), accepting that those events are gone. Without it such a data dir is refused.
    */
   readonly acceptDataLoss?: boolean;
-}
-
-interface EventRow extends UncheckedRow {
-  checksum: bigint | null;
+  /** When and where the WAL is copied into the database file (default: a thread, every ~4,000 pages). */
+  readonly checkpoint?: CheckpointOptions;
 }
 
 /** A row of {@link SqliteEngine.readHistoryForward}: payloads as UTF-8 text, `created` in ms since the Unix epoch. */
 export type HistoryRow = readonly [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, createdMs: number];
-
-const toStored = (row: EventRow): StoredEvent => {
-  verify(row);
-  return {
-    position: row.position,
-    streamId: row.stream,
-    revision: row.revision,
-    eventId: row.event_id,
-    type: row.type,
-    contentType: row.content_type,
-    data: row.data,
-    metadata: row.metadata,
-    created: row.created,
-  };
-};
-
-const verify = (row: EventRow): void => {
-  if (row.checksum === null) throw new CorruptRecord(row.position, 'it has no checksum');
-  const expected = rowChecksum(row);
-  if (Number(row.checksum) !== expected) throw new CorruptRecord(row.position, 'checksum mismatch');
-};
 
 /** Streams whose last revision is kept in memory before the cache starts over. */
 const DEFAULT_LAST_REVISION_CACHE_SIZE = 100_000;
@@ -120,6 +99,10 @@ export class SqliteEngine implements StorageEngine {
    * the failed pages), so nothing more is written: a restart finds out what the disk holds.
    */
   #flushFailure: Error | undefined;
+  readonly #checkpointer: WalCheckpointer;
+  readonly #subscriptions: SubscriptionRecords;
+  /** WAL pages the commit under way writes, estimated: the table's page and a leaf of each index per row, and its payload's pages. */
+  #walFrames = 0;
 
   constructor(dataDir: string, options: SqliteEngineOptions = {}) {
     this.#lastRevisionCacheSize = options.lastRevisionCacheSize ?? DEFAULT_LAST_REVISION_CACHE_SIZE;
@@ -133,6 +116,9 @@ export class SqliteEngine implements StorageEngine {
     this.#db.pragma('journal_mode = WAL');
     const synchronous = options.synchronous ?? 'FULL';
     this.#db.pragma(`synchronous = ${synchronous}`);
+    // checkpoints run off the commit path (see WalCheckpointer), not in the commit that crosses 1,000 pages
+    this.#db.pragma('wal_autocheckpoint = 0');
+    this.#checkpointer = new WalCheckpointer(file, () => (this.#db.pragma('wal_checkpoint(PASSIVE)') as [{ busy: number; log: number; checkpointed: number }])[0], options.checkpoint);
     createSchema(this.#db);
     const prepare = (sql: string): Database.Statement => this.#db.prepare(sql).safeIntegers(true);
     this.#insert = prepare(
@@ -165,6 +151,7 @@ export class SqliteEngine implements StorageEngine {
     this.#restoreSync = this.#db.prepare(`PRAGMA synchronous = ${synchronous}`);
     this.#appendTx = this.#db.transaction((events: readonly NewEvent[]): StoredEvent[] => this.#insertRows(events));
     this.#inTransaction = this.#db.transaction((work: () => unknown) => work());
+    this.#subscriptions = new SubscriptionRecords(this.#db);
   }
 
   /** Inserts the rows at the positions after {@link #position} (which it leaves as it was). */
@@ -186,6 +173,7 @@ export class SqliteEngine implements StorageEngine {
         checksum: recordChecksum(position, event.streamId, event.revision, event.eventId, event.type, event.contentType, event.created, event.data, event.metadata),
       });
       stored.push({ ...event, position });
+      this.#walFrames += 3 + ((event.data.byteLength + event.metadata.byteLength) >> 12);
     }
     return stored;
   }
@@ -211,7 +199,31 @@ export class SqliteEngine implements StorageEngine {
 
   /** Records the last position acknowledged to a writer, outside the database (see checkWatermark). */
   #markCommitted(): void {
-    if (!this.#db.inTransaction) this.#watermark.write(this.#position);
+    if (this.#db.inTransaction) return;
+    this.#watermark.write(this.#position);
+    this.#committed();
+  }
+
+  /** A commit was made (`frames`: a subscription record's, written outside the commit queue): the checkpointer counts its pages. */
+  #committed(frames = 0): void {
+    if (this.#db.inTransaction) return void (this.#walFrames += frames);
+    this.#checkpointer.written(this.#walFrames + frames);
+    this.#walFrames = 0;
+  }
+
+  /** How the WAL's checkpoints went so far. */
+  checkpointStats(): CheckpointStats {
+    return this.#checkpointer.stats();
+  }
+
+  /** While the checkpointer's thread copies a tail of the WAL, its end: the next commit waits for it (see WalCheckpointer.gate). */
+  commitGate(): Promise<void> | undefined {
+    return this.#checkpointer.gate();
+  }
+
+  /** Resolves when no checkpoint is under way in the checkpointer's thread. */
+  checkpointIdle(): Promise<void> {
+    return this.#checkpointer.idle();
   }
 
   append(events: readonly NewEvent[]): StoredEvent[] {
@@ -236,6 +248,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   #rolledBack(): void {
+    this.#walFrames = 0;
     this.#position = (this.#lastPosition.get() as { p: bigint }).p;
     this.#lastRevisions.clear();
   }
@@ -299,16 +312,18 @@ export class SqliteEngine implements StorageEngine {
     if (this.#walSync === undefined) return this.transaction(work);
     this.#writable();
     this.#deferSync.run();
+    let result: T;
     try {
-      const result = this.#inTransaction(work) as T;
+      result = this.#inTransaction(work) as T;
       this.#unflushed = true;
-      return result;
     } catch (error) {
       this.#rolledBack();
       throw error;
     } finally {
       this.#restoreSync.run();
     }
+    this.#committed();
+    return result;
   }
 
   /** Resolves once every commit made so far is on disk (an fsync of the WAL off the event loop). */
@@ -330,55 +345,34 @@ export class SqliteEngine implements StorageEngine {
   }
 
   loadGroups(): GroupRecord[] {
-    return (
-      this.#db.prepare('SELECT source, group_name, settings FROM subscription_groups').all() as {
-        source: string;
-        group_name: string;
-        settings: string;
-      }[]
-    ).map((r) => ({ source: r.source, group: r.group_name, settings: r.settings }));
+    return this.#subscriptions.loadGroups();
   }
 
   saveGroup(record: GroupRecord): void {
     this.#writable();
-    this.#db
-      .prepare(
-        `INSERT INTO subscription_groups (source, group_name, settings) VALUES (?, ?, ?)
-         ON CONFLICT (source, group_name) DO UPDATE SET settings = excluded.settings`,
-      )
-      .run(record.source, record.group, record.settings);
+    this.#subscriptions.saveGroup(record);
+    this.#committed(2);
   }
 
   deleteGroup(source: string, group: string): void {
     this.#writable();
-    this.#db.transaction(() => {
-      this.#db.prepare('DELETE FROM subscription_groups WHERE source = ? AND group_name = ?').run(source, group);
-      this.#db.prepare('DELETE FROM subscription_checkpoints WHERE source = ? AND group_name = ?').run(source, group);
-    })();
+    this.#subscriptions.deleteGroup(source, group);
+    this.#committed(3);
   }
 
   loadCheckpoints(): CheckpointRecord[] {
-    return (
-      this.#db.prepare('SELECT source, group_name, checkpoint FROM subscription_checkpoints').all() as {
-        source: string;
-        group_name: string;
-        checkpoint: string;
-      }[]
-    ).map((r) => ({ source: r.source, group: r.group_name, checkpoint: r.checkpoint }));
+    return this.#subscriptions.loadCheckpoints();
   }
 
   saveCheckpoint(record: CheckpointRecord): void {
     this.#writable();
-    this.#db
-      .prepare(
-        `INSERT INTO subscription_checkpoints (source, group_name, checkpoint) VALUES (?, ?, ?)
-         ON CONFLICT (source, group_name) DO UPDATE SET checkpoint = excluded.checkpoint`,
-      )
-      .run(record.source, record.group, record.checkpoint);
+    this.#subscriptions.saveCheckpoint(record);
+    this.#committed(2);
   }
 
   close(): void {
     if (!this.#db.open) return;
+    this.#checkpointer.close(); // its connection closed first: the writer's, closing last, checkpoints and removes the WAL
     this.#db.close();
     this.#watermark.close();
     this.#walSync?.close();

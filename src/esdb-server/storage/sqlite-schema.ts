@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { recordChecksum } from './record-checksum.js';
+import type { StoredEvent } from './engine.js';
+import { CorruptRecord, recordChecksum } from './record-checksum.js';
 
 /** A row of the events table before it is checked (the columns of {@link SCHEMA} but its checksum). */
 export interface UncheckedRow {
@@ -65,3 +66,30 @@ export const createSchema = (db: BetterSqlite3.Database): void => {
 /** {@link recordChecksum} of a row as the events table holds it. */
 export const rowChecksum = (r: UncheckedRow): number =>
   recordChecksum(r.position, r.stream, r.revision, r.event_id, r.type, r.content_type, r.created, r.data, r.metadata);
+
+/** A row of the events table as the engine reads it. */
+export interface EventRow extends UncheckedRow {
+  checksum: bigint | null;
+}
+
+/** The event a row holds, once its checksum is verified (a {@link CorruptRecord} otherwise). */
+export const toStored = (row: EventRow): StoredEvent => {
+  verify(row);
+  return {
+    position: row.position,
+    streamId: row.stream,
+    revision: row.revision,
+    eventId: row.event_id,
+    type: row.type,
+    contentType: row.content_type,
+    data: row.data,
+    metadata: row.metadata,
+    created: row.created,
+  };
+};
+
+const verify = (row: EventRow): void => {
+  if (row.checksum === null) throw new CorruptRecord(row.position, 'it has no checksum');
+  const expected = rowChecksum(row);
+  if (Number(row.checksum) !== expected) throw new CorruptRecord(row.position, 'checksum mismatch');
+};
