@@ -33,6 +33,15 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**', 'test/**', 'bench/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'class-validator', message: 'Import it from src/shared/class-validator.ts (its bundle loads in a fifth of the time).', allowTypeImports: true }] },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**'],
     rules: {
       '@typescript-eslint/no-unused-expressions': 'off',

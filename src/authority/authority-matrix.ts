@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsOptional, IsString, Length, ValidateNested, IsObject } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsOptional, IsString, Length, ValidateNested, IsObject } from '../shared/class-validator.js';
 
 import { InvalidInput } from '../shared/errors.js';
 import { validateAs } from '../shared/validation.js';

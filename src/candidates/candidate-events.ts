@@ -15,7 +15,7 @@ import {
   ValidateNested,
   IsObject,
   IsOptional,
-} from 'class-validator';
+} from '../shared/class-validator.js';
 
 import { AUTHORITY_TYPES, type AuthorityContext, type AuthorityType } from '../authority/authority.js';
 import type { CandidateContext } from '../correlation/correlator.js';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { IsBoolean, IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsIn, IsISO8601, IsOptional, IsString, Length } from '../shared/class-validator.js';
 
 import { EventMetadataSchema, type EventMetadata } from '../candidates/candidate-events.js';
 import { SIGNAL_STATUSES, type SignalStatus } from '../signals/signal-events.js';

@@ -14,7 +14,7 @@ import {
   Min,
   ValidateNested,
   IsObject,
-} from 'class-validator';
+} from '../shared/class-validator.js';
 
 import { InvalidInput } from '../shared/errors.js';
 import { validateAs } from '../shared/validation.js';

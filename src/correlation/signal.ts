@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { IsIn, IsISO8601, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsIn, IsISO8601, IsObject, IsOptional, IsString, Length, Matches } from '../shared/class-validator.js';
 
 import { InvalidInput } from '../shared/errors.js';
 import { validateAs } from '../shared/validation.js';

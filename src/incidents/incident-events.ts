@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsDefined, IsIn, IsISO8601, IsString, Length, ValidateNested, IsObject } from 'class-validator';
+import { IsDefined, IsIn, IsISO8601, IsString, Length, ValidateNested, IsObject } from '../shared/class-validator.js';
 
 import type { AuthorityContext } from '../authority/authority.js';
 import { AuthoritySchema, EventMetadataSchema, HumanActMetadataSchema, type EventMetadata, type HumanActMetadata } from '../candidates/candidate-events.js';

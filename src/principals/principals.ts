@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsIn, IsString, Length, Matches, ValidateNested } from 'class-validator';
+import { ArrayMinSize, IsArray, IsIn, IsString, Length, Matches, ValidateNested } from '../shared/class-validator.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 

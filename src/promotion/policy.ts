@@ -12,7 +12,7 @@ import {
   Min,
   ValidateNested,
   IsObject,
-} from 'class-validator';
+} from '../shared/class-validator.js';
 
 import { DECISIONS, type Decision } from '../candidates/candidate-events.js';
 import type { Candidate } from '../correlation/correlator.js';

@@ -1,5 +1,5 @@
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
-import { getMetadataStorage, ValidationTypes, type ValidationArguments } from 'class-validator';
+import { getMetadataStorage, ValidationTypes, type ValidationArguments } from './class-validator.js';
 
 /**
  * class-validator, with its metadata looked up once per schema instead of on every call.

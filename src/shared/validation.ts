@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import { validateSync, type ValidationError } from './class-validator.js';
 
 import { assertSafeJson } from './canonical-json.js';
 import { InvalidInput } from './errors.js';

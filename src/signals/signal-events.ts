@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { IsArray, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
+import { IsArray, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Min } from '../shared/class-validator.js';
 
 import { SEVERITIES, type Severity } from '../correlation/signal.js';
 import { EventMetadataSchema, type EventMetadata } from '../candidates/candidate-events.js';

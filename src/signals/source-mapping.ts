@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsDefined, IsIn, IsObject, IsString, Length, Matches, ValidateNested } from 'class-validator';
+import { ArrayMinSize, IsArray, IsDefined, IsIn, IsObject, IsString, Length, Matches, ValidateNested } from '../shared/class-validator.js';
 
 import { SEVERITIES, type Severity } from '../correlation/signal.js';
 import { InvalidInput } from '../shared/errors.js';

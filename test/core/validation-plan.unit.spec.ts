@@ -11,7 +11,7 @@ import { PolicySchema } from '../../src/promotion/policy.js';
 import { InvalidInput } from '../../src/shared/errors.js';
 import { classValidatorProblems, validateAs } from '../../src/shared/validation.js';
 import { isCanonicalIsoTime, SchemaPlan } from '../../src/shared/validation-plan.js';
-import { isISO8601 } from 'class-validator';
+import { isISO8601 } from '../../src/shared/class-validator.js';
 import { goldenHistoryLines } from '../support/golden.js';
 import { SignalFixtures } from './support/fixtures.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { length } from 'class-validator';
+import { length } from '../../src/shared/class-validator.js';
 
 import type { RecordedEvent } from '../../src/eventstore/event-store.js';
 import { InvalidInput } from '../../src/shared/errors.js';
