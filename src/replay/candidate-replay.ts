@@ -78,7 +78,7 @@ export class CandidateReplay {
     if (INPUTS.has(recorded.type)) return this.handle(recorded, index, findings);
     this.lastWasInput = false;
     if (index < this.compareFrom) return undefined;
-    if (recorded.type === 'PromotionDecided') findings.decisions.push(recorded);
+    if (recorded.type === 'PromotionDecided') findings.decided(recorded);
     findings.compare(recorded, this.replayed()[index]);
     return undefined;
   }

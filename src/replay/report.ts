@@ -49,6 +49,18 @@ export interface ReplayReport {
 export const MAX_REPORTED_DIVERGENCES = 100;
 
 /**
+ * What the policy drift check reads of a recorded decision. Findings wait in the audit's pipeline
+ * for `concurrency` units before they are tallied, so they keep these four fields, not the event
+ * (whose payloads then outlived scavenges: see docs/performance.md, "The replay audit's memory").
+ */
+export interface RecordedDecision {
+  readonly policyId: unknown;
+  readonly policyVersion: unknown;
+  readonly policyHash: unknown;
+  readonly candidateId: unknown;
+}
+
+/**
  * What auditing one unit of history found (a live replay's batch, a whole replay, an incident
  * stream's event): counts, divergences, and the recorded decisions to check for policy drift.
  * Every output is compared here, whichever replay produced it.
@@ -58,7 +70,7 @@ export class Findings {
   inputsReplayed = 0;
   inputsPending = 0;
   readonly divergences: Divergence[] = [];
-  readonly decisions: RecordedEvent[] = [];
+  readonly decisions: RecordedDecision[] = [];
   /** Incident streams a whole replay of this candidate opened (for the tally's origin check). */
   readonly incidentsOpened: string[] = [];
   /** A recorded IncidentOpened on this stream passed in history. */
@@ -66,6 +78,12 @@ export class Findings {
 
   isEmpty(): boolean {
     return this.eventsCompared === 0 && this.inputsReplayed === 0 && this.inputsPending === 0 && this.divergences.length === 0 && this.decisions.length === 0;
+  }
+
+  /** A recorded PromotionDecided, for the drift check (see {@link RecordedDecision}). */
+  decided(recorded: RecordedEvent): void {
+    const { policyId, policyVersion, policyHash, candidateId } = recorded.data as Partial<RecordedDecision>;
+    this.decisions.push({ policyId, policyVersion, policyHash, candidateId });
   }
 
   /** A recorded output against what the replay wrote at its place (undefined: nothing). */
@@ -142,8 +160,7 @@ export class Tally {
   }
 
   /** A recorded decision whose policy version now has other content (or none) is drift. */
-  private checkDrift(recorded: RecordedEvent): void {
-    const data = recorded.data as { policyId?: unknown; policyVersion?: unknown; policyHash?: unknown; candidateId?: unknown };
+  private checkDrift(data: RecordedDecision): void {
     if (typeof data.policyId !== 'string' || typeof data.policyVersion !== 'string' || typeof data.policyHash !== 'string') return;
     const current = this.config.policies.find(data.policyId, data.policyVersion);
     if (current !== undefined && current.hash === data.policyHash) return;

@@ -29,7 +29,7 @@ describe(CandidateReplay.name, () => {
 
       expect(findings.divergences).to.deep.equal([]);
       expect(findings).to.include({ eventsCompared: 3, inputsReplayed: 1, inputsPending: 0 });
-      expect(findings.decisions.map((d) => d.type)).to.deep.equal(['PromotionDecided']);
+      expect(findings.decisions.map((d) => d.candidateId)).to.deep.equal([(stream[0]!.data as { candidateId: string }).candidateId]);
       expect(replay.pending).to.equal(false);
     });
 

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import type { RecordedEvent } from '../../src/eventstore/event-store.js';
 import { PolicyRegistry } from '../../src/promotion/policy.js';
 import { Findings, firstDifference, MAX_REPORTED_DIVERGENCES, Tally } from '../../src/replay/report.js';
@@ -120,7 +123,7 @@ describe(Tally.name, () => {
     it('finds none while the recorded policy version has the recorded content', () => {
       const tally = new Tally(config);
       const findings = new Findings();
-      findings.decisions.push(decision);
+      findings.decided(decision);
       tally.add(findings);
       expect(tally.report().policyDrift).to.deep.equal([]);
     });
@@ -132,11 +135,27 @@ describe(Tally.name, () => {
         .map((p) => (p.document.id === policyId && p.document.version === policyVersion ? { ...p.document, description: 'edited in place' } : p.document));
       const tally = new Tally({ policies: PolicyRegistry.fromDocuments(changed) });
       const findings = new Findings();
-      findings.decisions.push(decision, withData(decision, { candidateId: 'cand-other' }));
+      findings.decided(decision);
+      findings.decided(withData(decision, { candidateId: 'cand-other' }));
       tally.add(findings);
       const [drift] = tally.report().policyDrift;
       expect(drift).to.include({ policy: `${policyId}@${policyVersion}`, recordedHash: policyHash, firstCandidateId: candidateId, decisions: 2 });
       expect(drift?.currentHash).to.be.a('string').and.not.equal(policyHash);
+    });
+
+    it('keeps what the drift check reads of a decision, not the recorded event (findings wait in the pipeline)', async () => {
+      setFlagsFromString('--expose-gc');
+      const collect = runInNewContext('gc') as () => void;
+      const findings = new Findings();
+      let recorded: RecordedEvent | undefined = { ...decision, data: { ...decision.data } };
+      const held = new WeakRef(recorded.data);
+      findings.decided(recorded);
+      recorded = undefined;
+      await new Promise((resolve) => setImmediate(resolve)); // a WeakRef's target lives until the task ends
+      collect();
+      expect(held.deref()).to.equal(undefined);
+      const { policyId, policyVersion, policyHash, candidateId } = decision.data as Record<string, string>;
+      expect(findings.decisions).to.deep.equal([{ policyId, policyVersion, policyHash, candidateId }]);
     });
 
     it('reports a version no longer in config with no current hash', () => {
@@ -144,7 +163,7 @@ describe(Tally.name, () => {
       const without = config.policies.all().filter((p) => !(p.document.id === policyId && p.document.version === policyVersion));
       const tally = new Tally({ policies: PolicyRegistry.fromDocuments(without.map((p) => p.document)) });
       const findings = new Findings();
-      findings.decisions.push(decision);
+      findings.decided(decision);
       tally.add(findings);
       expect(tally.report().policyDrift[0]).to.include({ currentHash: null, decisions: 1 });
     });

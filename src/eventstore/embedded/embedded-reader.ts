@@ -4,7 +4,11 @@ import { SqliteEngine, type HistoryRow } from '../../esdb-server/storage/sqlite-
 import { EventStoreCore } from '../../esdb-server/store.js';
 import type { EventStore, JsonObject, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../event-store.js';
 
-const PAGE = 1024;
+/**
+ * Rows read at once. A page lives until the scan has passed it: at 1,024 rows its payloads outlived
+ * one or two scavenges and were copied and promoted (see docs/performance.md, "The replay audit's memory").
+ */
+const PAGE = 256;
 
 /**
  * A read-only EventStore over an embedded data dir, in this process: the embedded server's own
