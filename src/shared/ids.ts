@@ -78,7 +78,8 @@ function idOf(input: Buffer): string {
  * Scratch buffers of {@link eventId} and {@link eventIdOf} (they never yield, so one set serves every call): the
  * namespace and name hashed, a view of it per input length (`crypto.hash` takes no offsets), and
  * the id written. Buffers per call were most of an id's allocation, and correlation makes one per
- * group event.
+ * group event. Module-level on purpose, and not a cache: nothing in them outlives a call (each thread
+ * has its own), so every id depends on its name alone.
  */
 const NAME_ROOM = 512;
 const ID_INPUT = Buffer.alloc(NAMESPACE_BYTES.length + NAME_ROOM * 3);
