@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ import { SqliteEngine } from '../src/esdb-server/storage/sqlite-engine.js';
 import { EventStoreCore, type ExpectedRevision } from '../src/esdb-server/store.js';
 import type { CommitStats } from '../src/esdb-server/commit-queue.js';
 import { freePort, ManagedProcess, SERVER_MAIN } from '../test/worker/support/cluster.js';
+import { cpuMsOf } from './worker-instruments.js';
 
 /**
  * The embedded server's append path on SQLite with fsync (synchronous=FULL), beside its limit in
@@ -71,16 +72,6 @@ const median = (values: readonly number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
 };
-
-/** CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 // ------------------------------------------------------------------ what a writer appends
 

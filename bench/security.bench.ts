@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { ADMINS, UserStore, hashPassword } from '../src/esdb-server/auth/users.j
 import { startEmbeddedServer, type EmbeddedServer } from '../src/esdb-server/server.js';
 import { freePort, ManagedProcess, SERVER_MAIN } from '../test/worker/support/cluster.js';
 import { describeMachineSpeed } from './machine-speed.js';
+import { cpuMsOf } from './worker-instruments.js';
 
 /**
  * What secure by default costs (printed, never asserted; issue 16's target: under 15%):
@@ -36,16 +37,6 @@ const WRITERS = 8;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 8);
 const DURATION_MS = Number(process.env['BENCH_SECONDS'] ?? 1.5) * 1000;
 const READS = 2_000;
-
-/** CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux); NaN elsewhere. */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** Appends/s of 8 writers for DURATION_MS, this process's CPU (client, and server when in it) per append in ms, and `serverPid`'s. */
 async function appendRate(client: EventStoreDBClient, serverPid?: number): Promise<{ rate: number; cpuMs: number; serverCpuMs: number }> {
