@@ -70,6 +70,20 @@ export interface ReadAllOptions {
   readonly maxCount?: number;
 }
 
+/**
+ * Whether a read of `$all` (or a subscription to it) under `prefixes` delivers an event of this
+ * stream: never a system stream (`$`), and with prefixes only a stream that starts with one of
+ * them (an empty list matches nothing). Every adapter applies this one rule.
+ */
+export function readAllIncludes(streamId: string, prefixes: readonly string[] | undefined): boolean {
+  if (streamId.charCodeAt(0) === DOLLAR) return false;
+  if (prefixes === undefined) return true;
+  for (let i = 0; i < prefixes.length; i++) if (streamId.startsWith(prefixes[i] as string)) return true;
+  return false;
+}
+
+const DOLLAR = '$'.charCodeAt(0);
+
 export interface StreamMetadata {
   /** `$maxAge` in seconds. */
   readonly maxAge?: number;

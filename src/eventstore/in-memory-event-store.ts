@@ -13,6 +13,7 @@ import type {
   StreamMetadata,
   SubscribeToAllOptions,
 } from './event-store.js';
+import { readAllIncludes } from './event-store.js';
 
 // Events and stream state come from constructors and `new Array`, not literals: keeps V8's
 // allocation-site pretenuring from putting a replay's short-lived scratch events in the old
@@ -222,7 +223,7 @@ export class InMemoryEventStore implements EventStore {
       while (!control.stopped && !this.closed) {
         while (index < this.log.length && !control.stopped) {
           const event = this.log[index++];
-          if (event !== undefined && matches(event.streamId, options.streamPrefixes)) yield event;
+          if (event !== undefined && readAllIncludes(event.streamId, options.streamPrefixes)) yield event;
         }
         if (control.stopped || this.closed) break;
         await new Promise<void>((resolve) => {
@@ -291,7 +292,7 @@ class LogRead implements AsyncIterator<RecordedEvent> {
     }
     while (!this.done && this.index < this.log.length && this.remaining > 0) {
       const event = this.log[this.index++];
-      if (event === undefined || !matches(event.streamId, this.prefixes)) continue;
+      if (event === undefined || !readAllIncludes(event.streamId, this.prefixes)) continue;
       this.remaining--;
       return Promise.resolve({ value: event, done: false });
     }
@@ -309,13 +310,3 @@ interface LiveControl {
   stopped: boolean;
   wake: (() => void) | undefined;
 }
-
-/** Whether a stream is read by a read of `$all` under `prefixes` (system streams never are). */
-function matches(streamId: string, prefixes: readonly string[] | undefined): boolean {
-  if (streamId.charCodeAt(0) === DOLLAR) return false;
-  if (prefixes === undefined) return true;
-  for (let i = 0; i < prefixes.length; i++) if (streamId.startsWith(prefixes[i] as string)) return true;
-  return false;
-}
-
-const DOLLAR = '$'.charCodeAt(0);

@@ -3,6 +3,7 @@ import type { StoredEvent } from '../../esdb-server/storage/engine.js';
 import { SqliteEngine, type HistoryRow } from '../../esdb-server/storage/sqlite-engine.js';
 import { EventStoreCore } from '../../esdb-server/store.js';
 import type { EventStore, JsonObject, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../event-store.js';
+import { readAllIncludes } from '../event-store.js';
 
 /**
  * Rows read at once. A page lives until the scan has passed it: at 1,024 rows its payloads outlived
@@ -119,7 +120,7 @@ class PageRead implements AsyncIterator<RecordedEvent> {
       while (this.#at < this.#page.length) {
         const row = this.#page[this.#at++] as HistoryRow;
         const streamId = row[1];
-        if (streamId.charCodeAt(0) === DOLLAR || !wanted(streamId, this.#prefixes)) continue;
+        if (!readAllIncludes(streamId, this.#prefixes)) continue;
         if (this.#remaining <= 0) break;
         this.#remaining--;
         return { value: StoredRecordedEvent.fromRow(row), done: false };
@@ -136,10 +137,6 @@ class PageRead implements AsyncIterator<RecordedEvent> {
     }
   }
 }
-
-const DOLLAR = '$'.charCodeAt(0);
-
-const wanted = (streamId: string, prefixes: readonly string[] | undefined): boolean => prefixes === undefined || prefixes.some((p) => streamId.startsWith(p));
 
 /**
  * A stored event as a RecordedEvent whose data and metadata are parsed when first read: a long

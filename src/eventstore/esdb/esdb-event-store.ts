@@ -31,6 +31,7 @@ import type {
   StreamMetadata,
   SubscribeToAllOptions,
 } from '../event-store.js';
+import { readAllIncludes } from '../event-store.js';
 import { settlesWithin } from '../../shared/time-limit.js';
 import { closableStream, type ClosableIterable } from './closable-stream.js';
 import { toDomainError, type FailureContext } from './esdb-errors.js';
@@ -198,7 +199,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
         if (last !== undefined && !isAfter(position, last)) continue;
         last = position;
         if (after !== undefined && position.commit <= after) continue;
-        if (!matchesPrefixes(event.streamId, streamPrefixes)) continue;
+        if (!readAllIncludes(event.streamId, streamPrefixes)) continue;
         yield toRecordedEvent(resolved);
         if (--remaining <= 0) return;
       }
@@ -252,7 +253,7 @@ export class EsdbEventStore implements EventStore, PersistentSubscriptions {
         cancel: () => subscription.unsubscribe(),
         transform: (resolved) => {
           const event = resolved.event;
-          if (event === undefined || !matchesPrefixes(event.streamId, streamPrefixes)) return undefined;
+          if (event === undefined || !readAllIncludes(event.streamId, streamPrefixes)) return undefined;
           if (after !== undefined && event.position.commit <= after) return undefined;
           return toRecordedEvent(resolved);
         },
@@ -316,11 +317,6 @@ function toClientExpectedRevision(expected: ExpectedRevision): AppendExpectedRev
     default:
       return expected;
   }
-}
-
-/** The port's filter, also applied client-side (an empty prefix list matches nothing). */
-function matchesPrefixes(streamId: string, prefixes: readonly string[] | undefined): boolean {
-  return !streamId.startsWith('$') && (prefixes === undefined || prefixes.some((p) => streamId.startsWith(p)));
 }
 
 function isAfter(a: Position, b: Position): boolean {
