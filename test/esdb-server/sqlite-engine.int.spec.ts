@@ -49,4 +49,22 @@ describe(SqliteEngine.name, function () {
       expect(engine.streamLastRevision('a')).to.equal(0n);
     });
   }
+  it('keeps subscription groups and checkpoints across a reopen, updating in place, and deletes a group with its checkpoint', function () {
+    // given two groups with checkpoints, one group's settings and checkpoint saved again
+    engine.saveGroup({ source: 's', group: 'g1', settings: '{"v":1}' });
+    engine.saveGroup({ source: '$all', group: 'g2', settings: '{"v":1}' });
+    engine.saveCheckpoint({ source: 's', group: 'g1', checkpoint: '3' });
+    engine.saveCheckpoint({ source: '$all', group: 'g2', checkpoint: '10' });
+    engine.saveGroup({ source: 's', group: 'g1', settings: '{"v":2}' });
+    engine.saveCheckpoint({ source: 's', group: 'g1', checkpoint: '7' });
+
+    // when one group is deleted and the data dir opened again
+    engine.deleteGroup('$all', 'g2');
+    engine.close();
+    engine = new SqliteEngine(join(dir, 'data'));
+
+    // then the other is there as last saved, and the deleted one left no checkpoint behind
+    expect(engine.loadGroups()).to.deep.equal([{ source: 's', group: 'g1', settings: '{"v":2}' }]);
+    expect(engine.loadCheckpoints()).to.deep.equal([{ source: 's', group: 'g1', checkpoint: '7' }]);
+  });
 });

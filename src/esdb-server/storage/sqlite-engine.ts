@@ -22,7 +22,7 @@ import { recordChecksum } from './record-checksum.js';
 import { createSchema, toStored, type EventRow } from './sqlite-schema.js';
 import { WalSync } from './wal-sync.js';
 import { SubscriptionRecords } from './sqlite-subscriptions.js';
-import { WalCheckpointer, type CheckpointOptions, type CheckpointStats } from './checkpointer.js';
+import { WalCheckpointer, type CheckpointOptions, type CheckpointStats, type RoundResult } from './checkpointer.js';
 import { checkWatermark, Watermark, WATERMARK_FILE_NAME } from './watermark.js';
 
 export { AcknowledgedDataMissing, WATERMARK_FILE_NAME } from './watermark.js';
@@ -118,7 +118,7 @@ export class SqliteEngine implements StorageEngine {
     this.#db.pragma(`synchronous = ${synchronous}`);
     // checkpoints run off the commit path (see WalCheckpointer), not in the commit that crosses 1,000 pages
     this.#db.pragma('wal_autocheckpoint = 0');
-    this.#checkpointer = new WalCheckpointer(file, () => (this.#db.pragma('wal_checkpoint(PASSIVE)') as [{ busy: number; log: number; checkpointed: number }])[0], options.checkpoint);
+    this.#checkpointer = new WalCheckpointer(file, () => (this.#db.pragma('wal_checkpoint(PASSIVE)') as [RoundResult])[0], options.checkpoint);
     createSchema(this.#db);
     const prepare = (sql: string): Database.Statement => this.#db.prepare(sql).safeIntegers(true);
     this.#insert = prepare(
